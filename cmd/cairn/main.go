@@ -1,0 +1,32 @@
+// Command cairn is a content-addressed, deduplicating, encrypted backup
+// tool. See README.md.
+package main
+
+import (
+	"fmt"
+
+	"context"
+	"golang.org/x/term"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	env := &Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv: os.Getenv, Now: time.Now,
+		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		ReadPassword: func(prompt string) (string, error) {
+			fmt.Fprint(os.Stderr, prompt)
+			b, err := term.ReadPassword(int(os.Stdin.Fd()))
+			fmt.Fprintln(os.Stderr)
+			return string(b), err
+		},
+	}
+	code := Run(ctx, env, os.Args[1:])
+	stop()
+	os.Exit(code)
+}

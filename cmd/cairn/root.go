@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/local"
+	"github.com/cairn-backup/cairn/repo/restorer"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// Exit codes (DESIGN.md section 4).
+const (
+	exitOK          = 0
+	exitFatal       = 1
+	exitPartial     = 3
+	exitNoRepo      = 10
+	exitLocked      = 11
+	exitWrongPass   = 12
+	exitDamage      = 13
+	exitInterrupted = 130
+)
+
+// Env is everything a command reads from its surroundings, read once so
+// CLI tests can run in parallel with buffers.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Now            func() time.Time
+	// IsTerminal reports whether stdin is a terminal (password prompt).
+	IsTerminal func() bool
+	// ReadPassword reads a password from the terminal without echo.
+	ReadPassword func(prompt string) (string, error)
+}
+
+// globalOptions are the flags every command accepts.
+type globalOptions struct {
+	repo            string
+	passwordFile    string
+	passwordCommand string
+	json            bool
+	quiet           bool
+	verbose         int
+	compression     string
+	env             *Env
+}
+
+// exitError carries an explicit exit code with an error.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// partialError marks a command that did its job but with errors already
+// reported (exit 3).
+var errPartial = errors.New("finished with errors")
+
+// Run runs the CLI with args and returns the exit code.
+func Run(ctx context.Context, env *Env, args []string) int {
+	if env.IsTerminal == nil {
+		env.IsTerminal = func() bool { return false }
+	}
+	g := &globalOptions{env: env}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code, hint := exitCode(ctx, err)
+	if !errors.Is(err, errPartial) {
+		fmt.Fprintf(env.Stderr, "error: %s\n", oneLine(err.Error()))
+	} else {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", oneLine(err.Error()))
+	}
+	if hint != "" {
+		fmt.Fprintf(env.Stderr, "hint: %s\n", hint)
+	}
+	return code
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// exitCode maps an error to an exit code and a hint.
+func exitCode(ctx context.Context, err error) (int, string) {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code, ee.hint
+	}
+	switch {
+	case errors.Is(err, repo.ErrNoRepository):
+		return exitNoRepo, "run `cairn init` to create a repository, or check --repo / CAIRN_REPOSITORY"
+	case errors.Is(err, repo.ErrWrongPassword):
+		return exitWrongPass, "check the password, --password-file, --password-command or CAIRN_PASSWORD"
+	case errors.Is(err, repo.ErrDamaged):
+		return exitDamage, "run `cairn check --read-data` to see what is damaged"
+	case errors.Is(err, errPartial), errors.Is(err, restorer.ErrPartial):
+		return exitPartial, ""
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return exitInterrupted, ""
+	}
+	return exitFatal, ""
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "cairn",
+		Short:         "Deduplicating, encrypted backups",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.SetVersionTemplate("cairn {{.Version}}\n")
+	f := root.PersistentFlags()
+	f.StringVarP(&g.repo, "repo", "r", "", "repository `location` (default $CAIRN_REPOSITORY)")
+	f.StringVar(&g.passwordFile, "password-file", "", "read the password from `file` (default $CAIRN_PASSWORD_FILE)")
+	f.StringVar(&g.passwordCommand, "password-command", "", "run `command` and read the password from its output")
+	f.BoolVar(&g.json, "json", false, "print JSON instead of text")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
+	f.StringVar(&g.compression, "compression", "", "compression for new data: auto, off, fastest, better or max (default: the repository's)")
+	root.AddCommand(
+		newInitCommand(g), newBackupCommand(g), newSnapshotsCommand(g), newLsCommand(g),
+		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),
+	)
+	return root
+}
+
+// repoLocation returns the repository location from --repo or the env.
+func (g *globalOptions) repoLocation() (string, error) {
+	loc := g.repo
+	if loc == "" {
+		loc = g.env.Getenv("CAIRN_REPOSITORY")
+	}
+	if loc == "" {
+		return "", &exitError{code: exitFatal, err: errors.New("no repository given"),
+			hint: "pass --repo or set CAIRN_REPOSITORY"}
+	}
+	return loc, nil
+}
+
+// openBackend picks the backend from the repository URL.
+func (g *globalOptions) openBackend() (backend.Backend, error) {
+	loc, err := g.repoLocation()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.HasPrefix(loc, "local:"):
+		return local.New(strings.TrimPrefix(loc, "local:")), nil
+	case strings.HasPrefix(loc, "sftp:"), strings.HasPrefix(loc, "s3:"), strings.Contains(loc, "://"):
+		return nil, &exitError{code: exitFatal, err: fmt.Errorf("repository %s: unsupported location", loc),
+			hint: "give a local directory, /path or local:/path"}
+	}
+	return local.New(loc), nil
+}
+
+// openRepo opens the repository; withIndex loads the index too.
+func (g *globalOptions) openRepo(ctx context.Context, withIndex bool) (*repo.Repository, error) {
+	be, err := g.openBackend()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open repository %s: %w", be.Location(), repo.ErrNoRepository)
+	}
+	pw, err := g.password("enter password for repository: ")
+	if err != nil {
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now})
+	if err != nil {
+		return nil, err
+	}
+	if withIndex {
+		if err := r.LoadIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// printf prints unless --quiet.
+func (g *globalOptions) printf(format string, args ...any) {
+	if !g.quiet {
+		fmt.Fprintf(g.env.Stdout, format, args...)
+	}
+}
+
+// warnf prints to stderr.
+func (g *globalOptions) warnf(format string, args ...any) {
+	fmt.Fprintf(g.env.Stderr, format, args...)
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&fs.ModeCharDevice != 0
+}

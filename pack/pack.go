@@ -1,0 +1,301 @@
+package pack
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression says how a blob's plaintext was transformed before sealing.
+type Compression uint8
+
+// Compression values; part of the pack and index formats.
+const (
+	Uncompressed Compression = 0
+	Zstd         Compression = 1
+)
+
+// Sealer seals and opens byte strings with authenticated encryption. The ad
+// string is the object type bound into the authentication tag.
+type Sealer interface {
+	// Seal appends the sealed form of plaintext to dst and returns it.
+	Seal(dst, plaintext []byte, ad string) []byte
+	// Open appends the plaintext of sealed to dst; an error means the
+	// bytes were not produced by Seal with this key and ad.
+	Open(dst, sealed []byte, ad string) ([]byte, error)
+	// Overhead is the number of bytes Seal adds.
+	Overhead() int
+}
+
+// Errors returned by the decoders in this package.
+var (
+	ErrTruncated = errors.New("pack: truncated")
+	ErrCorrupt   = errors.New("pack: corrupt header")
+)
+
+const (
+	entrySize = 1 + 1 + 4 + 4 + 32
+	genSize   = 16
+	// MaxHeaderSize bounds the sealed header a reader accepts (about 400k blobs).
+	MaxHeaderSize = 16 << 20
+	// MaxBlobSize bounds the raw length of one blob a reader accepts.
+	MaxBlobSize = 128 << 20
+)
+
+// Entry describes one blob in a pack.
+type Entry struct {
+	ID          ID
+	Type        BlobType
+	Compression Compression
+	Offset      uint32 // of the stored bytes from the start of the pack
+	Length      uint32 // stored (sealed) length
+	RawLength   uint32 // plaintext length
+}
+
+// Handle returns the blob handle of e.
+func (e Entry) Handle() BlobHandle { return BlobHandle{ID: e.ID, Type: e.Type} }
+
+// Writer accumulates sealed blobs of one type into a pack in memory. A Writer
+// that failed keeps returning its first error.
+type Writer struct {
+	gen     Generation
+	typ     BlobType
+	buf     []byte
+	entries []Entry
+}
+
+// NewWriter starts a pack of blobs of type typ in generation gen. sizeHint
+// preallocates the buffer.
+func NewWriter(gen Generation, typ BlobType, sizeHint int) *Writer {
+	return &Writer{gen: gen, typ: typ, buf: make([]byte, 0, sizeHint)}
+}
+
+// Generation returns the generation the pack belongs to.
+func (w *Writer) Generation() Generation { return w.gen }
+
+// Type returns the blob type of the pack.
+func (w *Writer) Type() BlobType { return w.typ }
+
+// Add appends a stored blob; e.Offset and e.Length are set by Add.
+func (w *Writer) Add(e Entry, stored []byte) {
+	e.Offset = uint32(len(w.buf))
+	e.Length = uint32(len(stored))
+	w.buf = append(w.buf, stored...)
+	w.entries = append(w.entries, e)
+}
+
+// Size returns the number of blob bytes written so far.
+func (w *Writer) Size() int { return len(w.buf) }
+
+// Count returns the number of blobs in the pack.
+func (w *Writer) Count() int { return len(w.entries) }
+
+// Finalize appends the sealed header and its length and returns the whole
+// pack and its entries. The Writer must not be used afterwards.
+func (w *Writer) Finalize(s Sealer) ([]byte, []Entry) {
+	hdr := make([]byte, 0, genSize+len(w.entries)*entrySize)
+	hdr = append(hdr, w.gen[:]...)
+	for _, e := range w.entries {
+		hdr = append(hdr, byte(e.Type), byte(e.Compression))
+		hdr = binary.LittleEndian.AppendUint32(hdr, e.Length)
+		hdr = binary.LittleEndian.AppendUint32(hdr, e.RawLength)
+		hdr = append(hdr, e.ID[:]...)
+	}
+	start := len(w.buf)
+	w.buf = s.Seal(w.buf, hdr, headerAD(w.typ))
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-start))
+	return w.buf, w.entries
+}
+
+// headerAD is the additional data of a pack header: the blob type of the
+// pack, so a tree pack's header cannot be passed off as a data pack's.
+func headerAD(t BlobType) string { return t.String() }
+
+// HeaderLength returns the length of the sealed header given the last four
+// bytes of a pack of the given size.
+func HeaderLength(tail4 []byte, size int64) (int, error) {
+	if len(tail4) < 4 || size < 4 {
+		return 0, ErrTruncated
+	}
+	n := int64(binary.LittleEndian.Uint32(tail4[len(tail4)-4:]))
+	if n > size-4 || n > MaxHeaderSize {
+		return 0, fmt.Errorf("%w: header length %d in pack of %d bytes", ErrCorrupt, n, size)
+	}
+	return int(n), nil
+}
+
+// ParseHeader opens a sealed header (without the trailing length) of a pack of
+// size bytes and returns its generation and entries with offsets. It tries
+// both pack types, so callers need not know which one the pack holds.
+func ParseHeader(s Sealer, sealed []byte, size int64) (Generation, []Entry, error) {
+	var gen Generation
+	var hdr []byte
+	var err error
+	for _, t := range []BlobType{DataBlob, TreeBlob} {
+		hdr, err = s.Open(nil, sealed, headerAD(t))
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return gen, nil, fmt.Errorf("open pack header: %w", err)
+	}
+	if len(hdr) < genSize || (len(hdr)-genSize)%entrySize != 0 {
+		return gen, nil, fmt.Errorf("%w: header length %d", ErrCorrupt, len(hdr))
+	}
+	copy(gen[:], hdr)
+	hdr = hdr[genSize:]
+	dataEnd := size - 4 - int64(len(sealed))
+	entries := make([]Entry, 0, len(hdr)/entrySize)
+	var off int64
+	for len(hdr) > 0 {
+		e := Entry{
+			Type:        BlobType(hdr[0]),
+			Compression: Compression(hdr[1]),
+			Length:      binary.LittleEndian.Uint32(hdr[2:]),
+			RawLength:   binary.LittleEndian.Uint32(hdr[6:]),
+			Offset:      uint32(off),
+		}
+		copy(e.ID[:], hdr[10:42])
+		hdr = hdr[entrySize:]
+		if e.Type != DataBlob && e.Type != TreeBlob {
+			return gen, nil, fmt.Errorf("%w: blob %s has type %d", ErrCorrupt, e.ID.Short(), e.Type)
+		}
+		if e.Compression > Zstd {
+			return gen, nil, fmt.Errorf("%w: blob %s has compression %d", ErrCorrupt, e.ID.Short(), e.Compression)
+		}
+		if e.RawLength > MaxBlobSize || int(e.Length) < s.Overhead() {
+			return gen, nil, fmt.Errorf("%w: blob %s has length %d/%d", ErrCorrupt, e.ID.Short(), e.Length, e.RawLength)
+		}
+		off += int64(e.Length)
+		if off > dataEnd {
+			return gen, nil, fmt.Errorf("%w: blobs extend past the header", ErrCorrupt)
+		}
+		entries = append(entries, e)
+	}
+	if off != dataEnd {
+		return gen, nil, fmt.Errorf("%w: blobs cover %d of %d bytes", ErrCorrupt, off, dataEnd)
+	}
+	return gen, entries, nil
+}
+
+// ReadHeader reads and parses the header of the pack in r of the given size.
+func ReadHeader(r io.ReaderAt, size int64, s Sealer) (Generation, []Entry, error) {
+	if size < 4 {
+		return Generation{}, nil, ErrTruncated
+	}
+	// Read a tail that usually holds the whole header in one request.
+	tailLen := min(size, 64<<10)
+	tail := make([]byte, tailLen)
+	if _, err := r.ReadAt(tail, size-tailLen); err != nil {
+		return Generation{}, nil, fmt.Errorf("read pack tail: %w", err)
+	}
+	n, err := HeaderLength(tail, size)
+	if err != nil {
+		return Generation{}, nil, err
+	}
+	var sealed []byte
+	if int64(n)+4 <= tailLen {
+		sealed = tail[tailLen-4-int64(n) : tailLen-4]
+	} else {
+		sealed = make([]byte, n)
+		if _, err := r.ReadAt(sealed, size-4-int64(n)); err != nil {
+			return Generation{}, nil, fmt.Errorf("read pack header: %w", err)
+		}
+	}
+	return ParseHeader(s, sealed, size)
+}
+
+// Codec compresses, seals, opens and decompresses blobs. It holds one zstd
+// encoder and decoder and is not safe for concurrent use: keep one per worker.
+type Codec struct {
+	s     Sealer
+	level zstd.EncoderLevel
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+	tmp   []byte
+}
+
+// NewCodec returns a Codec sealing with s. level 0 disables compression.
+func NewCodec(s Sealer, level zstd.EncoderLevel) *Codec {
+	return &Codec{s: s, level: level}
+}
+
+// Encode appends the stored form of plaintext to dst and returns it with the
+// entry describing it (ID and offset are left to the caller).
+func (c *Codec) Encode(dst, plaintext []byte, t BlobType) ([]byte, Entry) {
+	e := Entry{Type: t, RawLength: uint32(len(plaintext))}
+	body := plaintext
+	if c.level != 0 && len(plaintext) > 64 {
+		if c.enc == nil {
+			c.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(c.level),
+				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true),
+				zstd.WithEncoderCRC(false))
+		}
+		c.tmp = c.enc.EncodeAll(plaintext, c.tmp[:0])
+		// Keep the compressed form only when it saves something worth it.
+		if len(c.tmp) < len(plaintext)-len(plaintext)/64 {
+			body = c.tmp
+			e.Compression = Zstd
+		}
+	}
+	start := len(dst)
+	dst = c.s.Seal(dst, body, t.String())
+	e.Length = uint32(len(dst) - start)
+	return dst, e
+}
+
+// Decode opens and decompresses the stored bytes of blob e, appending the
+// plaintext to dst.
+func (c *Codec) Decode(dst, stored []byte, e Entry) ([]byte, error) {
+	if uint32(len(stored)) != e.Length {
+		return nil, fmt.Errorf("blob %s: %w: %d of %d bytes", e.ID.Short(), ErrTruncated, len(stored), e.Length)
+	}
+	var err error
+	switch e.Compression {
+	case Uncompressed:
+		start := len(dst)
+		dst, err = c.s.Open(dst, stored, e.Type.String())
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", e.ID.Short(), err)
+		}
+		if uint32(len(dst)-start) != e.RawLength {
+			return nil, fmt.Errorf("blob %s: %w: length %d, want %d", e.ID.Short(), ErrCorrupt, len(dst)-start, e.RawLength)
+		}
+		return dst, nil
+	case Zstd:
+		c.tmp, err = c.s.Open(c.tmp[:0], stored, e.Type.String())
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", e.ID.Short(), err)
+		}
+		if c.dec == nil {
+			c.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxBlobSize))
+		}
+		if e.RawLength > MaxBlobSize {
+			return nil, fmt.Errorf("blob %s: %w: raw length %d", e.ID.Short(), ErrCorrupt, e.RawLength)
+		}
+		start := len(dst)
+		dst = growCap(dst, int(e.RawLength))
+		dst, err = c.dec.DecodeAll(c.tmp, dst)
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: decompress: %w", e.ID.Short(), err)
+		}
+		if uint32(len(dst)-start) != e.RawLength {
+			return nil, fmt.Errorf("blob %s: %w: length %d, want %d", e.ID.Short(), ErrCorrupt, len(dst)-start, e.RawLength)
+		}
+		return dst, nil
+	}
+	return nil, fmt.Errorf("blob %s: %w: compression %d", e.ID.Short(), ErrCorrupt, e.Compression)
+}
+
+func growCap(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), len(b)+n)
+	copy(nb, b)
+	return nb
+}

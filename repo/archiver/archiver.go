@@ -1,0 +1,370 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// Options configure one backup.
+type Options struct {
+	Paths    []string
+	Excludes *snapshot.Matcher
+	// ExcludeLargerThan skips files larger than this many bytes (0: none).
+	ExcludeLargerThan int64
+	OneFileSystem     bool
+	Tags              []string
+	Hostname          string
+	// Parent is the snapshot trusted for change detection (nil: read all).
+	Parent     *snapshot.Snapshot
+	Kind       snapshot.Kind
+	Generation pack.Generation
+	// IgnoreCtime and IgnoreInode relax change detection.
+	IgnoreCtime, IgnoreInode bool
+	// Time is the snapshot time (zero: now).
+	Time time.Time
+	// Readers and Workers size the pipeline (0: defaults).
+	Readers, Workers int
+	// OnError is told of each source file that could not be read; the
+	// backup goes on without it. Called from several goroutines.
+	OnError func(path string, err error)
+	// Program is recorded in the snapshot.
+	Program string
+}
+
+type archiver struct {
+	r     *repo.Repository
+	opts  Options
+	names names
+
+	files  chan *fileJob
+	chunks chan chunkJob
+	bufs   sync.Pool
+	savers sync.Pool
+	cancel context.CancelCauseFunc
+
+	filesNew, filesChanged, filesUnmodified atomic.Int64
+	dirsNew, dirsChanged, dirsUnmodified    atomic.Int64
+	bytesRead, totalBytes, totalFiles       atomic.Int64
+	errors                                  atomic.Int64
+
+	rootID pack.ID
+}
+
+// Run backs up opts.Paths into r and writes the snapshot. Source files that
+// can't be read are reported through opts.OnError and counted in the
+// summary's Errors; the snapshot is written without them.
+func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snapshot, error) {
+	start := time.Now()
+	if len(opts.Paths) == 0 {
+		return nil, errors.New("backup: no source paths given")
+	}
+	targets := make([]string, 0, len(opts.Paths))
+	for _, p := range opts.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("backup %s: %w", p, err)
+		}
+		if _, err := os.Lstat(abs); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", p, err)
+		}
+		targets = append(targets, abs)
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 2
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Kind == "" {
+		opts.Kind = snapshot.Incremental
+	}
+	if opts.Time.IsZero() {
+		opts.Time = r.Now()
+	}
+	if opts.Hostname == "" {
+		opts.Hostname, _ = os.Hostname()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	a := &archiver{
+		r: r, opts: opts, cancel: cancel,
+		names:  names{users: map[uint32]string{}, groups: map[uint32]string{}},
+		files:  make(chan *fileJob, 64),
+		chunks: make(chan chunkJob, 2*opts.Workers),
+	}
+	a.savers.New = func() any { return r.NewSaver() }
+	r.StartWriting()
+
+	var parentTree *snapshot.Tree
+	if opts.Parent != nil {
+		parentTree = a.loadTree(ctx, &opts.Parent.Tree)
+	}
+
+	var readers, workers sync.WaitGroup
+	for range opts.Readers {
+		readers.Go(func() { a.fileReader(ctx) })
+	}
+	for range opts.Workers {
+		workers.Go(func() { a.blobWorker(ctx) })
+	}
+	root := &dirJob{a: a}
+	root.pending.Store(1)
+	a.walkVirtual(ctx, root, buildVirtual(targets), "/", parentTree)
+	root.done(ctx)
+	close(a.files)
+	readers.Wait()
+	close(a.chunks)
+	workers.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if a.rootID.IsNull() {
+		return nil, errors.New("backup: internal error: root tree not saved")
+	}
+	st := r.Stats()
+	sn := &snapshot.Snapshot{
+		Time: opts.Time, Tree: a.rootID, Paths: targets, Hostname: opts.Hostname,
+		Tags: opts.Tags, Kind: opts.Kind, Generation: opts.Generation, Program: opts.Program,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Summary: &snapshot.Summary{
+			FilesNew: a.filesNew.Load(), FilesChanged: a.filesChanged.Load(), FilesUnmodified: a.filesUnmodified.Load(),
+			DirsNew: a.dirsNew.Load(), DirsChanged: a.dirsChanged.Load(), DirsUnmodified: a.dirsUnmodified.Load(),
+			BytesRead: a.bytesRead.Load(), BytesAdded: st.DataAdded + st.TreeAdded, BytesStored: st.DataStored + st.TreeStored,
+			BlobsAdded: st.DataBlobs + st.TreeBlobs, TotalFiles: a.totalFiles.Load(), TotalBytes: a.totalBytes.Load(),
+			Errors: a.errors.Load(), Duration: time.Since(start),
+		},
+	}
+	if u, err := user.Current(); err == nil {
+		sn.Username = u.Username
+	}
+	if opts.Excludes != nil {
+		sn.Excludes = nil
+	}
+	if opts.Parent != nil {
+		pid := opts.Parent.ID()
+		sn.Parent = &pid
+	}
+	if err := snapshot.Save(ctx, r, sn); err != nil {
+		return nil, err
+	}
+	return sn, nil
+}
+
+// report records a source file that could not be backed up.
+func (a *archiver) report(path string, err error) {
+	a.errors.Add(1)
+	if a.opts.OnError != nil {
+		a.opts.OnError(path, err)
+	}
+}
+
+func (a *archiver) fail(err error) { a.cancel(err) }
+
+// loadTree loads a parent tree; a parent that can't be read only means its
+// files are read again.
+func (a *archiver) loadTree(ctx context.Context, id *pack.ID) *snapshot.Tree {
+	if id == nil {
+		return nil
+	}
+	t, err := snapshot.LoadTree(ctx, a.r, *id)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// vnode is a directory on the way from / to the backup targets.
+type vnode struct {
+	children map[string]*vnode
+	target   bool
+}
+
+func buildVirtual(targets []string) *vnode {
+	root := &vnode{children: map[string]*vnode{}}
+	for _, t := range targets {
+		v := root
+		if t == "/" {
+			root.target = true
+			continue
+		}
+		for _, part := range strings.Split(strings.Trim(filepath.ToSlash(t), "/"), "/") {
+			c := v.children[part]
+			if c == nil {
+				c = &vnode{children: map[string]*vnode{}}
+				v.children[part] = c
+			}
+			v = c
+		}
+		v.target = true
+	}
+	return root
+}
+
+func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir string, ptree *snapshot.Tree) {
+	if v.target {
+		// "/" itself is a target: walk the whole filesystem root.
+		a.walkDir(ctx, d, dir, ptree, 0)
+		return
+	}
+	for _, name := range slices.Sorted(mapKeys(v.children)) {
+		if ctx.Err() != nil {
+			return
+		}
+		c := v.children[name]
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			a.report(p, err)
+			continue
+		}
+		pnode := findNode(ptree, name)
+		if c.target {
+			dev := uint64(0)
+			if n := a.nodeFromInfo(name, fi); true {
+				dev = n.DeviceID
+			}
+			a.processEntry(ctx, d, p, name, fi, pnode, dev)
+			continue
+		}
+		node := a.nodeFromInfo(name, fi)
+		child := d.subdir(node, p, pnode)
+		a.walkVirtual(ctx, child, c, p, a.subtree(ctx, pnode))
+		child.done(ctx)
+	}
+}
+
+func mapKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func findNode(t *snapshot.Tree, name string) *snapshot.Node {
+	if t == nil {
+		return nil
+	}
+	return t.Find(name)
+}
+
+func (a *archiver) subtree(ctx context.Context, pnode *snapshot.Node) *snapshot.Tree {
+	if pnode == nil || pnode.Type != snapshot.TypeDir {
+		return nil
+	}
+	return a.loadTree(ctx, pnode.Subtree)
+}
+
+// processEntry adds one filesystem object below directory d.
+func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, fi fs.FileInfo, pnode *snapshot.Node, dev uint64) {
+	node := a.nodeFromInfo(name, fi)
+	switch node.Type {
+	case snapshot.TypeDir:
+		if pnode != nil && pnode.Type == snapshot.TypeDir && pnode.ModTime.Equal(node.ModTime) &&
+			pnode.ChangeTime.Equal(node.ChangeTime) && pnode.Inode == node.Inode {
+			// Reading the directory moved its atime; keep the parent's so an
+			// unchanged directory keeps its tree ID.
+			node.AccessTime = pnode.AccessTime
+		}
+		child := d.subdir(node, p, pnode)
+		if a.opts.OneFileSystem && dev != 0 && node.DeviceID != dev {
+			child.done(ctx)
+			return
+		}
+		a.walkDir(ctx, child, p, a.subtree(ctx, pnode), dev)
+		child.done(ctx)
+	case snapshot.TypeFile:
+		if a.opts.ExcludeLargerThan > 0 && fi.Size() > a.opts.ExcludeLargerThan {
+			return
+		}
+		a.totalFiles.Add(1)
+		slot := d.add(node)
+		if a.unchanged(node, pnode) && a.haveAll(pnode.Content) {
+			node.Content = pnode.Content
+			a.filesUnmodified.Add(1)
+			a.totalBytes.Add(int64(node.Size))
+			return
+		}
+		fj := &fileJob{dir: d, slot: slot, node: node, path: p, changed: pnode != nil}
+		fj.pending.Store(1)
+		d.pending.Add(1)
+		select {
+		case a.files <- fj:
+		case <-ctx.Done():
+		}
+	case snapshot.TypeSymlink:
+		target, err := os.Readlink(p)
+		if err != nil {
+			a.report(p, err)
+			return
+		}
+		node.LinkTarget = target
+		d.add(node)
+	case "":
+		a.report(p, fmt.Errorf("unsupported file type %s", fi.Mode().Type()))
+	default:
+		d.add(node)
+	}
+}
+
+// haveAll reports whether every blob of a parent's file is stored in the
+// generation this backup writes to.
+func (a *archiver) haveAll(ids []pack.ID) bool {
+	idx := a.r.Index()
+	for _, id := range ids {
+		if !idx.Has(pack.BlobHandle{ID: id, Type: pack.DataBlob}, a.opts.Generation) {
+			return false
+		}
+	}
+	return true
+}
+
+// walkDir lists directory p and processes its entries into d.
+func (a *archiver) walkDir(ctx context.Context, d *dirJob, p string, ptree *snapshot.Tree, dev uint64) {
+	f, err := os.Open(p)
+	if err != nil {
+		a.report(p, err)
+		return
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		a.report(p, err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return
+		}
+		cp := filepath.Join(p, name)
+		if a.opts.Excludes.Match(filepath.ToSlash(cp)) {
+			continue
+		}
+		fi, err := os.Lstat(cp)
+		if err != nil {
+			a.report(cp, err)
+			continue
+		}
+		a.processEntry(ctx, d, cp, name, fi, findNode(ptree, name), dev)
+	}
+}

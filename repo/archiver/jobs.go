@@ -1,0 +1,258 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/cairn-backup/cairn/chunker"
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// dirJob is a directory whose tree is being built. pending counts the
+// children still being saved plus one for the walker's listing; the
+// goroutine that brings it to zero encodes and saves the tree.
+type dirJob struct {
+	a      *archiver
+	parent *dirJob
+	node   *snapshot.Node // nil for the root
+	pnode  *snapshot.Node
+	path   string
+
+	mu      sync.Mutex
+	nodes   []*snapshot.Node
+	pending atomic.Int64
+}
+
+func (d *dirJob) subdir(node *snapshot.Node, p string, pnode *snapshot.Node) *dirJob {
+	d.add(node)
+	d.pending.Add(1)
+	c := &dirJob{a: d.a, parent: d, node: node, pnode: pnode, path: p}
+	c.pending.Store(1)
+	return c
+}
+
+func (d *dirJob) add(n *snapshot.Node) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.nodes = append(d.nodes, n)
+	return len(d.nodes) - 1
+}
+
+func (d *dirJob) drop(slot int) {
+	d.mu.Lock()
+	d.nodes[slot] = nil
+	d.mu.Unlock()
+}
+
+// done marks one child (or the listing) finished.
+func (d *dirJob) done(ctx context.Context) {
+	if d.pending.Add(-1) != 0 {
+		return
+	}
+	a := d.a
+	if ctx.Err() != nil {
+		return
+	}
+	t := &snapshot.Tree{Nodes: make([]*snapshot.Node, 0, len(d.nodes))}
+	for _, n := range d.nodes {
+		if n != nil {
+			t.Nodes = append(t.Nodes, n)
+		}
+	}
+	b, err := t.Encode()
+	if err != nil {
+		a.fail(fmt.Errorf("encode tree %s: %w", d.path, err))
+		return
+	}
+	s := a.savers.Get().(*repo.Saver)
+	id, _, _, err := s.Save(ctx, pack.TreeBlob, b, a.opts.Generation)
+	a.savers.Put(s)
+	if err != nil {
+		a.fail(fmt.Errorf("save tree %s: %w", d.path, err))
+		return
+	}
+	if d.parent == nil {
+		a.rootID = id
+		return
+	}
+	switch {
+	case d.pnode == nil || d.pnode.Subtree == nil:
+		a.dirsNew.Add(1)
+	case *d.pnode.Subtree == id:
+		a.dirsUnmodified.Add(1)
+	default:
+		a.dirsChanged.Add(1)
+	}
+	d.node.Subtree = &id
+	d.parent.done(ctx)
+}
+
+// fileJob is a file being read and stored. pending counts the chunks in
+// flight plus one for the reader.
+type fileJob struct {
+	dir     *dirJob
+	slot    int
+	node    *snapshot.Node
+	path    string
+	changed bool
+
+	mu      sync.Mutex
+	ids     []pack.ID
+	size    uint64
+	err     error
+	pending atomic.Int64
+}
+
+func (f *fileJob) done(ctx context.Context) {
+	if f.pending.Add(-1) != 0 {
+		return
+	}
+	a := f.dir.a
+	if f.err != nil {
+		a.report(f.path, f.err)
+		f.dir.drop(f.slot)
+	} else {
+		f.node.Content = f.ids
+		f.node.Size = f.size
+		if f.changed {
+			a.filesChanged.Add(1)
+		} else {
+			a.filesNew.Add(1)
+		}
+		a.totalBytes.Add(int64(f.size))
+	}
+	f.dir.done(ctx)
+}
+
+type chunkJob struct {
+	file *fileJob
+	i    int
+	data []byte
+}
+
+func (a *archiver) getBuf() []byte {
+	if b, ok := a.bufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 1<<20)
+}
+
+func (a *archiver) putBuf(b []byte) {
+	b = b[:0]
+	a.bufs.Put(&b)
+}
+
+func (a *archiver) fileReader(ctx context.Context) {
+	ch := a.r.NewChunker()
+	for fj := range a.files {
+		if ctx.Err() != nil {
+			fj.done(ctx)
+			continue
+		}
+		if err := a.readFile(ctx, ch, fj); err != nil {
+			fj.mu.Lock()
+			if fj.err == nil {
+				fj.err = err
+			}
+			fj.mu.Unlock()
+		}
+		fj.done(ctx)
+	}
+}
+
+func openNoFollow(p string) (*os.File, error) {
+	// O_NOATIME keeps the backup from changing atimes; it is refused for
+	// files we don't own, so fall back without it.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return f, err
+}
+
+// readFile reads one file and sends its chunks to the blob workers.
+func (a *archiver) readFile(ctx context.Context, ch *chunker.Chunker, fj *fileJob) error {
+	f, err := openNoFollow(fj.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if fj.node.Size < uint64(ch.MinSize()) {
+		// Small file: one read, one chunk, no chunker.
+		buf := a.getBuf()
+		want := int(fj.node.Size) + 1
+		if cap(buf) < want {
+			buf = make([]byte, 0, want)
+		}
+		n, err := io.ReadFull(f, buf[:want])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return a.sendChunk(ctx, fj, buf[:n])
+		}
+		if err != nil {
+			a.putBuf(buf)
+			return err
+		}
+		// The file grew since lstat: chunk what we read and the rest.
+		head := bytes.Clone(buf[:n])
+		a.putBuf(buf)
+		r = io.MultiReader(bytes.NewReader(head), f)
+	}
+	ch.Reset(r)
+	for {
+		buf, err := ch.Next(a.getBuf())
+		if err == io.EOF {
+			a.putBuf(buf)
+			return nil
+		}
+		if err != nil {
+			a.putBuf(buf)
+			return err
+		}
+		if err := a.sendChunk(ctx, fj, buf); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *archiver) sendChunk(ctx context.Context, fj *fileJob, data []byte) error {
+	fj.mu.Lock()
+	fj.ids = append(fj.ids, pack.ID{})
+	i := len(fj.ids) - 1
+	fj.size += uint64(len(data))
+	fj.mu.Unlock()
+	a.bytesRead.Add(int64(len(data)))
+	fj.pending.Add(1)
+	select {
+	case a.chunks <- chunkJob{file: fj, i: i, data: data}:
+		return nil
+	case <-ctx.Done():
+		fj.pending.Add(-1)
+		return context.Cause(ctx)
+	}
+}
+
+func (a *archiver) blobWorker(ctx context.Context) {
+	s := a.r.NewSaver()
+	for cj := range a.chunks {
+		id, _, _, err := s.Save(ctx, pack.DataBlob, cj.data, a.opts.Generation)
+		a.putBuf(cj.data)
+		if err != nil {
+			a.fail(fmt.Errorf("save %s: %w", cj.file.path, err))
+		} else {
+			cj.file.mu.Lock()
+			cj.file.ids[cj.i] = id
+			cj.file.mu.Unlock()
+		}
+		cj.file.done(ctx)
+	}
+}

@@ -1,0 +1,116 @@
+// Package backend defines the storage interface of a repository, its errors
+// and wrappers. Implementations live in subpackages (local, …); the shared
+// conformance suite is in backendtest.
+package backend
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// FileType is a kind of repository file; it decides the directory.
+type FileType uint8
+
+// File types.
+const (
+	ConfigFile FileType = iota + 1
+	KeyFile
+	PackFile
+	IndexFile
+	SnapshotFile
+	LockFile
+)
+
+func (t FileType) String() string {
+	switch t {
+	case ConfigFile:
+		return "config"
+	case KeyFile:
+		return "keys"
+	case PackFile:
+		return "data"
+	case IndexFile:
+		return "index"
+	case SnapshotFile:
+		return "snapshots"
+	case LockFile:
+		return "locks"
+	}
+	return fmt.Sprintf("filetype(%d)", uint8(t))
+}
+
+// AllTypes lists the file types that live in directories.
+var AllTypes = []FileType{KeyFile, PackFile, IndexFile, SnapshotFile, LockFile}
+
+// Handle names a file in a repository.
+type Handle struct {
+	Type FileType
+	Name string // empty for the config file
+}
+
+func (h Handle) String() string {
+	if h.Type == ConfigFile {
+		return "config"
+	}
+	return h.Type.String() + "/" + h.Name
+}
+
+// Path returns the slash-separated path of h below the repository root.
+// Packs are spread over 256 directories by the first two characters.
+func (h Handle) Path() string {
+	switch {
+	case h.Type == ConfigFile:
+		return "config"
+	case h.Type == PackFile && len(h.Name) >= 2:
+		return "data/" + h.Name[:2] + "/" + h.Name
+	}
+	return h.Type.String() + "/" + h.Name
+}
+
+// FileInfo describes a listed file.
+type FileInfo struct {
+	Name string
+	Size int64
+}
+
+// Backend stores repository files. Implementations are safe for concurrent
+// use. A missing file is reported with an error for which
+// errors.Is(err, fs.ErrNotExist) holds.
+type Backend interface {
+	// Location returns a human-readable location, without secrets.
+	Location() string
+	// Save stores data under h atomically: readers see all of it or
+	// nothing. Saving an existing name fails.
+	Save(ctx context.Context, h Handle, data []byte) error
+	// Load calls fn with a reader of length bytes from offset (length 0:
+	// to the end). fn may be called again if the read is retried, and must
+	// not keep the reader.
+	Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error
+	// Stat returns the size of h.
+	Stat(ctx context.Context, h Handle) (FileInfo, error)
+	// Remove deletes h.
+	Remove(ctx context.Context, h Handle) error
+	// List calls fn for each file of type t, in no particular order, from
+	// the calling goroutine. An error from fn stops the listing.
+	List(ctx context.Context, t FileType, fn func(FileInfo) error) error
+	// Close releases resources.
+	Close() error
+}
+
+// Creator is implemented by backends that must create their structure
+// before the first Save (e.g. directories).
+type Creator interface {
+	Create(ctx context.Context) error
+}
+
+// LoadAll reads the whole file h.
+func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
+	var buf []byte
+	err := b.Load(ctx, h, 0, 0, func(r io.Reader) error {
+		var err error
+		buf, err = io.ReadAll(r)
+		return err
+	})
+	return buf, err
+}

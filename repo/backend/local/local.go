@@ -1,0 +1,223 @@
+// Package local stores a repository in a directory of the local filesystem.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairn-backup/cairn/repo/backend"
+)
+
+// Backend is a repository in a local directory.
+type Backend struct {
+	root string
+}
+
+// New returns a backend rooted at dir. The directory need not exist yet.
+func New(dir string) *Backend { return &Backend{root: filepath.Clean(dir)} }
+
+// Location returns the directory.
+func (b *Backend) Location() string { return b.root }
+
+func (b *Backend) path(h backend.Handle) string {
+	return filepath.Join(b.root, filepath.FromSlash(h.Path()))
+}
+
+// Create makes the repository directories. It fails if a config exists.
+func (b *Backend) Create(ctx context.Context) error {
+	if _, err := os.Stat(filepath.Join(b.root, "config")); err == nil {
+		return fmt.Errorf("create repository %s: %w", b.root, fs.ErrExist)
+	}
+	dirs := []string{b.root}
+	for _, t := range backend.AllTypes {
+		dirs = append(dirs, filepath.Join(b.root, t.String()))
+	}
+	for i := 0; i < 256; i++ {
+		dirs = append(dirs, filepath.Join(b.root, "data", fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create repository %s: %w", b.root, err)
+		}
+	}
+	return nil
+}
+
+// Save writes to a temporary file, syncs it, renames it into place and syncs
+// the directory, so a crash leaves either the whole file or none.
+func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final := b.path(h)
+	dir := filepath.Dir(final)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(final)+"-")
+	if errors.Is(err, fs.ErrNotExist) {
+		if mkErr := os.MkdirAll(dir, 0o700); mkErr != nil {
+			return fmt.Errorf("save %s: %w", h, mkErr)
+		}
+		f, err = os.CreateTemp(dir, ".tmp-"+filepath.Base(final)+"-")
+	}
+	if err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("save %s: sync: %w", h, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	if _, statErr := os.Lstat(final); statErr == nil {
+		err = fmt.Errorf("save %s: %w", h, fs.ErrExist)
+		return err
+	}
+	if err = os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	// Files are written once; make them read-only as restic does.
+	_ = os.Chmod(final, 0o400)
+	if err = syncDir(dir); err != nil {
+		return fmt.Errorf("save %s: sync dir: %w", h, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	// Some filesystems don't support syncing a directory.
+	if errors.Is(err, os.ErrInvalid) {
+		return nil
+	}
+	return err
+}
+
+// Load reads a range of h.
+func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.Open(b.path(h))
+	if err != nil {
+		return fmt.Errorf("load %s: %w", h, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if offset > 0 || length > 0 {
+		if length == 0 {
+			st, err := f.Stat()
+			if err != nil {
+				return fmt.Errorf("load %s: %w", h, err)
+			}
+			length = int(st.Size() - offset)
+			if length < 0 {
+				return fmt.Errorf("load %s: offset %d beyond end: %w", h, offset, io.ErrUnexpectedEOF)
+			}
+		}
+		r = io.NewSectionReader(f, offset, int64(length))
+	}
+	if err := fn(r); err != nil {
+		return fmt.Errorf("load %s: %w", h, err)
+	}
+	return nil
+}
+
+// Stat returns the size of h.
+func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	st, err := os.Stat(b.path(h))
+	if err != nil {
+		return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, err)
+	}
+	return backend.FileInfo{Name: h.Name, Size: st.Size()}, nil
+}
+
+// Remove deletes h.
+func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	p := b.path(h)
+	_ = os.Chmod(p, 0o600)
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("remove %s: %w", h, err)
+	}
+	return nil
+}
+
+// List calls fn for each file of type t.
+func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	dir := filepath.Join(b.root, t.String())
+	if t == backend.PackFile {
+		subs, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", t, err)
+		}
+		for _, s := range subs {
+			if !s.IsDir() {
+				continue
+			}
+			if err := b.listDir(ctx, filepath.Join(dir, s.Name()), fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return b.listDir(ctx, dir, fn)
+}
+
+func (b *Backend) listDir(ctx context.Context, dir string, fn func(backend.FileInfo) error) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	defer f.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ents, err := f.ReadDir(1024)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") || !e.Type().IsRegular() {
+				continue
+			}
+			info, ierr := e.Info()
+			if ierr != nil {
+				if errors.Is(ierr, fs.ErrNotExist) {
+					continue
+				}
+				return fmt.Errorf("list %s: %w", dir, ierr)
+			}
+			if err := fn(backend.FileInfo{Name: e.Name(), Size: info.Size()}); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", dir, err)
+		}
+	}
+}
+
+// Close does nothing.
+func (b *Backend) Close() error { return nil }

@@ -1,0 +1,345 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/crypto"
+)
+
+// indexEvery is the number of packs after which a backup writes an index
+// file, so a crash loses little work.
+const indexEvery = 64
+
+// Stats counts what a writer added to the repository.
+type Stats struct {
+	DataBlobs, TreeBlobs int64
+	// DataAdded and TreeAdded are plaintext bytes; the Stored fields are
+	// bytes after compression and sealing.
+	DataAdded, DataStored int64
+	TreeAdded, TreeStored int64
+	Packs                 int64
+}
+
+type packerKey struct {
+	gen pack.Generation
+	typ pack.BlobType
+}
+
+type blobKey struct {
+	id  pack.ID
+	typ pack.BlobType
+	gen pack.Generation
+}
+
+// writer is the write side of the blob store.
+type writer struct {
+	mu       sync.Mutex
+	packers  map[packerKey]*pack.Writer
+	inflight map[blobKey]struct{}
+	unsaved  []index.Pack
+	stats    Stats
+	err      error
+
+	sem chan struct{}
+	wg  sync.WaitGroup
+}
+
+func (r *Repository) writerState() *writer {
+	if r.w == nil {
+		r.w = &writer{
+			packers:  map[packerKey]*pack.Writer{},
+			inflight: map[blobKey]struct{}{},
+			sem:      make(chan struct{}, r.opts.Uploads),
+		}
+	}
+	return r.w
+}
+
+// StartWriting prepares the blob store for SaveBlob. It must be called
+// before any Saver is used.
+func (r *Repository) StartWriting() { r.writerState() }
+
+// Stats returns what was added since StartWriting.
+func (r *Repository) Stats() Stats {
+	w := r.writerState()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+// Saver computes blob IDs and stores new blobs. Each worker goroutine keeps
+// its own Saver: it owns a zstd encoder, an HMAC and a buffer.
+type Saver struct {
+	r      *Repository
+	codec  *pack.Codec
+	hasher *crypto.IDHasher
+	buf    []byte
+}
+
+// NewSaver returns a Saver for one goroutine.
+func (r *Repository) NewSaver() *Saver {
+	r.writerState()
+	return &Saver{r: r, codec: pack.NewCodec(r.key, r.level), hasher: r.key.NewIDHasher()}
+}
+
+// ID returns the blob ID of data.
+func (s *Saver) ID(data []byte) pack.ID { return s.hasher.Sum(data) }
+
+// Save stores data as a blob of type t in generation gen unless it is
+// already stored there or on its way. It reports the ID, whether the blob
+// was new, and its stored size if it was.
+func (s *Saver) Save(ctx context.Context, t pack.BlobType, data []byte, gen pack.Generation) (pack.ID, bool, int, error) {
+	id := s.hasher.Sum(data)
+	added, n, err := s.SaveWithID(ctx, t, id, data, gen)
+	return id, added, n, err
+}
+
+// SaveWithID is Save for a caller that already computed the ID.
+func (s *Saver) SaveWithID(ctx context.Context, t pack.BlobType, id pack.ID, data []byte, gen pack.Generation) (bool, int, error) {
+	r, w := s.r, s.r.w
+	h := pack.BlobHandle{ID: id, Type: t}
+	if r.idx.Has(h, gen) {
+		return false, 0, nil
+	}
+	key := blobKey{id: id, typ: t, gen: gen}
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return false, 0, err
+	}
+	if _, ok := w.inflight[key]; ok || r.idx.Has(h, gen) {
+		w.mu.Unlock()
+		return false, 0, nil
+	}
+	w.inflight[key] = struct{}{}
+	w.mu.Unlock()
+
+	var e pack.Entry
+	s.buf, e = s.codec.Encode(s.buf[:0], data, t)
+	e.ID = id
+
+	pk := packerKey{gen: gen, typ: t}
+	w.mu.Lock()
+	p := w.packers[pk]
+	if p == nil {
+		p = pack.NewWriter(gen, t, r.cfg.PackSize+r.cfg.PackSize/8)
+		w.packers[pk] = p
+	}
+	p.Add(e, s.buf)
+	var full *pack.Writer
+	if p.Size() >= r.cfg.PackSize {
+		full = p
+		delete(w.packers, pk)
+	}
+	if t == pack.DataBlob {
+		w.stats.DataBlobs++
+		w.stats.DataAdded += int64(len(data))
+		w.stats.DataStored += int64(e.Length)
+	} else {
+		w.stats.TreeBlobs++
+		w.stats.TreeAdded += int64(len(data))
+		w.stats.TreeStored += int64(e.Length)
+	}
+	w.mu.Unlock()
+	if full != nil {
+		if err := r.upload(ctx, full); err != nil {
+			return true, int(e.Length), err
+		}
+	}
+	return true, int(e.Length), nil
+}
+
+// upload finalizes and stores a full pack in the background; it blocks
+// while too many uploads are running, which bounds memory.
+func (r *Repository) upload(ctx context.Context, p *pack.Writer) error {
+	w := r.w
+	select {
+	case w.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.sem; w.wg.Done() }()
+		if err := r.writePack(ctx, p); err != nil {
+			w.fail(err)
+		}
+	}()
+	return nil
+}
+
+func (r *Repository) writePack(ctx context.Context, p *pack.Writer) error {
+	data, entries := p.Finalize(r.key)
+	// Verify in memory before upload, so a compression or memory bug
+	// can't write data that only a restore would find bad.
+	if err := r.verifyPack(data, entries); err != nil {
+		return fmt.Errorf("verify new pack before upload: %w", err)
+	}
+	id := pack.Hash(data)
+	if err := r.be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, data); err != nil {
+		return err
+	}
+	ip := index.Pack{ID: id, Generation: p.Generation(), Entries: entries}
+	w := r.w
+	w.mu.Lock()
+	r.idx.AddPack(ip)
+	for _, e := range entries {
+		delete(w.inflight, blobKey{id: e.ID, typ: e.Type, gen: ip.Generation})
+	}
+	w.stats.Packs++
+	w.unsaved = append(w.unsaved, ip)
+	var toSave []index.Pack
+	if len(w.unsaved) >= indexEvery {
+		toSave, w.unsaved = w.unsaved, nil
+	}
+	w.mu.Unlock()
+	if toSave != nil {
+		return r.saveIndexFile(ctx, toSave)
+	}
+	return nil
+}
+
+func (r *Repository) verifyPack(data []byte, entries []pack.Entry) error {
+	codec := r.codecs.Get().(*pack.Codec)
+	defer r.codecs.Put(codec)
+	hasher := r.key.NewIDHasher()
+	var buf []byte
+	for _, e := range entries {
+		var err error
+		buf, err = codec.Decode(buf[:0], data[e.Offset:e.Offset+e.Length], e)
+		if err != nil {
+			return err
+		}
+		if hasher.Sum(buf) != e.ID {
+			return fmt.Errorf("blob %s: content does not match its ID", e.ID.Short())
+		}
+	}
+	return nil
+}
+
+// Flush uploads the packs being filled, waits for all uploads and writes
+// the index for them. After Flush returns nil, every blob saved so far is
+// stored and indexed, so a snapshot may reference it.
+func (r *Repository) Flush(ctx context.Context) error {
+	w := r.writerState()
+	w.mu.Lock()
+	var packers []*pack.Writer
+	for k, p := range w.packers {
+		packers = append(packers, p)
+		delete(w.packers, k)
+	}
+	w.mu.Unlock()
+	for _, p := range packers {
+		if err := r.upload(ctx, p); err != nil {
+			w.fail(err)
+			break
+		}
+	}
+	w.wg.Wait()
+	w.mu.Lock()
+	err := w.err
+	toSave := w.unsaved
+	w.unsaved = nil
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(toSave) > 0 {
+		return r.saveIndexFile(ctx, toSave)
+	}
+	return nil
+}
+
+// LoadBlob returns the plaintext of blob h, appended to dst. Every copy the
+// index knows is tried; the result is checked against the ID.
+func (r *Repository) LoadBlob(ctx context.Context, h pack.BlobHandle, dst []byte) ([]byte, error) {
+	locs := r.idx.LookupAny(h)
+	if len(locs) == 0 {
+		return nil, fmt.Errorf("load %s blob %s: %w: not in index", h.Type, h.ID, ErrDamaged)
+	}
+	var errs []error
+	for _, loc := range locs {
+		out, err := r.loadBlobAt(ctx, loc, dst)
+		if err == nil {
+			return out, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {
+	stored := make([]byte, loc.Length)
+	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int(loc.Length), int64(loc.Offset),
+		func(rd io.Reader) error {
+			_, err := io.ReadFull(rd, stored)
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load blob %s from pack %s: %w: %w", loc.ID.Short(), loc.Pack.Short(), ErrDamaged, err)
+	}
+	return r.DecodeBlob(stored, loc.Entry, dst, loc.Pack)
+}
+
+// DecodeBlob opens stored bytes of blob e (from pack packID), appends the
+// plaintext to dst and checks it against the blob ID. Safe for concurrent use.
+func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID pack.ID) ([]byte, error) {
+	codec := r.codecs.Get().(*pack.Codec)
+	start := len(dst)
+	out, err := codec.Decode(dst, stored, e)
+	r.codecs.Put(codec)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s in pack %s: %w: %w", e.ID.Short(), packID.Short(), ErrDamaged, err)
+	}
+	if pack.ID(r.key.NewIDHasher().Sum(out[start:])) != e.ID {
+		return nil, fmt.Errorf("blob %s in pack %s: %w: content does not match its ID", e.ID.Short(), packID.Short(), ErrDamaged)
+	}
+	return out, nil
+}
+
+// ReadPack reads the byte range of pack id covering entries once and calls
+// fn with the stored bytes of each entry (in offset order).
+func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, stored []byte) error) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b pack.Entry) int { return int(int64(a.Offset) - int64(b.Offset)) })
+	start := int64(entries[0].Offset)
+	end := int64(0)
+	for _, e := range entries {
+		end = max(end, int64(e.Offset)+int64(e.Length))
+	}
+	buf := make([]byte, end-start)
+	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, len(buf), start, func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, buf)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read pack %s: %w: %w", id.Short(), ErrDamaged, err)
+	}
+	for _, e := range entries {
+		off := int64(e.Offset) - start
+		if err := fn(e, buf[off:off+int64(e.Length)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

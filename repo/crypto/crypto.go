@@ -1,0 +1,115 @@
+// Package crypto owns key derivation, sealing and opening, and keyed blob IDs
+// (DESIGN.md section 3). It imports no cairn package.
+package crypto
+
+import (
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	sha256 "github.com/minio/sha256-simd"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// ErrUnauthenticated means sealed bytes failed authentication: they were
+// damaged, or sealed under another key or object type.
+var ErrUnauthenticated = errors.New("crypto: ciphertext authentication failed")
+
+// Overhead is the number of bytes a sealed object is longer than its plaintext.
+const Overhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+
+// Key is a repository master key: one part encrypts, the other keys blob IDs.
+type Key struct {
+	Encrypt [32]byte `json:"encrypt"`
+	MAC     [32]byte `json:"mac"`
+
+	aead  cipher.AEAD
+	nonce io.Reader
+}
+
+// NewRandomKey returns a fresh master key.
+func NewRandomKey() (*Key, error) {
+	k := &Key{}
+	if _, err := rand.Read(k.Encrypt[:]); err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	if _, err := rand.Read(k.MAC[:]); err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	return k, k.init(nil)
+}
+
+// init prepares the AEAD. nonces, when not nil, replaces crypto/rand (tests).
+func (k *Key) init(nonces io.Reader) error {
+	aead, err := chacha20poly1305.NewX(k.Encrypt[:])
+	if err != nil {
+		return fmt.Errorf("init key: %w", err)
+	}
+	k.aead = aead
+	k.nonce = nonces
+	if k.nonce == nil {
+		k.nonce = rand.Reader
+	}
+	return nil
+}
+
+// WithNonceSource returns a copy of k drawing nonces from r, for
+// deterministic tests.
+func (k *Key) WithNonceSource(r io.Reader) *Key {
+	c := &Key{Encrypt: k.Encrypt, MAC: k.MAC}
+	_ = c.init(r)
+	return c
+}
+
+// Valid reports whether the key material is usable.
+func (k *Key) Valid() bool { return k.aead != nil && k.MAC != [32]byte{} }
+
+// Seal appends nonce ‖ ciphertext ‖ tag of plaintext to dst, binding ad.
+func (k *Key) Seal(dst, plaintext []byte, ad string) []byte {
+	var nonce [chacha20poly1305.NonceSizeX]byte
+	if _, err := io.ReadFull(k.nonce, nonce[:]); err != nil {
+		// crypto/rand never fails on supported platforms; a nonce
+		// reused by accident would be far worse than stopping.
+		panic("crypto: nonce source failed: " + err.Error())
+	}
+	dst = append(dst, nonce[:]...)
+	return k.aead.Seal(dst, nonce[:], plaintext, []byte(ad))
+}
+
+// Open appends the plaintext of sealed to dst.
+func (k *Key) Open(dst, sealed []byte, ad string) ([]byte, error) {
+	if len(sealed) < Overhead {
+		return nil, fmt.Errorf("%w: %d bytes is too short", ErrUnauthenticated, len(sealed))
+	}
+	n := chacha20poly1305.NonceSizeX
+	out, err := k.aead.Open(dst, sealed[:n], sealed[n:], []byte(ad))
+	if err != nil {
+		return nil, ErrUnauthenticated
+	}
+	return out, nil
+}
+
+// Overhead returns the bytes Seal adds.
+func (k *Key) Overhead() int { return Overhead }
+
+// IDHasher computes keyed blob IDs. It is not safe for concurrent use; keep
+// one per worker.
+type IDHasher struct{ h hash.Hash }
+
+// NewIDHasher returns a hasher for blob IDs under k.
+func (k *Key) NewIDHasher() *IDHasher {
+	return &IDHasher{h: hmac.New(sha256.New, k.MAC[:])}
+}
+
+// Sum returns HMAC-SHA256(mac key, data).
+func (h *IDHasher) Sum(data []byte) [32]byte {
+	h.h.Reset()
+	h.h.Write(data)
+	var id [32]byte
+	h.h.Sum(id[:0])
+	return id
+}

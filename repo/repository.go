@@ -1,0 +1,409 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/cairn-backup/cairn/chunker"
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/crypto"
+)
+
+// Errors callers map to exit codes.
+var (
+	// ErrNoRepository means there is no repository at the location.
+	ErrNoRepository = errors.New("repository does not exist")
+	// ErrWrongPassword means no key opened with the password.
+	ErrWrongPassword = crypto.ErrWrongPassword
+	// ErrDamaged means a file or blob failed its hash or authentication
+	// check, or is missing.
+	ErrDamaged = errors.New("repository damage")
+)
+
+// FormatVersion is the repository format this code writes.
+const FormatVersion = 1
+
+// Config is the sealed content of the config file.
+type Config struct {
+	Version           int         `json:"version"`
+	ID                string      `json:"id"`
+	ChunkerPolynomial chunker.Pol `json:"chunker_polynomial"`
+	MinChunkSize      uint        `json:"min_chunk_size"`
+	MaxChunkSize      uint        `json:"max_chunk_size"`
+	PackSize          int         `json:"pack_size"`
+	Compression       string      `json:"compression"`
+}
+
+// Compression levels accepted by --compression and the config.
+var compressionLevels = map[string]zstd.EncoderLevel{
+	"off":     0,
+	"fastest": zstd.SpeedFastest,
+	"auto":    zstd.SpeedDefault,
+	"better":  zstd.SpeedBetterCompression,
+	"max":     zstd.SpeedBestCompression,
+}
+
+// ParseCompression checks a compression mode name.
+func ParseCompression(s string) (zstd.EncoderLevel, error) {
+	l, ok := compressionLevels[s]
+	if !ok {
+		return 0, fmt.Errorf("invalid compression %q: want auto, off, fastest, better or max", s)
+	}
+	return l, nil
+}
+
+// Options tune an opened repository.
+type Options struct {
+	// Compression overrides the config's default for blobs written now.
+	Compression string
+	// Now returns the current time (tests inject a clock).
+	Now func() time.Time
+	// Uploads is the number of packs uploaded concurrently.
+	Uploads int
+}
+
+// Repository is an opened repository: keys, config, index and blob store.
+type Repository struct {
+	be     backend.Backend
+	key    *crypto.Key
+	keyID  string
+	cfg    Config
+	idx    *index.Index
+	opts   Options
+	level  zstd.EncoderLevel
+	codecs sync.Pool
+
+	w *writer
+}
+
+// InitOptions are the settings of a new repository.
+type InitOptions struct {
+	PackSize    int
+	Compression string
+	KDF         crypto.KDFParams
+	Now         time.Time
+}
+
+// Init creates a repository on be, protected by password.
+func Init(ctx context.Context, be backend.Backend, password string, o InitOptions) (*Repository, error) {
+	if password == "" {
+		return nil, errors.New("init: empty password")
+	}
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil {
+		return nil, fmt.Errorf("init %s: repository already exists", be.Location())
+	}
+	if o.PackSize == 0 {
+		o.PackSize = 16 << 20
+	}
+	if o.PackSize < 1<<20 || o.PackSize > 512<<20 {
+		return nil, fmt.Errorf("init: pack size %d out of range (1 MiB to 512 MiB)", o.PackSize)
+	}
+	if o.Compression == "" {
+		o.Compression = "auto"
+	}
+	if _, err := ParseCompression(o.Compression); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	if o.KDF == (crypto.KDFParams{}) {
+		o.KDF = crypto.DefaultKDF
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if c, ok := be.(backend.Creator); ok {
+		if err := c.Create(ctx); err != nil {
+			return nil, err
+		}
+	}
+	pol, err := chunker.RandomPolynomial()
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	var rid [32]byte
+	if _, err := rand.Read(rid[:]); err != nil {
+		return nil, err
+	}
+	cfg := Config{Version: FormatVersion, ID: pack.ID(rid).String(), ChunkerPolynomial: pol,
+		MinChunkSize: chunker.DefaultMinSize, MaxChunkSize: chunker.DefaultMaxSize,
+		PackSize: o.PackSize, Compression: o.Compression}
+	key, err := crypto.NewRandomKey()
+	if err != nil {
+		return nil, err
+	}
+	r := newRepository(be, key, cfg, Options{})
+	// The key first, then the config: a repository whose config exists
+	// can always be opened.
+	if r.keyID, err = r.saveKeyFile(ctx, password, o.KDF, o.Now); err != nil {
+		return nil, err
+	}
+	plain, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, key.Seal(nil, plain, "config")); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	return r, nil
+}
+
+func newRepository(be backend.Backend, key *crypto.Key, cfg Config, o Options) *Repository {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Uploads <= 0 {
+		o.Uploads = 2
+	}
+	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), opts: o}
+	r.level, _ = ParseCompression(cfg.Compression)
+	if o.Compression != "" {
+		r.level, _ = ParseCompression(o.Compression)
+	}
+	r.codecs.New = func() any { return pack.NewCodec(r.key, r.level) }
+	return r
+}
+
+// Open unlocks the repository on be with password and reads its config. It
+// does not load the index; call LoadIndex.
+func Open(ctx context.Context, be backend.Backend, password string, o Options) (*Repository, error) {
+	if o.Compression != "" {
+		if _, err := ParseCompression(o.Compression); err != nil {
+			return nil, err
+		}
+	}
+	sealedCfg, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
+	}
+	key, keyID, err := findKey(ctx, be, password)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := key.Open(nil, sealedCfg, "config")
+	if err != nil {
+		return nil, fmt.Errorf("open config: %w: %w", ErrDamaged, err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(plain, &cfg); err != nil {
+		return nil, fmt.Errorf("decode config: %w: %w", ErrDamaged, err)
+	}
+	if cfg.Version != FormatVersion {
+		return nil, fmt.Errorf("open %s: unsupported repository version %d", be.Location(), cfg.Version)
+	}
+	if cfg.PackSize < 1<<20 || cfg.MinChunkSize == 0 || cfg.MaxChunkSize < cfg.MinChunkSize || cfg.MaxChunkSize > pack.MaxBlobSize {
+		return nil, fmt.Errorf("decode config: %w: parameters out of range", ErrDamaged)
+	}
+	if _, err := ParseCompression(cfg.Compression); err != nil {
+		return nil, fmt.Errorf("decode config: %w", err)
+	}
+	r := newRepository(be, key, cfg, o)
+	r.keyID = keyID
+	return r, nil
+}
+
+func findKey(ctx context.Context, be backend.Backend, password string) (*crypto.Key, string, error) {
+	var names []string
+	if err := be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		kf, err := loadKeyFile(ctx, be, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		key, err := kf.Open(password)
+		if err == nil {
+			return key, name, nil
+		}
+		if !errors.Is(err, crypto.ErrWrongPassword) {
+			errs = append(errs, fmt.Errorf("key %s: %w", name, err))
+		}
+	}
+	if len(names) == 0 {
+		return nil, "", errors.New("open repository: no key files found")
+	}
+	if len(errs) > 0 {
+		return nil, "", fmt.Errorf("%w (%w)", crypto.ErrWrongPassword, errors.Join(errs...))
+	}
+	return nil, "", crypto.ErrWrongPassword
+}
+
+func loadKeyFile(ctx context.Context, be backend.Backend, name string) (*crypto.KeyFile, error) {
+	h := backend.Handle{Type: backend.KeyFile, Name: name}
+	b, err := backend.LoadAll(ctx, be, h)
+	if err != nil {
+		return nil, err
+	}
+	if pack.Hash(b).String() != name {
+		return nil, fmt.Errorf("key %s: %w: content does not match its name", name, ErrDamaged)
+	}
+	kf, err := crypto.ParseKeyFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", name, err)
+	}
+	return kf, nil
+}
+
+func (r *Repository) saveKeyFile(ctx context.Context, password string, p crypto.KDFParams, now time.Time) (string, error) {
+	host, _ := os.Hostname()
+	username := ""
+	if u, err := user.Current(); err == nil {
+		username = u.Username
+	}
+	kf, err := crypto.NewKeyFile(r.key, password, p, host, username, now)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	id := pack.Hash(b).String()
+	if err := r.be.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: id}, b); err != nil {
+		return "", fmt.Errorf("save key: %w", err)
+	}
+	return id, nil
+}
+
+// Config returns the repository configuration.
+func (r *Repository) Config() Config { return r.cfg }
+
+// Backend returns the storage backend.
+func (r *Repository) Backend() backend.Backend { return r.be }
+
+// Index returns the in-memory index.
+func (r *Repository) Index() *index.Index { return r.idx }
+
+// Key returns the master key.
+func (r *Repository) Key() *crypto.Key { return r.key }
+
+// KeyID returns the name of the key file that opened the repository.
+func (r *Repository) KeyID() string { return r.keyID }
+
+// Now returns the repository's clock.
+func (r *Repository) Now() time.Time { return r.opts.Now() }
+
+// NewChunker returns a chunker with the repository's polynomial and bounds.
+func (r *Repository) NewChunker() *chunker.Chunker {
+	return chunker.New(r.cfg.ChunkerPolynomial, r.cfg.MinChunkSize, r.cfg.MaxChunkSize)
+}
+
+// NewGeneration returns a fresh random generation ID.
+func NewGeneration() (pack.Generation, error) {
+	var g pack.Generation
+	_, err := rand.Read(g[:])
+	return g, err
+}
+
+// unpackedAD is the additional data sealed into a file of type t.
+func unpackedAD(t backend.FileType) string {
+	switch t {
+	case backend.IndexFile:
+		return "index"
+	case backend.SnapshotFile:
+		return "snapshot"
+	case backend.LockFile:
+		return "lock"
+	}
+	return t.String()
+}
+
+// SaveUnpacked seals plaintext as a file of type t named by the SHA-256 of
+// its stored bytes. Index files are zstd-compressed first.
+func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plaintext []byte) (pack.ID, error) {
+	if t == backend.IndexFile {
+		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		plaintext = enc.EncodeAll(plaintext, nil)
+	}
+	sealed := r.key.Seal(nil, plaintext, unpackedAD(t))
+	id := pack.Hash(sealed)
+	if err := r.be.Save(ctx, backend.Handle{Type: t, Name: id.String()}, sealed); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// LoadUnpacked reads, checks and opens a file of type t.
+func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pack.ID) ([]byte, error) {
+	h := backend.Handle{Type: t, Name: id.String()}
+	sealed, err := backend.LoadAll(ctx, r.be, h)
+	if err != nil {
+		return nil, err
+	}
+	if pack.Hash(sealed) != id {
+		return nil, fmt.Errorf("load %s: %w: content does not match its name", h, ErrDamaged)
+	}
+	plain, err := r.key.Open(nil, sealed, unpackedAD(t))
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w: %w", h, ErrDamaged, err)
+	}
+	if t == backend.IndexFile {
+		dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		defer dec.Close()
+		plain, err = dec.DecodeAll(plain, nil)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w: decompress: %w", h, ErrDamaged, err)
+		}
+	}
+	return plain, nil
+}
+
+// List returns the IDs of all files of type t. Names that are not IDs are
+// skipped.
+func (r *Repository) List(ctx context.Context, t backend.FileType) ([]pack.ID, error) {
+	var ids []pack.ID
+	err := r.be.List(ctx, t, func(fi backend.FileInfo) error {
+		if id, err := pack.ParseID(fi.Name); err == nil {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// FindID resolves a unique hex prefix of a file of type t.
+func (r *Repository) FindID(ctx context.Context, t backend.FileType, prefix string) (pack.ID, error) {
+	if id, err := pack.ParseID(prefix); err == nil {
+		return id, nil
+	}
+	ids, err := r.List(ctx, t)
+	if err != nil {
+		return pack.ID{}, err
+	}
+	var found []pack.ID
+	for _, id := range ids {
+		if bytes.HasPrefix([]byte(id.String()), []byte(prefix)) {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return pack.ID{}, fmt.Errorf("no %s file with ID %q: %w", t, prefix, fs.ErrNotExist)
+	case 1:
+		return found[0], nil
+	}
+	return pack.ID{}, fmt.Errorf("ID prefix %q of %s is ambiguous (%d matches)", prefix, t, len(found))
+}

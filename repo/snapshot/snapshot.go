@@ -1,0 +1,229 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend"
+)
+
+// Kind is the kind of backup a snapshot was made by.
+type Kind string
+
+// Snapshot kinds (DESIGN.md section 1).
+const (
+	Full         Kind = "full"
+	Differential Kind = "differential"
+	Incremental  Kind = "incremental"
+)
+
+// Summary records what a backup did.
+type Summary struct {
+	FilesNew        int64         `json:"files_new"`
+	FilesChanged    int64         `json:"files_changed"`
+	FilesUnmodified int64         `json:"files_unmodified"`
+	DirsNew         int64         `json:"dirs_new"`
+	DirsChanged     int64         `json:"dirs_changed"`
+	DirsUnmodified  int64         `json:"dirs_unmodified"`
+	BytesRead       int64         `json:"bytes_read"`
+	BytesAdded      int64         `json:"bytes_added"`
+	BytesStored     int64         `json:"bytes_added_stored"`
+	BlobsAdded      int64         `json:"blobs_added"`
+	TotalFiles      int64         `json:"total_files"`
+	TotalBytes      int64         `json:"total_bytes"`
+	Errors          int64         `json:"errors"`
+	Duration        time.Duration `json:"duration_ns"`
+}
+
+// Snapshot is the record of one backup.
+type Snapshot struct {
+	Time       time.Time       `json:"time"`
+	Tree       pack.ID         `json:"tree"`
+	Paths      []string        `json:"paths"`
+	Hostname   string          `json:"hostname"`
+	Username   string          `json:"username,omitempty"`
+	UID        uint32          `json:"uid,omitempty"`
+	GID        uint32          `json:"gid,omitempty"`
+	Tags       []string        `json:"tags,omitempty"`
+	Excludes   []string        `json:"excludes,omitempty"`
+	Kind       Kind            `json:"kind"`
+	Parent     *pack.ID        `json:"parent,omitempty"`
+	Generation pack.Generation `json:"generation"`
+	Summary    *Summary        `json:"summary,omitempty"`
+	Program    string          `json:"program_version,omitempty"`
+
+	id pack.ID
+}
+
+// ID returns the snapshot's ID (zero until saved or loaded).
+func (sn *Snapshot) ID() pack.ID { return sn.id }
+
+// Save stores sn and sets its ID. Call it only after repo.Flush succeeded.
+func Save(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
+	b, err := json.Marshal(sn)
+	if err != nil {
+		return err
+	}
+	id, err := r.SaveUnpacked(ctx, backend.SnapshotFile, b)
+	if err != nil {
+		return fmt.Errorf("save snapshot: %w", err)
+	}
+	sn.id = id
+	return nil
+}
+
+// Load reads snapshot id.
+func Load(ctx context.Context, r *repo.Repository, id pack.ID) (*Snapshot, error) {
+	b, err := r.LoadUnpacked(ctx, backend.SnapshotFile, id)
+	if err != nil {
+		return nil, fmt.Errorf("load snapshot %s: %w", id.Short(), err)
+	}
+	var sn Snapshot
+	if err := json.Unmarshal(b, &sn); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w: %w", id.Short(), repo.ErrDamaged, err)
+	}
+	sn.id = id
+	return &sn, nil
+}
+
+// LoadAll reads every snapshot concurrently, sorted by time. Unreadable
+// snapshots are returned as errors next to the readable ones.
+func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
+	ids, err := r.List(ctx, backend.SnapshotFile)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	var (
+		mu   sync.Mutex
+		out  []*Snapshot
+		errs []error
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, id := range ids {
+		g.Go(func() error {
+			sn, err := Load(gctx, r, id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				errs = append(errs, err)
+				return nil
+			}
+			out = append(out, sn)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *Snapshot) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id.String(), b.id.String())
+	})
+	return out, errors.Join(errs...)
+}
+
+// Filter selects snapshots by host, tag and path.
+type Filter struct {
+	Hosts []string
+	Tags  []string
+	Paths []string
+}
+
+// Match reports whether sn passes f.
+func (f Filter) Match(sn *Snapshot) bool {
+	if len(f.Hosts) > 0 && !slices.Contains(f.Hosts, sn.Hostname) {
+		return false
+	}
+	for _, t := range f.Tags {
+		if !slices.Contains(sn.Tags, t) {
+			return false
+		}
+	}
+	if len(f.Paths) > 0 && !samePaths(f.Paths, sn.Paths) {
+		return false
+	}
+	return true
+}
+
+func samePaths(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// Find resolves a snapshot reference: "latest" (newest matching f), a full
+// ID or a unique ID prefix.
+func Find(ctx context.Context, r *repo.Repository, ref string, f Filter) (*Snapshot, error) {
+	if ref == "latest" {
+		sns, err := LoadAll(ctx, r)
+		if sns == nil && err != nil {
+			return nil, err
+		}
+		for i := len(sns) - 1; i >= 0; i-- {
+			if f.Match(sns[i]) {
+				return sns[i], nil
+			}
+		}
+		return nil, fmt.Errorf("find snapshot latest: no matching snapshot: %w", fs.ErrNotExist)
+	}
+	if ref == "" || strings.Trim(ref, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("invalid snapshot reference %q: want an ID, an ID prefix or latest", ref)
+	}
+	id, err := r.FindID(ctx, backend.SnapshotFile, ref)
+	if err != nil {
+		return nil, fmt.Errorf("find snapshot %s: %w", ref, err)
+	}
+	return Load(ctx, r, id)
+}
+
+// SplitRef splits "ID:path" into the snapshot reference and the path.
+func SplitRef(s string) (ref, p string) {
+	ref, p, _ = strings.Cut(s, ":")
+	return ref, p
+}
+
+// FindNode walks from tree root to the slash-separated path p and returns
+// the node there (a synthetic dir node for the root) and the path's
+// cleaned form.
+func FindNode(ctx context.Context, r *repo.Repository, root pack.ID, p string) (*Node, string, error) {
+	p = path.Clean("/" + p)
+	rootID := root
+	node := &Node{Name: "", Type: TypeDir, Mode: fs.ModeDir | 0o755, Subtree: &rootID}
+	if p == "/" {
+		return node, p, nil
+	}
+	for _, part := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if node.Type != TypeDir {
+			return nil, p, fmt.Errorf("path %s: %q is not a directory", p, node.Name)
+		}
+		t, err := LoadTree(ctx, r, *node.Subtree)
+		if err != nil {
+			return nil, p, err
+		}
+		next := t.Find(part)
+		if next == nil {
+			return nil, p, fmt.Errorf("path %s: %w", p, fs.ErrNotExist)
+		}
+		node = next
+	}
+	return node, p, nil
+}
