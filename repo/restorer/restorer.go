@@ -286,7 +286,6 @@ func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 	}
 }
 
-
 // finish sets file metadata, creates hard links, then sets directory
 // metadata deepest first so writing into a directory can't move its mtime.
 func (rs *restorer) finish() {
