@@ -120,7 +120,17 @@ func (idx *Index) Sort() {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	slices.SortFunc(idx.sorted, cmpEntry)
-	idx.sorted = slices.Clip(idx.sorted)
+	if cap(idx.sorted) > len(idx.sorted)+len(idx.sorted)/32 {
+		// Drop the slack append left, to keep within the memory budget.
+		idx.sorted = slices.Clone(idx.sorted)
+	}
+}
+
+// Grow reserves room for n more bulk-merged entries.
+func (idx *Index) Grow(n int) {
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	idx.sorted = slices.Grow(idx.sorted, n)
 }
 
 func (idx *Index) mergePending() {

@@ -54,6 +54,15 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 		}
 	}
 	idx := index.New()
+	n := 0
+	for i, f := range files {
+		if !superseded[ids[i]] {
+			for _, p := range f.Packs {
+				n += len(p.Entries)
+			}
+		}
+	}
+	idx.Grow(n)
 	for i, f := range files {
 		if !superseded[ids[i]] {
 			idx.Merge(f)

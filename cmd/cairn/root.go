@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -55,6 +56,7 @@ type globalOptions struct {
 	quiet           bool
 	verbose         int
 	compression     string
+	cpuProfile      string
 	env             *Env
 }
 
@@ -139,6 +141,22 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
 	f.StringVar(&g.compression, "compression", "", "compression for new data: auto, off, fastest, better or max (default: the repository's)")
+	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to `file` (for performance work)")
+	_ = f.MarkHidden("cpu-profile")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		pf, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		cobra.OnFinalize(func() { pprof.StopCPUProfile(); pf.Close() })
+		return nil
+	}
 	root.AddCommand(
 		newInitCommand(g), newBackupCommand(g), newSnapshotsCommand(g), newLsCommand(g),
 		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),

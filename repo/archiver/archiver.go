@@ -301,6 +301,10 @@ func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, 
 		slot := d.add(node)
 		if a.unchanged(node, pnode) && a.haveAll(pnode.Content) {
 			node.Content = pnode.Content
+			// Reading a file moves only its atime; keeping the parent's
+			// keeps the tree of an unchanged directory identical, so it
+			// is not stored again.
+			node.AccessTime = pnode.AccessTime
 			a.filesUnmodified.Add(1)
 			a.totalBytes.Add(int64(node.Size))
 			return

@@ -90,12 +90,12 @@ func Load(ctx context.Context, r *repo.Repository, id pack.ID) (*Snapshot, error
 	if err != nil {
 		return nil, fmt.Errorf("load snapshot %s: %w", id.Short(), err)
 	}
-	var sn Snapshot
-	if err := json.Unmarshal(b, &sn); err != nil {
+	sn, err := DecodeSnapshot(b)
+	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w: %w", id.Short(), repo.ErrDamaged, err)
 	}
 	sn.id = id
-	return &sn, nil
+	return sn, nil
 }
 
 // LoadAll reads every snapshot concurrently, sorted by time. Unreadable
@@ -226,4 +226,21 @@ func FindNode(ctx context.Context, r *repo.Repository, root pack.ID, p string) (
 		node = next
 	}
 	return node, p, nil
+}
+
+// DecodeSnapshot parses the JSON of a snapshot file and checks it.
+func DecodeSnapshot(b []byte) (*Snapshot, error) {
+	var sn Snapshot
+	if err := json.Unmarshal(b, &sn); err != nil {
+		return nil, err
+	}
+	switch sn.Kind {
+	case Full, Differential, Incremental:
+	default:
+		return nil, fmt.Errorf("unknown snapshot kind %q", sn.Kind)
+	}
+	if sn.Tree.IsNull() {
+		return nil, errors.New("snapshot has no tree")
+	}
+	return &sn, nil
 }

@@ -1,0 +1,172 @@
+// Package backendtest is the conformance suite every backend runs, so all
+// backends behave the same to the repository.
+package backendtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/backend"
+)
+
+// Run runs the suite against backends made by newBackend (each call a new,
+// empty repository location).
+func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+	ctx := context.Background()
+	create := func(t *testing.T) backend.Backend {
+		be := newBackend(t)
+		if c, ok := be.(backend.Creator); ok {
+			if err := c.Create(ctx); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+		}
+		t.Cleanup(func() { be.Close() })
+		return be
+	}
+
+	t.Run("SaveLoadRange", func(t *testing.T) {
+		be := create(t)
+		data := bytes.Repeat([]byte("0123456789"), 1000)
+		id := pack.Hash(data).String()
+		for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile, backend.KeyFile, backend.LockFile} {
+			h := backend.Handle{Type: ft, Name: id}
+			if err := be.Save(ctx, h, data); err != nil {
+				t.Fatalf("save %s: %v", h, err)
+			}
+			got, err := backend.LoadAll(ctx, be, h)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("load %s: %v", h, err)
+			}
+			for _, r := range []struct{ off, n int }{{0, 10}, {5, 100}, {9990, 10}, {1234, 0}} {
+				var part []byte
+				err := be.Load(ctx, h, r.n, int64(r.off), func(rd io.Reader) error {
+					var err error
+					part, err = io.ReadAll(rd)
+					return err
+				})
+				want := data[r.off:]
+				if r.n > 0 {
+					want = data[r.off : r.off+r.n]
+				}
+				if err != nil || !bytes.Equal(part, want) {
+					t.Fatalf("range %+v of %s: %v (%d bytes)", r, h, err, len(part))
+				}
+			}
+			fi, err := be.Stat(ctx, h)
+			if err != nil || fi.Size != int64(len(data)) {
+				t.Fatalf("stat %s: %+v %v", h, fi, err)
+			}
+		}
+	})
+
+	t.Run("Config", func(t *testing.T) {
+		be := create(t)
+		h := backend.Handle{Type: backend.ConfigFile}
+		if _, err := be.Stat(ctx, h); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("stat missing config: %v, want fs.ErrNotExist", err)
+		}
+		if err := be.Save(ctx, h, []byte("cfg")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := backend.LoadAll(ctx, be, h)
+		if err != nil || string(got) != "cfg" {
+			t.Fatalf("load config: %q %v", got, err)
+		}
+	})
+
+	t.Run("NotExist", func(t *testing.T) {
+		be := create(t)
+		h := backend.Handle{Type: backend.SnapshotFile, Name: pack.Hash([]byte("none")).String()}
+		if _, err := backend.LoadAll(ctx, be, h); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("load: %v, want fs.ErrNotExist", err)
+		}
+		if _, err := be.Stat(ctx, h); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("stat: %v, want fs.ErrNotExist", err)
+		}
+		if err := be.Remove(ctx, h); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("remove: %v, want fs.ErrNotExist", err)
+		}
+	})
+
+	t.Run("ListRemove", func(t *testing.T) {
+		be := create(t)
+		var want []string
+		for i := 0; i < 40; i++ {
+			data := []byte(fmt.Sprint("pack ", i))
+			name := pack.Hash(data).String()
+			want = append(want, name)
+			if err := be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: name}, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list := func() []string {
+			var got []string
+			if err := be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+				got = append(got, fi.Name)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(got)
+			return got
+		}
+		sort.Strings(want)
+		if got := list(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("list: %d names, want %d", len(got), len(want))
+		}
+		if err := be.Remove(ctx, backend.Handle{Type: backend.PackFile, Name: want[0]}); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(); len(got) != len(want)-1 {
+			t.Fatalf("after remove: %d names", len(got))
+		}
+		stop := errors.New("stop")
+		n := 0
+		err := be.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return stop })
+		if !errors.Is(err, stop) || n != 1 {
+			t.Fatalf("list did not stop on callback error: %v after %d", err, n)
+		}
+	})
+
+	t.Run("ConcurrentSave", func(t *testing.T) {
+		be := create(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 0; i < 16; i++ {
+			wg.Go(func() {
+				data := bytes.Repeat([]byte{byte(i)}, 100000+i)
+				errs <- be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: pack.Hash(data).String()}, data)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
+	t.Run("NoOverwrite", func(t *testing.T) {
+		be := create(t)
+		h := backend.Handle{Type: backend.SnapshotFile, Name: pack.Hash([]byte("a")).String()}
+		if err := be.Save(ctx, h, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Save(ctx, h, []byte("b")); err == nil {
+			t.Fatal("second save of the same name succeeded")
+		}
+		got, _ := backend.LoadAll(ctx, be, h)
+		if string(got) != "a" {
+			t.Fatalf("file was overwritten: %q", got)
+		}
+	})
+}
