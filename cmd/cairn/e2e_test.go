@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -238,7 +237,11 @@ func TestRoundTripRealTree(t *testing.T) {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyTree(t, filepath.Join(runtime.GOROOT(), "src"), filepath.Join(src, "gosrc"))
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, filepath.Join(strings.TrimSpace(string(goroot)), "src"), filepath.Join(src, "gosrc"))
 	bigSize := 100<<20 + 12345
 	if testing.Short() {
 		bigSize = 20 << 20

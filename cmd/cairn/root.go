@@ -229,8 +229,3 @@ func (g *globalOptions) printf(format string, args ...any) {
 func (g *globalOptions) warnf(format string, args ...any) {
 	fmt.Fprintf(g.env.Stderr, format, args...)
 }
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&fs.ModeCharDevice != 0
-}

@@ -42,6 +42,7 @@ const keyAD = "key"
 const (
 	maxKDFMemory = 4 << 20 // KiB: 4 GiB
 	maxKDFTime   = 100
+	maxThreads   = 64
 )
 
 // NewKeyFile seals master under password.
@@ -66,7 +67,7 @@ func (kf *KeyFile) derive(password string) (*Key, error) {
 	if kf.KDF != "argon2id" {
 		return nil, fmt.Errorf("key file: unsupported kdf %q", kf.KDF)
 	}
-	if kf.Time == 0 || kf.Time > maxKDFTime || kf.Memory < 8 || kf.Memory > maxKDFMemory || kf.Threads == 0 {
+	if kf.Time == 0 || kf.Time > maxKDFTime || kf.Memory < 8 || kf.Memory > maxKDFMemory || kf.Threads == 0 || kf.Threads > maxThreads {
 		return nil, fmt.Errorf("key file: kdf parameters out of range (t=%d m=%d p=%d)", kf.Time, kf.Memory, kf.Threads)
 	}
 	if len(kf.Salt) < 16 {

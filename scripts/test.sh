@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, vet, staticcheck, unit and end-to-end
+# tests (race detector on the library), and a short run of every fuzz
+# target. CAIRN_SOAK=1 runs the fuzzers longer (CI sets it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${FUZZTIME:-10s}
+if [ "${CAIRN_SOAK:-}" = 1 ]; then
+  fuzztime=${FUZZTIME:-60s}
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+echo "== go test"
+go test -count=1 -timeout 20m ./...
+
+echo "== go test -race (library)"
+go test -count=1 -race -timeout 20m ./pack/... ./index/... ./chunker/... ./repo/...
+
+echo "== fuzz ($fuzztime each)"
+fuzz() { # package target
+  go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1"
+}
+fuzz ./pack FuzzReadHeader
+fuzz ./index FuzzDecode
+fuzz ./repo/crypto FuzzParseKeyFile
+fuzz ./repo/snapshot FuzzDecodeTree
+fuzz ./repo/snapshot FuzzDecodeSnapshot
+
+echo "== all tests passed"
