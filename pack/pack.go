@@ -58,19 +58,22 @@ type Entry struct {
 // Handle returns the blob handle of e.
 func (e Entry) Handle() BlobHandle { return BlobHandle{ID: e.ID, Type: e.Type} }
 
-// Writer accumulates sealed blobs of one type into a pack in memory. A Writer
-// that failed keeps returning its first error.
+// Writer writes sealed blobs of one type into a pack, streaming them to an
+// io.Writer (a temporary file or a buffer). A Writer that failed keeps
+// returning its first error.
 type Writer struct {
 	gen     Generation
 	typ     BlobType
-	buf     []byte
+	out     io.Writer
+	size    int
 	entries []Entry
+	err     error
 }
 
-// NewWriter starts a pack of blobs of type typ in generation gen. sizeHint
-// preallocates the buffer.
-func NewWriter(gen Generation, typ BlobType, sizeHint int) *Writer {
-	return &Writer{gen: gen, typ: typ, buf: make([]byte, 0, sizeHint)}
+// NewWriter starts a pack of blobs of type typ in generation gen, written
+// to out.
+func NewWriter(gen Generation, typ BlobType, out io.Writer) *Writer {
+	return &Writer{gen: gen, typ: typ, out: out}
 }
 
 // Generation returns the generation the pack belongs to.
@@ -80,22 +83,33 @@ func (w *Writer) Generation() Generation { return w.gen }
 func (w *Writer) Type() BlobType { return w.typ }
 
 // Add appends a stored blob; e.Offset and e.Length are set by Add.
-func (w *Writer) Add(e Entry, stored []byte) {
-	e.Offset = uint32(len(w.buf))
+func (w *Writer) Add(e Entry, stored []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	e.Offset = uint32(w.size)
 	e.Length = uint32(len(stored))
-	w.buf = append(w.buf, stored...)
+	if _, err := w.out.Write(stored); err != nil {
+		w.err = fmt.Errorf("write pack: %w", err)
+		return w.err
+	}
+	w.size += len(stored)
 	w.entries = append(w.entries, e)
+	return nil
 }
 
 // Size returns the number of blob bytes written so far.
-func (w *Writer) Size() int { return len(w.buf) }
+func (w *Writer) Size() int { return w.size }
 
 // Count returns the number of blobs in the pack.
 func (w *Writer) Count() int { return len(w.entries) }
 
-// Finalize appends the sealed header and its length and returns the whole
-// pack and its entries. The Writer must not be used afterwards.
-func (w *Writer) Finalize(s Sealer) ([]byte, []Entry) {
+// Finalize writes the sealed header and its length and returns the entries
+// and the pack's total size. The Writer must not be used afterwards.
+func (w *Writer) Finalize(s Sealer) ([]Entry, int64, error) {
+	if w.err != nil {
+		return nil, 0, w.err
+	}
 	hdr := make([]byte, 0, genSize+len(w.entries)*entrySize)
 	hdr = append(hdr, w.gen[:]...)
 	for _, e := range w.entries {
@@ -104,10 +118,13 @@ func (w *Writer) Finalize(s Sealer) ([]byte, []Entry) {
 		hdr = binary.LittleEndian.AppendUint32(hdr, e.RawLength)
 		hdr = append(hdr, e.ID[:]...)
 	}
-	start := len(w.buf)
-	w.buf = s.Seal(w.buf, hdr, headerAD(w.typ))
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-start))
-	return w.buf, w.entries
+	sealed := s.Seal(nil, hdr, headerAD(w.typ))
+	sealed = binary.LittleEndian.AppendUint32(sealed, uint32(len(sealed)))
+	if _, err := w.out.Write(sealed); err != nil {
+		w.err = fmt.Errorf("write pack header: %w", err)
+		return nil, 0, w.err
+	}
+	return w.entries, int64(w.size + len(sealed)), nil
 }
 
 // headerAD is the additional data of a pack header: the blob type of the

@@ -1,9 +1,13 @@
 package repo
 
 import (
+	"bytes"
+	"os"
+
 	"context"
 	"errors"
 	"fmt"
+	sha256 "github.com/minio/sha256-simd"
 	"io"
 	"slices"
 	"sync"
@@ -42,7 +46,7 @@ type blobKey struct {
 // writer is the write side of the blob store.
 type writer struct {
 	mu       sync.Mutex
-	packers  map[packerKey]*pack.Writer
+	packers  map[packerKey]*packer
 	inflight map[blobKey]struct{}
 	unsaved  []index.Pack
 	stats    Stats
@@ -52,10 +56,51 @@ type writer struct {
 	wg  sync.WaitGroup
 }
 
+// packer is a pack being filled. Data packs stream to an unlinked
+// temporary file, so a backup's memory does not grow with the pack size
+// and a crash leaves nothing behind; tree packs are small and stay in
+// memory.
+type packer struct {
+	w    *pack.Writer
+	file *os.File
+	buf  *bytes.Buffer
+}
+
+func (r *Repository) newPacker(gen pack.Generation, t pack.BlobType) (*packer, error) {
+	p := &packer{}
+	if t == pack.TreeBlob {
+		p.buf = &bytes.Buffer{}
+		p.w = pack.NewWriter(gen, t, p.buf)
+		return p, nil
+	}
+	f, err := os.CreateTemp(r.opts.TempDir, "cairn-pack-")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary pack file: %w", err)
+	}
+	_ = os.Remove(f.Name())
+	p.file = f
+	p.w = pack.NewWriter(gen, t, f)
+	return p, nil
+}
+
+// readerAt returns the finished pack's bytes.
+func (p *packer) readerAt() io.ReaderAt {
+	if p.file != nil {
+		return p.file
+	}
+	return bytes.NewReader(p.buf.Bytes())
+}
+
+func (p *packer) close() {
+	if p.file != nil {
+		_ = p.file.Close()
+	}
+}
+
 func (r *Repository) writerState() *writer {
 	if r.w == nil {
 		r.w = &writer{
-			packers:  map[packerKey]*pack.Writer{},
+			packers:  map[packerKey]*packer{},
 			inflight: map[blobKey]struct{}{},
 			sem:      make(chan struct{}, r.opts.Uploads),
 		}
@@ -139,12 +184,21 @@ func (s *Saver) SaveWithID(ctx context.Context, t pack.BlobType, id pack.ID, dat
 	w.mu.Lock()
 	p := w.packers[pk]
 	if p == nil {
-		p = pack.NewWriter(gen, t, r.cfg.PackSize+r.cfg.PackSize/8)
+		var err error
+		if p, err = r.newPacker(gen, t); err != nil {
+			w.mu.Unlock()
+			w.fail(err)
+			return false, 0, err
+		}
 		w.packers[pk] = p
 	}
-	p.Add(e, s.buf)
-	var full *pack.Writer
-	if p.Size() >= r.cfg.PackSize {
+	if err := p.w.Add(e, s.buf); err != nil {
+		w.mu.Unlock()
+		w.fail(err)
+		return false, 0, err
+	}
+	var full *packer
+	if p.w.Size() >= r.cfg.PackSize {
 		full = p
 		delete(w.packers, pk)
 	}
@@ -168,11 +222,12 @@ func (s *Saver) SaveWithID(ctx context.Context, t pack.BlobType, id pack.ID, dat
 
 // upload finalizes and stores a full pack in the background; it blocks
 // while too many uploads are running, which bounds memory.
-func (r *Repository) upload(ctx context.Context, p *pack.Writer) error {
+func (r *Repository) upload(ctx context.Context, p *packer) error {
 	w := r.w
 	select {
 	case w.sem <- struct{}{}:
 	case <-ctx.Done():
+		p.close()
 		return ctx.Err()
 	}
 	w.wg.Add(1)
@@ -185,18 +240,24 @@ func (r *Repository) upload(ctx context.Context, p *pack.Writer) error {
 	return nil
 }
 
-func (r *Repository) writePack(ctx context.Context, p *pack.Writer) error {
-	data, entries := p.Finalize(r.key)
-	// Verify in memory before upload, so a compression or memory bug
-	// can't write data that only a restore would find bad.
-	if err := r.verifyPack(data, entries); err != nil {
-		return fmt.Errorf("verify new pack before upload: %w", err)
-	}
-	id := pack.Hash(data)
-	if err := r.be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, data); err != nil {
+func (r *Repository) writePack(ctx context.Context, p *packer) error {
+	defer p.close()
+	entries, size, err := p.w.Finalize(r.key)
+	if err != nil {
 		return err
 	}
-	ip := index.Pack{ID: id, Generation: p.Generation(), Entries: entries}
+	ra := p.readerAt()
+	// Verify before upload, so a compression or memory bug can't write
+	// data that only a restore would find bad; the same pass computes the
+	// pack's name.
+	id, err := r.verifyPack(ra, size, entries)
+	if err != nil {
+		return fmt.Errorf("verify new pack before upload: %w", err)
+	}
+	if err := r.be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, ra, size); err != nil {
+		return err
+	}
+	ip := index.Pack{ID: id, Generation: p.w.Generation(), Entries: entries}
 	w := r.w
 	w.mu.Lock()
 	r.idx.AddPack(ip)
@@ -216,22 +277,61 @@ func (r *Repository) writePack(ctx context.Context, p *pack.Writer) error {
 	return nil
 }
 
-func (r *Repository) verifyPack(data []byte, entries []pack.Entry) error {
-	codec := r.codecs.Get().(*pack.Codec)
-	defer r.codecs.Put(codec)
-	hasher := r.key.NewIDHasher()
-	var buf []byte
+// blobCodec is a codec and an ID hasher for decoding on any goroutine.
+type blobCodec struct {
+	codec  *pack.Codec
+	hasher *crypto.IDHasher
+	buf    []byte
+	raw    []byte
+}
+
+func (r *Repository) getCodec() *blobCodec {
+	select {
+	case c := <-r.codecs:
+		return c
+	default:
+		return &blobCodec{codec: pack.NewCodec(r.key, r.level), hasher: r.key.NewIDHasher()}
+	}
+}
+
+func (r *Repository) putCodec(c *blobCodec) {
+	select {
+	case r.codecs <- c:
+	default:
+	}
+}
+
+// verifyPack reads a finished pack once, front to back: it opens every
+// blob and checks its ID, and returns the SHA-256 of the whole pack.
+func (r *Repository) verifyPack(ra io.ReaderAt, size int64, entries []pack.Entry) (pack.ID, error) {
+	c := r.getCodec()
+	defer r.putCodec(c)
+	h := sha256.New()
+	var off int64
 	for _, e := range entries {
-		var err error
-		buf, err = codec.Decode(buf[:0], data[e.Offset:e.Offset+e.Length], e)
-		if err != nil {
-			return err
+		c.raw = slices.Grow(c.raw[:0], int(e.Length))[:e.Length]
+		if _, err := ra.ReadAt(c.raw, int64(e.Offset)); err != nil {
+			return pack.ID{}, fmt.Errorf("read back blob %s: %w", e.ID.Short(), err)
 		}
-		if hasher.Sum(buf) != e.ID {
-			return fmt.Errorf("blob %s: content does not match its ID", e.ID.Short())
+		h.Write(c.raw)
+		off = int64(e.Offset) + int64(e.Length)
+		var err error
+		c.buf, err = c.codec.Decode(c.buf[:0], c.raw, e)
+		if err != nil {
+			return pack.ID{}, err
+		}
+		if c.hasher.Sum(c.buf) != e.ID {
+			return pack.ID{}, fmt.Errorf("blob %s: content does not match its ID", e.ID.Short())
 		}
 	}
-	return nil
+	tail := make([]byte, size-off)
+	if _, err := ra.ReadAt(tail, off); err != nil {
+		return pack.ID{}, fmt.Errorf("read back pack header: %w", err)
+	}
+	h.Write(tail)
+	var id pack.ID
+	h.Sum(id[:0])
+	return id, nil
 }
 
 // Flush uploads the packs being filled, waits for all uploads and writes
@@ -240,7 +340,7 @@ func (r *Repository) verifyPack(data []byte, entries []pack.Entry) error {
 func (r *Repository) Flush(ctx context.Context) error {
 	w := r.writerState()
 	w.mu.Lock()
-	var packers []*pack.Writer
+	var packers []*packer
 	for k, p := range w.packers {
 		packers = append(packers, p)
 		delete(w.packers, k)
@@ -301,14 +401,14 @@ func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []b
 // DecodeBlob opens stored bytes of blob e (from pack packID), appends the
 // plaintext to dst and checks it against the blob ID. Safe for concurrent use.
 func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID pack.ID) ([]byte, error) {
-	codec := r.codecs.Get().(*pack.Codec)
+	c := r.getCodec()
+	defer r.putCodec(c)
 	start := len(dst)
-	out, err := codec.Decode(dst, stored, e)
-	r.codecs.Put(codec)
+	out, err := c.codec.Decode(dst, stored, e)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w: %w", e.ID.Short(), packID.Short(), ErrDamaged, err)
 	}
-	if pack.ID(r.key.NewIDHasher().Sum(out[start:])) != e.ID {
+	if pack.ID(c.hasher.Sum(out[start:])) != e.ID {
 		return nil, fmt.Errorf("blob %s in pack %s: %w: content does not match its ID", e.ID.Short(), packID.Short(), ErrDamaged)
 	}
 	return out, nil

@@ -26,6 +26,7 @@ func TestLayers(t *testing.T) {
 		"repo/repotest":            {"repo", "repo/crypto", "repo/backend/local"},
 		"repo/backend/backendtest": {"pack", "repo/backend"},
 		"cmd/cairn":                {"*"},
+		"scripts/gendata":          {},
 	}
 	out, err := exec.Command("go", "list", "-json", mod+"...").Output()
 	if err != nil {

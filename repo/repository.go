@@ -10,7 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
-	"sync"
+	"runtime"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -73,6 +73,8 @@ type Options struct {
 	Now func() time.Time
 	// Uploads is the number of packs uploaded concurrently.
 	Uploads int
+	// TempDir holds data packs while they are filled ("": os.TempDir).
+	TempDir string
 }
 
 // Repository is an opened repository: keys, config, index and blob store.
@@ -84,7 +86,9 @@ type Repository struct {
 	idx    *index.Index
 	opts   Options
 	level  zstd.EncoderLevel
-	codecs sync.Pool
+	// codecs is a bounded free list, not a sync.Pool: a GC must not
+	// drop zstd encoders and decoders, which are costly to rebuild.
+	codecs chan *blobCodec
 
 	w *writer
 }
@@ -153,7 +157,7 @@ func Init(ctx context.Context, be backend.Backend, password string, o InitOption
 	if err != nil {
 		return nil, err
 	}
-	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, key.Seal(nil, plain, "config")); err != nil {
+	if err := backend.SaveBytes(ctx, be, backend.Handle{Type: backend.ConfigFile}, key.Seal(nil, plain, "config")); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	return r, nil
@@ -171,7 +175,7 @@ func newRepository(be backend.Backend, key *crypto.Key, cfg Config, o Options) *
 	if o.Compression != "" {
 		r.level, _ = ParseCompression(o.Compression)
 	}
-	r.codecs.New = func() any { return pack.NewCodec(r.key, r.level) }
+	r.codecs = make(chan *blobCodec, 4*runtime.GOMAXPROCS(0))
 	return r
 }
 
@@ -279,7 +283,7 @@ func (r *Repository) saveKeyFile(ctx context.Context, password string, p crypto.
 		return "", err
 	}
 	id := pack.Hash(b).String()
-	if err := r.be.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: id}, b); err != nil {
+	if err := backend.SaveBytes(ctx, r.be, backend.Handle{Type: backend.KeyFile, Name: id}, b); err != nil {
 		return "", fmt.Errorf("save key: %w", err)
 	}
 	return id, nil
@@ -337,7 +341,7 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	}
 	sealed := r.key.Seal(nil, plaintext, unpackedAD(t))
 	id := pack.Hash(sealed)
-	if err := r.be.Save(ctx, backend.Handle{Type: t, Name: id.String()}, sealed); err != nil {
+	if err := backend.SaveBytes(ctx, r.be, backend.Handle{Type: t, Name: id.String()}, sealed); err != nil {
 		return id, err
 	}
 	return id, nil

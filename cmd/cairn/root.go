@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ type globalOptions struct {
 	verbose         int
 	compression     string
 	cpuProfile      string
+	memProfile      string
 	env             *Env
 }
 
@@ -143,7 +145,18 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&g.compression, "compression", "", "compression for new data: auto, off, fastest, better or max (default: the repository's)")
 	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to `file` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
+	f.StringVar(&g.memProfile, "mem-profile", "", "write a heap profile to `file` at exit (for performance work)")
+	_ = f.MarkHidden("mem-profile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.memProfile != "" {
+			runtime.MemProfileRate = 64 << 10
+			cobra.OnFinalize(func() {
+				if pf, err := os.Create(g.memProfile); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(pf, 0)
+					pf.Close()
+				}
+			})
+		}
 		if g.cpuProfile == "" {
 			return nil
 		}

@@ -53,8 +53,10 @@ type archiver struct {
 
 	files  chan *fileJob
 	chunks chan chunkJob
-	bufs   sync.Pool
-	savers sync.Pool
+	bufs   chan []byte
+	// savers for tree blobs: a bounded free list, so a GC can't drop
+	// their zstd encoders.
+	savers chan *repo.Saver
 	cancel context.CancelCauseFunc
 
 	filesNew, filesChanged, filesUnmodified atomic.Int64
@@ -105,9 +107,10 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		r: r, opts: opts, cancel: cancel,
 		names:  names{users: map[uint32]string{}, groups: map[uint32]string{}},
 		files:  make(chan *fileJob, 64),
-		chunks: make(chan chunkJob, 2*opts.Workers),
+		chunks: make(chan chunkJob, opts.Workers),
+		bufs:   make(chan []byte, 2*opts.Workers+opts.Readers),
 	}
-	a.savers.New = func() any { return r.NewSaver() }
+	a.savers = make(chan *repo.Saver, opts.Workers+opts.Readers+1)
 	r.StartWriting()
 
 	var parentTree *snapshot.Tree

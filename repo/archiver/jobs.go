@@ -73,9 +73,17 @@ func (d *dirJob) done(ctx context.Context) {
 		a.fail(fmt.Errorf("encode tree %s: %w", d.path, err))
 		return
 	}
-	s := a.savers.Get().(*repo.Saver)
+	var s *repo.Saver
+	select {
+	case s = <-a.savers:
+	default:
+		s = a.r.NewSaver()
+	}
 	id, _, _, err := s.Save(ctx, pack.TreeBlob, b, a.opts.Generation)
-	a.savers.Put(s)
+	select {
+	case a.savers <- s:
+	default:
+	}
 	if err != nil {
 		a.fail(fmt.Errorf("save tree %s: %w", d.path, err))
 		return
@@ -139,16 +147,22 @@ type chunkJob struct {
 	data []byte
 }
 
+// getBuf and putBuf recycle chunk buffers through a bounded free list
+// (not a sync.Pool, which a GC empties and which then reallocates them).
 func (a *archiver) getBuf() []byte {
-	if b, ok := a.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
+	select {
+	case b := <-a.bufs:
+		return b[:0]
+	default:
+		return make([]byte, 0, 1<<20)
 	}
-	return make([]byte, 0, 1<<20)
 }
 
 func (a *archiver) putBuf(b []byte) {
-	b = b[:0]
-	a.bufs.Put(&b)
+	select {
+	case a.bufs <- b[:0]:
+	default:
+	}
 }
 
 func (a *archiver) fileReader(ctx context.Context) {

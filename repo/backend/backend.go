@@ -4,6 +4,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -80,9 +81,10 @@ type FileInfo struct {
 type Backend interface {
 	// Location returns a human-readable location, without secrets.
 	Location() string
-	// Save stores data under h atomically: readers see all of it or
-	// nothing. Saving an existing name fails.
-	Save(ctx context.Context, h Handle, data []byte) error
+	// Save stores size bytes read from rd under h atomically: readers
+	// see all of it or nothing. rd may be read more than once (retries).
+	// Saving an existing name fails.
+	Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error
 	// Load calls fn with a reader of length bytes from offset (length 0:
 	// to the end). fn may be called again if the read is retried, and must
 	// not keep the reader.
@@ -102,6 +104,11 @@ type Backend interface {
 // before the first Save (e.g. directories).
 type Creator interface {
 	Create(ctx context.Context) error
+}
+
+// SaveBytes stores data under h.
+func SaveBytes(ctx context.Context, b Backend, h Handle, data []byte) error {
+	return b.Save(ctx, h, bytes.NewReader(data), int64(len(data)))
 }
 
 // LoadAll reads the whole file h.

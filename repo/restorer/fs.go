@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -44,6 +45,62 @@ func createNoFollow(p string) (*os.File, error) {
 		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	}
 	return f, err
+}
+
+// createSized creates (or truncates) a file and sets its final size, so
+// pieces can be written at their offsets in any order.
+func createSized(p string, size int64) error {
+	f, err := createNoFollow(p)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeWhole creates p with data and its metadata through one descriptor.
+func writeWhole(p string, data []byte, n *snapshot.Node) error {
+	f, err := createNoFollow(p)
+	if err != nil {
+		return err
+	}
+	if len(data) > 0 {
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := setFileMetadata(f, n); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return f.Close()
+}
+
+// setFileMetadata applies ownership (as root), mode and times through fd.
+func setFileMetadata(f *os.File, n *snapshot.Node) error {
+	fd := int(f.Fd())
+	if os.Geteuid() == 0 {
+		if err := unix.Fchown(fd, int(n.UID), int(n.GID)); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	if err := unix.Fchmod(fd, unixMode(n.Mode)); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	atime := n.AccessTime
+	if atime.IsZero() {
+		atime = n.ModTime
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
+	// utimensat(fd, NULL, …) sets the times of fd itself, in nanoseconds.
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return fmt.Errorf("set times: %w", e)
+	}
+	return nil
 }
 
 func pwriteFile(p string, data []byte, off int64) error {

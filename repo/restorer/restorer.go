@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -45,8 +46,12 @@ type fileState struct {
 	path      string // absolute target path
 	snapPath  string
 	node      *snapshot.Node
+	size      int64
+	blobs     int
 	remaining atomic.Int64
 	failed    atomic.Bool
+	create    sync.Once
+	createErr error
 }
 
 type blobTarget struct {
@@ -194,32 +199,21 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 }
 
 func (rs *restorer) planFile(n *snapshot.Node, snapPath, dst string) {
-	f, err := createNoFollow(dst)
-	if err != nil {
-		rs.report(dst, err)
-		return
-	}
-	var size int64
 	fsState := &fileState{path: dst, snapPath: snapPath, node: n}
 	for _, id := range n.Content {
 		locs := rs.r.Index().LookupAny(pack.BlobHandle{ID: id, Type: pack.DataBlob})
 		if len(locs) == 0 {
 			rs.report(dst, fmt.Errorf("data blob %s: %w: not in index", id.Short(), repo.ErrDamaged))
-			fsState.failed.Store(true)
-			break
+			return
 		}
-		rs.blobs[id] = append(rs.blobs[id], blobTarget{file: fsState, offset: size})
-		fsState.remaining.Add(1)
-		size += int64(locs[0].RawLength)
+		rs.blobs[id] = append(rs.blobs[id], blobTarget{file: fsState, offset: fsState.size})
+		fsState.size += int64(locs[0].RawLength)
+		fsState.blobs++
 	}
-	if err := f.Truncate(size); err != nil {
-		rs.report(dst, err)
-		fsState.failed.Store(true)
-	}
-	f.Close()
+	fsState.remaining.Store(int64(fsState.blobs))
 	rs.files = append(rs.files, fsState)
 	rs.stats.Files++
-	rs.stats.Bytes += size
+	rs.stats.Bytes += fsState.size
 }
 
 // writeContent reads every needed pack once and writes its blobs into the
@@ -232,6 +226,23 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rs.opts.Workers)
+	var empty []*fileState
+	for _, f := range rs.files {
+		if f.blobs == 0 {
+			empty = append(empty, f)
+		}
+	}
+	for i := 0; i < len(empty); i += 256 {
+		batch := empty[i:min(i+256, len(empty))]
+		g.Go(func() error {
+			for _, f := range batch {
+				if err := writeWhole(f.path, nil, f.node); err != nil {
+					rs.fail(f, err)
+				}
+			}
+			return nil
+		})
+	}
 	for packID, locs := range byPack {
 		g.Go(func() error {
 			entries := make([]pack.Entry, len(locs))
@@ -265,38 +276,53 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 
 func (rs *restorer) failBlob(id pack.ID, err error) {
 	for _, t := range rs.blobs[id] {
-		if !t.file.failed.Swap(true) {
-			rs.report(t.file.path, err)
-		}
+		rs.fail(t.file, err)
 	}
 }
 
+// fail reports the first error of a file.
+func (rs *restorer) fail(f *fileState, err error) {
+	if !f.failed.Swap(true) {
+		rs.report(f.path, err)
+	}
+}
+
+// writeBlob writes a blob everywhere it belongs. A file of one blob is
+// created, written and given its metadata through one descriptor; larger
+// files are created once, written at offsets by whichever worker holds
+// each piece, and get their metadata after the last piece.
 func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 	for _, t := range rs.blobs[id] {
-		if t.file.failed.Load() {
-			continue
-		}
-		if err := pwriteFile(t.file.path, data, t.offset); err != nil {
-			if !t.file.failed.Swap(true) {
-				rs.report(t.file.path, err)
-			}
-			continue
-		}
-		t.file.remaining.Add(-1)
-	}
-}
-
-// finish sets file metadata, creates hard links, then sets directory
-// metadata deepest first so writing into a directory can't move its mtime.
-func (rs *restorer) finish() {
-	for _, f := range rs.files {
+		f := t.file
 		if f.failed.Load() {
 			continue
 		}
-		if err := setMetadata(f.path, f.node); err != nil {
-			rs.report(f.path, err)
+		if f.blobs == 1 {
+			if err := writeWhole(f.path, data, f.node); err != nil {
+				rs.fail(f, err)
+			}
+			continue
+		}
+		f.create.Do(func() { f.createErr = createSized(f.path, f.size) })
+		if f.createErr != nil {
+			rs.fail(f, f.createErr)
+			continue
+		}
+		if err := pwriteFile(f.path, data, t.offset); err != nil {
+			rs.fail(f, err)
+			continue
+		}
+		if f.remaining.Add(-1) == 0 {
+			if err := setMetadata(f.path, f.node); err != nil {
+				rs.fail(f, err)
+			}
 		}
 	}
+}
+
+// finish creates hard links, then sets directory
+// metadata deepest first so writing into a directory can't move its mtime.
+func (rs *restorer) finish() {
 	for _, l := range rs.links {
 		if err := os.Link(l.to, l.path); err != nil {
 			if errors.Is(err, fs.ErrExist) {

@@ -38,7 +38,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		id := pack.Hash(data).String()
 		for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile, backend.KeyFile, backend.LockFile} {
 			h := backend.Handle{Type: ft, Name: id}
-			if err := be.Save(ctx, h, data); err != nil {
+			if err := backend.SaveBytes(ctx, be, h, data); err != nil {
 				t.Fatalf("save %s: %v", h, err)
 			}
 			got, err := backend.LoadAll(ctx, be, h)
@@ -73,7 +73,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		if _, err := be.Stat(ctx, h); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("stat missing config: %v, want fs.ErrNotExist", err)
 		}
-		if err := be.Save(ctx, h, []byte("cfg")); err != nil {
+		if err := backend.SaveBytes(ctx, be, h, []byte("cfg")); err != nil {
 			t.Fatal(err)
 		}
 		got, err := backend.LoadAll(ctx, be, h)
@@ -103,7 +103,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 			data := []byte(fmt.Sprint("pack ", i))
 			name := pack.Hash(data).String()
 			want = append(want, name)
-			if err := be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: name}, data); err != nil {
+			if err := backend.SaveBytes(ctx, be, backend.Handle{Type: backend.PackFile, Name: name}, data); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -143,7 +143,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		for i := 0; i < 16; i++ {
 			wg.Go(func() {
 				data := bytes.Repeat([]byte{byte(i)}, 100000+i)
-				errs <- be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: pack.Hash(data).String()}, data)
+				errs <- backend.SaveBytes(ctx, be, backend.Handle{Type: backend.PackFile, Name: pack.Hash(data).String()}, data)
 			})
 		}
 		wg.Wait()
@@ -158,10 +158,10 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	t.Run("NoOverwrite", func(t *testing.T) {
 		be := create(t)
 		h := backend.Handle{Type: backend.SnapshotFile, Name: pack.Hash([]byte("a")).String()}
-		if err := be.Save(ctx, h, []byte("a")); err != nil {
+		if err := backend.SaveBytes(ctx, be, h, []byte("a")); err != nil {
 			t.Fatal(err)
 		}
-		if err := be.Save(ctx, h, []byte("b")); err == nil {
+		if err := backend.SaveBytes(ctx, be, h, []byte("b")); err == nil {
 			t.Fatal("second save of the same name succeeded")
 		}
 		got, _ := backend.LoadAll(ctx, be, h)

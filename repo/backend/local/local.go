@@ -51,7 +51,7 @@ func (b *Backend) Create(ctx context.Context) error {
 
 // Save writes to a temporary file, syncs it, renames it into place and syncs
 // the directory, so a crash leaves either the whole file or none.
-func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) (err error) {
+func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -74,8 +74,21 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) (err 
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	var src io.Reader = io.NewSectionReader(rd, 0, size)
+	if file, ok := rd.(*os.File); ok {
+		// Lets the kernel copy file to file (copy_file_range).
+		if _, err = file.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("save %s: %w", h, err)
+		}
+		src = io.LimitReader(file, size)
+	}
+	n, err := io.Copy(f, src)
+	if err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
+	}
+	if n != size {
+		err = fmt.Errorf("save %s: wrote %d of %d bytes: %w", h, n, size, io.ErrUnexpectedEOF)
+		return err
 	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("save %s: sync: %w", h, err)

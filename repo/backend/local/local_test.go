@@ -27,7 +27,7 @@ func TestNoTempLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := backend.Handle{Type: backend.IndexFile, Name: "abcd"}
-	if err := be.Save(ctx, h, []byte("x")); err != nil {
+	if err := backend.SaveBytes(ctx, be, h, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(dir, "index"))
