@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 
 	"context"
@@ -414,8 +415,10 @@ func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID 
 	return out, nil
 }
 
-// ReadPack reads the byte range of pack id covering entries once and calls
-// fn with the stored bytes of each entry (in offset order).
+// ReadPack streams the byte range of pack id covering entries once and
+// calls fn with the stored bytes of each entry, in offset order. Only one
+// blob is held in memory at a time. If the backend retries the read, blobs
+// already handed to fn are skipped, so fn sees each entry once.
 func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, stored []byte) error) error {
 	if len(entries) == 0 {
 		return nil
@@ -427,19 +430,45 @@ func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.En
 	for _, e := range entries {
 		end = max(end, int64(e.Offset)+int64(e.Length))
 	}
-	buf := make([]byte, end-start)
-	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, len(buf), start, func(rd io.Reader) error {
-		_, err := io.ReadFull(rd, buf)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("read pack %s: %w: %w", id.Short(), ErrDamaged, err)
-	}
-	for _, e := range entries {
-		off := int64(e.Offset) - start
-		if err := fn(e, buf[off:off+int64(e.Length)]); err != nil {
-			return err
+	done := 0
+	var fnErr error
+	var buf []byte
+	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, int(end-start), start, func(rd io.Reader) error {
+		pos := start
+		for i, e := range entries {
+			if gap := int64(e.Offset) - pos; gap > 0 {
+				if _, err := io.CopyN(io.Discard, rd, gap); err != nil {
+					return err
+				}
+				pos += gap
+			} else if gap < 0 {
+				// Overlapping entries (a corrupt index): read separately.
+				return fmt.Errorf("blob %s overlaps the previous one", e.ID.Short())
+			}
+			buf = slices.Grow(buf[:0], int(e.Length))[:e.Length]
+			if _, err := io.ReadFull(rd, buf); err != nil {
+				return err
+			}
+			pos += int64(e.Length)
+			if i < done {
+				continue
+			}
+			done++
+			if err := fn(e, buf); err != nil {
+				fnErr = err
+				return err
+			}
 		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("read pack %s: %w: %w", id.Short(), ErrDamaged, err)
+		}
+		return fmt.Errorf("read pack %s: %w", id.Short(), err)
 	}
 	return nil
 }
