@@ -79,13 +79,13 @@ type Options struct {
 
 // Repository is an opened repository: keys, config, index and blob store.
 type Repository struct {
-	be     backend.Backend
-	key    *crypto.Key
-	keyID  string
-	cfg    Config
-	idx    *index.Index
-	opts   Options
-	level  zstd.EncoderLevel
+	be    backend.Backend
+	key   *crypto.Key
+	keyID string
+	cfg   Config
+	idx   *index.Index
+	opts  Options
+	level zstd.EncoderLevel
 	// codecs is a bounded free list, not a sync.Pool: a GC must not
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec

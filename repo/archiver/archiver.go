@@ -65,6 +65,50 @@ type archiver struct {
 	errors                                  atomic.Int64
 
 	rootID pack.ID
+
+	// Parent trees are loaded ahead of the walker, a few at a time.
+	prefetchMu  sync.Mutex
+	prefetched  map[pack.ID]*treeFuture
+	prefetchSem chan struct{}
+}
+
+type treeFuture struct {
+	done chan struct{}
+	tree *snapshot.Tree
+}
+
+// prefetch starts loading the parent trees of the subdirectories in t.
+func (a *archiver) prefetch(ctx context.Context, t *snapshot.Tree) {
+	if t == nil {
+		return
+	}
+	for _, n := range t.Nodes {
+		if n.Type != snapshot.TypeDir || n.Subtree == nil {
+			continue
+		}
+		id := *n.Subtree
+		a.prefetchMu.Lock()
+		if _, ok := a.prefetched[id]; ok {
+			a.prefetchMu.Unlock()
+			continue
+		}
+		f := &treeFuture{done: make(chan struct{})}
+		a.prefetched[id] = f
+		a.prefetchMu.Unlock()
+		select {
+		case a.prefetchSem <- struct{}{}:
+			go func() {
+				defer func() { <-a.prefetchSem }()
+				f.tree, _ = snapshot.LoadTree(ctx, a.r, id)
+				close(f.done)
+			}()
+		default:
+			// Enough loads running; the walker loads this one itself.
+			a.prefetchMu.Lock()
+			delete(a.prefetched, id)
+			a.prefetchMu.Unlock()
+		}
+	}
 }
 
 // Run backs up opts.Paths into r and writes the snapshot. Source files that
@@ -109,6 +153,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		files:  make(chan *fileJob, 64),
 		chunks: make(chan chunkJob, opts.Workers),
 		bufs:   make(chan []byte, 2*opts.Workers+opts.Readers),
+
+		prefetched:  map[pack.ID]*treeFuture{},
+		prefetchSem: make(chan struct{}, 4),
 	}
 	a.savers = make(chan *repo.Saver, opts.Workers+opts.Readers+1)
 	r.StartWriting()
@@ -187,10 +234,25 @@ func (a *archiver) loadTree(ctx context.Context, id *pack.ID) *snapshot.Tree {
 	if id == nil {
 		return nil
 	}
+	a.prefetchMu.Lock()
+	f, ok := a.prefetched[*id]
+	delete(a.prefetched, *id)
+	a.prefetchMu.Unlock()
+	if ok {
+		select {
+		case <-f.done:
+			if f.tree != nil {
+				return f.tree
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	t, err := snapshot.LoadTree(ctx, a.r, *id)
 	if err != nil {
 		return nil
 	}
+	a.prefetch(ctx, t)
 	return t
 }
 

@@ -159,6 +159,11 @@ func (a *archiver) getBuf() []byte {
 }
 
 func (a *archiver) putBuf(b []byte) {
+	if cap(b) > 4<<20 {
+		// Rare big chunks are left to the GC, so the free list doesn't
+		// fill up with maximum-size buffers.
+		return
+	}
 	select {
 	case a.bufs <- b[:0]:
 	default:

@@ -88,24 +88,34 @@ func (n Node) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
+// nodeFields has Node's fields without its methods, so decoding a tree
+// takes encoding/json's fast path instead of a method call per node.
+type nodeFields Node
+
+type wireNode struct {
+	nodeFields
+	NameRaw       []byte `json:"name_raw,omitempty"`
+	LinkTargetRaw []byte `json:"link_target_raw,omitempty"`
+}
+
+func (w *wireNode) node() *Node {
+	n := (*Node)(&w.nodeFields)
+	if w.NameRaw != nil {
+		n.Name = string(w.NameRaw)
+	}
+	if w.LinkTargetRaw != nil {
+		n.LinkTarget = string(w.LinkTargetRaw)
+	}
+	return n
+}
+
 // UnmarshalJSON decodes n, restoring raw names.
 func (n *Node) UnmarshalJSON(b []byte) error {
-	type plain Node
-	var j struct {
-		plain
-		NameRaw       []byte `json:"name_raw,omitempty"`
-		LinkTargetRaw []byte `json:"link_target_raw,omitempty"`
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
+	var w wireNode
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*n = Node(j.plain)
-	if j.NameRaw != nil {
-		n.Name = string(j.NameRaw)
-	}
-	if j.LinkTargetRaw != nil {
-		n.LinkTarget = string(j.LinkTargetRaw)
-	}
+	*n = *w.node()
 	return nil
 }
 
@@ -151,9 +161,18 @@ func (t *Tree) Encode() ([]byte, error) {
 
 // DecodeTree parses and validates a tree blob.
 func DecodeTree(b []byte) (*Tree, error) {
-	var t Tree
-	if err := json.Unmarshal(b, &t); err != nil {
+	var wt struct {
+		Nodes []*wireNode `json:"nodes"`
+	}
+	if err := json.Unmarshal(b, &wt); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidTree, err)
+	}
+	t := Tree{Nodes: make([]*Node, len(wt.Nodes))}
+	for i, w := range wt.Nodes {
+		if w == nil {
+			return nil, fmt.Errorf("%w: null node", ErrInvalidTree)
+		}
+		t.Nodes[i] = w.node()
 	}
 	var prev string
 	for i, n := range t.Nodes {
