@@ -159,6 +159,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	}
 	a.savers = make(chan *repo.Saver, opts.Workers+opts.Readers+1)
 	r.StartWriting()
+	before := r.Stats()
 
 	var parentTree *snapshot.Tree
 	if opts.Parent != nil {
@@ -190,6 +191,12 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		return nil, errors.New("backup: internal error: root tree not saved")
 	}
 	st := r.Stats()
+	st.DataAdded -= before.DataAdded
+	st.TreeAdded -= before.TreeAdded
+	st.DataStored -= before.DataStored
+	st.TreeStored -= before.TreeStored
+	st.DataBlobs -= before.DataBlobs
+	st.TreeBlobs -= before.TreeBlobs
 	sn := &snapshot.Snapshot{
 		Time: opts.Time, Tree: a.rootID, Paths: targets, Hostname: opts.Hostname,
 		Tags: opts.Tags, Kind: opts.Kind, Generation: opts.Generation, Program: opts.Program,
@@ -310,6 +317,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 			continue
 		}
 		node := a.nodeFromInfo(name, fi)
+		keepAtime(node, pnode)
 		child := d.subdir(node, p, pnode)
 		a.walkVirtual(ctx, child, c, p, a.subtree(ctx, pnode))
 		child.done(ctx)
@@ -343,14 +351,9 @@ func (a *archiver) subtree(ctx context.Context, pnode *snapshot.Node) *snapshot.
 // processEntry adds one filesystem object below directory d.
 func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, fi fs.FileInfo, pnode *snapshot.Node, dev uint64) {
 	node := a.nodeFromInfo(name, fi)
+	keepAtime(node, pnode)
 	switch node.Type {
 	case snapshot.TypeDir:
-		if pnode != nil && pnode.Type == snapshot.TypeDir && pnode.ModTime.Equal(node.ModTime) &&
-			pnode.ChangeTime.Equal(node.ChangeTime) && pnode.Inode == node.Inode {
-			// Reading the directory moved its atime; keep the parent's so an
-			// unchanged directory keeps its tree ID.
-			node.AccessTime = pnode.AccessTime
-		}
 		child := d.subdir(node, p, pnode)
 		if a.opts.OneFileSystem && dev != 0 && node.DeviceID != dev {
 			child.done(ctx)
@@ -393,6 +396,17 @@ func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, 
 		a.report(p, fmt.Errorf("unsupported file type %s", fi.Mode().Type()))
 	default:
 		d.add(node)
+	}
+}
+
+// keepAtime keeps the parent's atime for an object whose other metadata
+// is unchanged: the backup itself moved the atime (listing a directory,
+// reading a link), and keeping the old one keeps an unchanged directory's
+// tree ID, so it is not stored again.
+func keepAtime(node, pnode *snapshot.Node) {
+	if pnode != nil && pnode.Type == node.Type && pnode.ModTime.Equal(node.ModTime) &&
+		pnode.ChangeTime.Equal(node.ChangeTime) && pnode.Inode == node.Inode {
+		node.AccessTime = pnode.AccessTime
 	}
 }
 
