@@ -121,6 +121,19 @@ func (r *Repository) Stats() Stats {
 	return w.stats
 }
 
+// count adds a new blob to the stats; w.mu must be held.
+func (w *writer) count(t pack.BlobType, raw int, stored uint32) {
+	if t == pack.DataBlob {
+		w.stats.DataBlobs++
+		w.stats.DataAdded += int64(raw)
+		w.stats.DataStored += int64(stored)
+	} else {
+		w.stats.TreeBlobs++
+		w.stats.TreeAdded += int64(raw)
+		w.stats.TreeStored += int64(stored)
+	}
+}
+
 func (w *writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
@@ -181,6 +194,12 @@ func (s *Saver) SaveWithID(ctx context.Context, t pack.BlobType, id pack.ID, dat
 	s.buf, e = s.codec.Encode(s.buf[:0], data, t)
 	e.ID = id
 
+	if r.opts.DryRun {
+		w.mu.Lock()
+		w.count(t, len(data), e.Length)
+		w.mu.Unlock()
+		return true, int(e.Length), nil
+	}
 	pk := packerKey{gen: gen, typ: t}
 	w.mu.Lock()
 	p := w.packers[pk]
@@ -203,15 +222,7 @@ func (s *Saver) SaveWithID(ctx context.Context, t pack.BlobType, id pack.ID, dat
 		full = p
 		delete(w.packers, pk)
 	}
-	if t == pack.DataBlob {
-		w.stats.DataBlobs++
-		w.stats.DataAdded += int64(len(data))
-		w.stats.DataStored += int64(e.Length)
-	} else {
-		w.stats.TreeBlobs++
-		w.stats.TreeAdded += int64(len(data))
-		w.stats.TreeStored += int64(e.Length)
-	}
+	w.count(t, len(data), e.Length)
 	w.mu.Unlock()
 	if full != nil {
 		if err := r.upload(ctx, full); err != nil {
@@ -472,3 +483,6 @@ func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.En
 	}
 	return nil
 }
+
+// DryRun reports whether the blob store only counts what it would store.
+func (r *Repository) DryRun() bool { return r.opts.DryRun }

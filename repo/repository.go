@@ -75,6 +75,9 @@ type Options struct {
 	Uploads int
 	// TempDir holds data packs while they are filled ("": os.TempDir).
 	TempDir string
+	// DryRun makes the blob store count what it would store without
+	// writing anything.
+	DryRun bool
 }
 
 // Repository is an opened repository: keys, config, index and blob store.

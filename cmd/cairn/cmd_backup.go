@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,14 +20,26 @@ import (
 )
 
 type backupOptions struct {
-	tags          []string
-	host          string
-	excludes      []string
-	excludeFiles  []string
-	oneFileSystem bool
-	parent        string
-	ignoreCtime   bool
-	ignoreInode   bool
+	tags              []string
+	host              string
+	excludes          []string
+	excludeFiles      []string
+	oneFileSystem     bool
+	parent            string
+	full              bool
+	differential      bool
+	rescan            bool
+	ignoreCtime       bool
+	ignoreInode       bool
+	stdin             bool
+	stdinFilename     string
+	filesFrom         []string
+	filesFromRaw      []string
+	excludeCaches     bool
+	excludeIfPresent  []string
+	excludeLargerThan string
+	dryRun            bool
+	time              string
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -35,13 +49,20 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 		Short: "Back up files and directories into a new snapshot",
 		Long: `Back up files and directories into a new snapshot.
 
-By default the backup is incremental: files whose type, size, mtime, ctime
-and inode equal those in the latest snapshot of the same host and paths are
-not read again. Every snapshot is complete on its own.
+Kinds (every snapshot is complete on its own; the kind decides which files
+are read again and which stored data the snapshot may share):
+  --full          read every file, store everything in a new generation
+  --differential  compare with the latest full snapshot of the same host
+                  and paths, join its generation (none: acts as --full)
+  (default)       incremental: compare with the latest snapshot of the same
+                  host and paths (or --parent ID), join its generation
+
+A file whose type, size, mtime, ctime and inode equal those in the base is
+not read again (--ignore-ctime, --ignore-inode relax this; --rescan reads
+everything without starting a generation).
 
 Exit code 3 means the snapshot was written but some files could not be read
 (each is reported on stderr).`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd, g, o, args)
 		},
@@ -52,20 +73,32 @@ Exit code 3 means the snapshot was written but some files could not be read
 	f.StringArrayVarP(&o.excludes, "exclude", "e", nil, "exclude `pattern` (repeatable)")
 	f.StringArrayVar(&o.excludeFiles, "exclude-file", nil, "read exclude patterns from `file` (repeatable)")
 	f.BoolVarP(&o.oneFileSystem, "one-file-system", "x", false, "don't cross filesystem boundaries")
-	f.StringVar(&o.parent, "parent", "", "use snapshot `ID` as the parent for change detection")
+	f.StringVar(&o.parent, "parent", "", "use snapshot `ID` as the base for change detection")
+	f.BoolVar(&o.full, "full", false, "make a full backup: read everything, start a new generation")
+	f.BoolVar(&o.differential, "differential", false, "make a differential backup against the latest full one")
+	f.BoolVar(&o.rescan, "rescan", false, "read every file again, even if its metadata is unchanged")
 	f.BoolVar(&o.ignoreCtime, "ignore-ctime", false, "ignore ctime when detecting changed files")
 	f.BoolVar(&o.ignoreInode, "ignore-inode", false, "ignore inode numbers when detecting changed files")
+	f.BoolVar(&o.stdin, "stdin", false, "back up standard input as one file")
+	f.StringVar(&o.stdinFilename, "stdin-filename", "stdin", "`name` of the file backed up with --stdin")
+	f.StringArrayVar(&o.filesFrom, "files-from", nil, "read paths to back up from `file`, one per line (repeatable)")
+	f.StringArrayVar(&o.filesFromRaw, "files-from-raw", nil, "read NUL-separated paths to back up from `file` (repeatable)")
+	f.BoolVar(&o.excludeCaches, "exclude-caches", false, "exclude directories tagged with CACHEDIR.TAG (except the tag)")
+	f.StringArrayVar(&o.excludeIfPresent, "exclude-if-present", nil, "exclude directories containing `name` (except it; repeatable)")
+	f.StringVar(&o.excludeLargerThan, "exclude-larger-than", "", "exclude files larger than `size` (e.g. 500M, 2G)")
+	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "report what would be stored, store nothing")
+	f.StringVar(&o.time, "time", "", "record `time` (\"2006-01-02 15:04:05\" or RFC 3339) instead of now")
 	return cmd
 }
 
 func readPatternFiles(files []string) ([]string, error) {
 	var out []string
 	for _, name := range files {
-		f, err := os.Open(name)
+		b, err := os.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("read exclude file %s: %w", name, err)
 		}
-		sc := bufio.NewScanner(f)
+		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			line := strings.TrimSpace(sc.Text())
 			if line == "" || strings.HasPrefix(line, "#") {
@@ -73,102 +106,262 @@ func readPatternFiles(files []string) ([]string, error) {
 			}
 			out = append(out, line)
 		}
-		err = sc.Err()
-		f.Close()
+	}
+	return out, nil
+}
+
+// readFilesFrom returns the paths listed in files (lines, or NUL-separated
+// with raw); empty lines and, in line mode, # comments are skipped.
+func readFilesFrom(files []string, raw bool) ([]string, error) {
+	var out []string
+	for _, name := range files {
+		var b []byte
+		var err error
+		if name == "-" {
+			err = errors.New("reading the list from standard input is not supported with this flag; pass a file")
+		} else {
+			b, err = os.ReadFile(name)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("read exclude file %s: %w", name, err)
+			return nil, fmt.Errorf("read --files-from %s: %w", name, err)
+		}
+		sep := "\n"
+		if raw {
+			sep = "\x00"
+		}
+		for _, line := range strings.Split(string(b), sep) {
+			if !raw {
+				line = strings.TrimRight(line, "\r")
+				if strings.HasPrefix(strings.TrimSpace(line), "#") {
+					continue
+				}
+			}
+			if line != "" {
+				out = append(out, line)
+			}
 		}
 	}
 	return out, nil
 }
 
-func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, paths []string) error {
-	ctx := cmd.Context()
+// parseSize parses "123", "10k", "500M", "2G", "1T" (powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty size")
+	}
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	case "T":
+		mult = 1 << 40
+	case "B":
+		mult = 1
+	default:
+		if s[len(s)-1] < '0' || s[len(s)-1] > '9' {
+			return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T", s)
+		}
+		s += "B"
+	}
+	n, err := strconv.ParseFloat(s[:len(s)-1], 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid --time %q: want \"2006-01-02 15:04:05\" or RFC 3339", s)
+}
+
+// backupSources checks the flags and returns the paths to back up.
+func (o *backupOptions) sources(args []string) ([]string, error) {
+	listed, err := readFilesFrom(o.filesFrom, false)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := readFilesFrom(o.filesFromRaw, true)
+	if err != nil {
+		return nil, err
+	}
+	paths := append(append(append([]string{}, args...), listed...), raw...)
+	if o.stdin {
+		if len(paths) > 0 {
+			return nil, errors.New("backup: --stdin takes no paths")
+		}
+		return nil, nil
+	}
+	if len(paths) == 0 {
+		return nil, &exitError{code: exitFatal, err: errors.New("backup: nothing to back up"),
+			hint: "give paths, --files-from FILE or --stdin"}
+	}
+	if o.full && o.differential {
+		return nil, errors.New("backup: --full and --differential exclude each other")
+	}
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("backup source %s: does not exist", p)
+				return nil, fmt.Errorf("backup source %s: does not exist", p)
 			}
-			return fmt.Errorf("backup source %s: %w", p, err)
+			return nil, fmt.Errorf("backup source %s: %w", p, err)
 		}
+	}
+	return paths, nil
+}
+
+func (o *backupOptions) kind() snapshot.Kind {
+	switch {
+	case o.full:
+		return snapshot.Full
+	case o.differential:
+		return snapshot.Differential
+	}
+	return snapshot.Incremental
+}
+
+func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []string) error {
+	ctx := cmd.Context()
+	paths, err := o.sources(args)
+	if err != nil {
+		return err
 	}
 	patterns, err := readPatternFiles(o.excludeFiles)
 	if err != nil {
 		return err
 	}
-	patterns = append(append([]string{}, o.excludes...), patterns...)
-	excl, err := snapshot.NewMatcher(patterns, false)
+	excl, err := snapshot.NewMatcher(append(append([]string{}, o.excludes...), patterns...), false)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	host := o.host
-	if host == "" {
-		host, _ = os.Hostname()
+	opts := archiver.Options{
+		Paths: paths, Excludes: excl, OneFileSystem: o.oneFileSystem, Tags: o.tags, Hostname: o.host,
+		IgnoreCtime: o.ignoreCtime, IgnoreInode: o.ignoreInode, Rescan: o.rescan,
+		ExcludeCaches: o.excludeCaches, ExcludeIfPresent: o.excludeIfPresent, Program: "cairn " + version,
 	}
-	r, err := g.openRepo(ctx, true)
-	if err != nil {
-		return err
+	if o.excludeLargerThan != "" {
+		if opts.ExcludeLargerThan, err = parseSize(o.excludeLargerThan); err != nil {
+			return fmt.Errorf("backup --exclude-larger-than: %w", err)
+		}
+	}
+	if o.time != "" {
+		if opts.Time, err = parseTime(o.time); err != nil {
+			return err
+		}
+	}
+	if opts.Hostname == "" {
+		opts.Hostname, _ = os.Hostname()
 	}
 	abs := make([]string, len(paths))
 	for i, p := range paths {
 		abs[i], _ = filepath.Abs(p)
 	}
-	var parent *snapshot.Snapshot
+	if o.stdin {
+		opts.Stdin, opts.StdinFilename = g.env.Stdin, o.stdinFilename
+		abs = []string{"/" + o.stdinFilename}
+	}
+	r, err := g.openRepoWith(ctx, true, o.dryRun)
+	if err != nil {
+		return err
+	}
+	var explicit *snapshot.Snapshot
 	if o.parent != "" {
-		if parent, err = snapshot.Find(ctx, r, o.parent, snapshot.Filter{}); err != nil {
-			return err
-		}
-	} else {
-		parent, err = snapshot.Find(ctx, r, "latest", snapshot.Filter{Hosts: []string{host}, Paths: abs})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if explicit, err = snapshot.Find(ctx, r, o.parent, snapshot.Filter{}); err != nil {
 			return err
 		}
 	}
-	opts := archiver.Options{
-		Paths: paths, Excludes: excl, OneFileSystem: o.oneFileSystem, Tags: o.tags, Hostname: host,
-		Parent: parent, Kind: snapshot.Incremental, IgnoreCtime: o.ignoreCtime, IgnoreInode: o.ignoreInode,
-		Program: "cairn " + version,
-	}
-	if parent != nil {
-		opts.Generation = parent.Generation
-		if g.verbose > 0 && !g.json {
-			g.printf("using parent snapshot %s\n", parent.ID().Short())
+	var sns []*snapshot.Snapshot
+	if o.parent == "" && !o.full {
+		if sns, err = snapshot.LoadAll(ctx, r); sns == nil && err != nil {
+			return err
 		}
+	}
+	plan, err := archiver.PlanKind(sns, o.kind(), opts.Hostname, abs, explicit)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	opts.Kind, opts.Parent, opts.Generation = plan.Kind, plan.Parent, plan.Generation
+	if plan.Fallback != "" && !g.json {
+		g.warnf("note: %s\n", plan.Fallback)
+	}
+	if g.verbose > 0 && !g.json && plan.Parent != nil {
+		g.printf("using parent snapshot %s\n", plan.Parent.ID().Short())
 	}
 	var mu sync.Mutex
 	opts.OnError = func(p string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
+		g.clearProgress()
 		g.warnf("warning: %s: %v\n", p, err)
 	}
+	stop := g.startProgress(&opts)
 	sn, err := archiver.Run(ctx, r, opts)
+	stop()
 	if err != nil {
 		return err
 	}
-	printBackupSummary(g, sn)
+	printBackupSummary(g, sn, o.dryRun)
 	if sn.Summary.Errors > 0 {
-		return fmt.Errorf("snapshot %s saved, but %d files could not be read: %w", sn.ID().Short(), sn.Summary.Errors, errPartial)
+		what := "snapshot " + sn.ID().Short() + " saved"
+		if o.dryRun {
+			what = "dry run finished"
+		}
+		return fmt.Errorf("%s, but %d files could not be read: %w", what, sn.Summary.Errors, errPartial)
 	}
 	return nil
 }
 
-func printBackupSummary(g *globalOptions, sn *snapshot.Snapshot) {
+func printBackupSummary(g *globalOptions, sn *snapshot.Snapshot, dryRun bool) {
 	s := sn.Summary
 	if g.json {
+		id := sn.ID().String()
+		if dryRun {
+			id = ""
+		}
 		_ = jsonOut(g, struct {
 			MessageType string `json:"message_type"`
 			*snapshot.Summary
-			SnapshotID string `json:"snapshot_id"`
+			SnapshotID string `json:"snapshot_id,omitempty"`
 			Kind       string `json:"kind"`
-		}{"summary", s, sn.ID().String(), string(sn.Kind)})
+			Parent     string `json:"parent,omitempty"`
+			Generation string `json:"generation"`
+			DryRun     bool   `json:"dry_run,omitempty"`
+		}{"summary", s, id, string(sn.Kind), parentString(sn), sn.Generation.String(), dryRun})
 		return
 	}
 	g.printf("Files:       %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
 	g.printf("Dirs:        %d new, %d changed, %d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)
 	g.printf("Read:        %s\n", formatBytes(s.BytesRead))
 	g.printf("Added:       %s (%s stored)\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored))
-	g.printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), s.Duration.Round(time.Millisecond))
-	g.printf("snapshot %s saved (%s)\n", sn.ID().Short(), sn.Kind)
+	g.printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.Duration))
+	if dryRun {
+		g.printf("dry run: nothing was stored (%s backup, generation %s)\n", sn.Kind, sn.Generation.Short())
+		return
+	}
+	g.printf("snapshot %s saved (%s, generation %s)\n", sn.ID().Short(), sn.Kind, sn.Generation.Short())
+}
+
+func parentString(sn *snapshot.Snapshot) string {
+	if sn.Parent == nil {
+		return ""
+	}
+	return sn.Parent.String()
+}
+
+func formatDuration(d time.Duration) string {
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func formatBytes(n int64) string {

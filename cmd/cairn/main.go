@@ -24,7 +24,15 @@ func main() {
 	env := &Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Now: time.Now,
-		IsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		IsTerminal:       func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		StdoutIsTerminal: func() bool { return term.IsTerminal(int(os.Stdout.Fd())) },
+		TermWidth: func() int {
+			w, _, err := term.GetSize(int(os.Stdout.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 		ReadPassword: func(prompt string) (string, error) {
 			fmt.Fprint(os.Stderr, prompt)
 			b, err := term.ReadPassword(int(os.Stdin.Fd()))

@@ -45,6 +45,10 @@ type Env struct {
 	Now            func() time.Time
 	// IsTerminal reports whether stdin is a terminal (password prompt).
 	IsTerminal func() bool
+	// StdoutIsTerminal reports whether stdout is a terminal (progress).
+	StdoutIsTerminal func() bool
+	// TermWidth returns the terminal's width in columns.
+	TermWidth func() int
 	// ReadPassword reads a password from the terminal without echo.
 	ReadPassword func(prompt string) (string, error)
 }
@@ -61,6 +65,7 @@ type globalOptions struct {
 	cpuProfile      string
 	memProfile      string
 	env             *Env
+	progress        progressState
 }
 
 // exitError carries an explicit exit code with an error.
@@ -209,6 +214,11 @@ func (g *globalOptions) openBackend() (backend.Backend, error) {
 
 // openRepo opens the repository; withIndex loads the index too.
 func (g *globalOptions) openRepo(ctx context.Context, withIndex bool) (*repo.Repository, error) {
+	return g.openRepoWith(ctx, withIndex, false)
+}
+
+// openRepoWith is openRepo with a dry-run blob store when dryRun is set.
+func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool) (*repo.Repository, error) {
 	be, err := g.openBackend()
 	if err != nil {
 		return nil, err
@@ -220,7 +230,7 @@ func (g *globalOptions) openRepo(ctx context.Context, withIndex bool) (*repo.Rep
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now})
+	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now, DryRun: dryRun})
 	if err != nil {
 		return nil, err
 	}

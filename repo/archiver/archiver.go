@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -26,6 +27,19 @@ type Options struct {
 	Excludes *snapshot.Matcher
 	// ExcludeLargerThan skips files larger than this many bytes (0: none).
 	ExcludeLargerThan int64
+	// ExcludeCaches backs up only the CACHEDIR.TAG of a tagged directory.
+	ExcludeCaches bool
+	// ExcludeIfPresent backs up only the marker file of a directory that
+	// contains one of these names.
+	ExcludeIfPresent []string
+	// Rescan reads every file even if it is unchanged against Parent.
+	Rescan bool
+	// Stdin, if set, is backed up as one file named StdinFilename instead
+	// of Paths.
+	Stdin         io.Reader
+	StdinFilename string
+	// Progress, if set, is updated as the backup goes.
+	Progress *Progress
 	OneFileSystem     bool
 	Tags              []string
 	Hostname          string
@@ -116,8 +130,11 @@ func (a *archiver) prefetch(ctx context.Context, t *snapshot.Tree) {
 // summary's Errors; the snapshot is written without them.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snapshot, error) {
 	start := time.Now()
-	if len(opts.Paths) == 0 {
+	if len(opts.Paths) == 0 && opts.Stdin == nil {
 		return nil, errors.New("backup: no source paths given")
+	}
+	if opts.Stdin != nil && !snapshot.ValidName(opts.StdinFilename) {
+		return nil, fmt.Errorf("backup: invalid --stdin-filename %q: want a plain file name", opts.StdinFilename)
 	}
 	targets := make([]string, 0, len(opts.Paths))
 	for _, p := range opts.Paths {
@@ -175,7 +192,15 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	}
 	root := &dirJob{a: a}
 	root.pending.Store(1)
-	a.walkVirtual(ctx, root, buildVirtual(targets), "/", parentTree)
+	if opts.Stdin != nil {
+		targets = []string{"/" + opts.StdinFilename}
+		a.backupStdin(ctx, root, findNode(parentTree, opts.StdinFilename))
+	} else {
+		if opts.Progress != nil {
+			go a.scan(ctx, targets)
+		}
+		a.walkVirtual(ctx, root, buildVirtual(targets), "/", parentTree)
+	}
 	root.done(ctx)
 	close(a.files)
 	readers.Wait()
@@ -219,15 +244,38 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		pid := opts.Parent.ID()
 		sn.Parent = &pid
 	}
+	if r.DryRun() {
+		return sn, nil
+	}
 	if err := snapshot.Save(ctx, r, sn); err != nil {
 		return nil, err
 	}
 	return sn, nil
 }
 
+// backupStdin stores the stream opts.Stdin as the one file of the root.
+func (a *archiver) backupStdin(ctx context.Context, root *dirJob, pnode *snapshot.Node) {
+	now := a.opts.Time
+	node := &snapshot.Node{Name: a.opts.StdinFilename, Type: snapshot.TypeFile, Mode: 0o644,
+		ModTime: now, AccessTime: now, ChangeTime: now, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	node.User, node.Group = a.names.user(node.UID), a.names.group(node.GID)
+	a.totalFiles.Add(1)
+	slot := root.add(node)
+	fj := &fileJob{dir: root, slot: slot, node: node, path: "stdin", changed: pnode != nil, reader: a.opts.Stdin}
+	fj.pending.Store(1)
+	root.pending.Add(1)
+	select {
+	case a.files <- fj:
+	case <-ctx.Done():
+	}
+}
+
 // report records a source file that could not be backed up.
 func (a *archiver) report(path string, err error) {
 	a.errors.Add(1)
+	if a.opts.Progress != nil {
+		a.opts.Progress.Errors.Add(1)
+	}
 	if a.opts.OnError != nil {
 		a.opts.OnError(path, err)
 	}
@@ -367,7 +415,7 @@ func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, 
 		}
 		a.totalFiles.Add(1)
 		slot := d.add(node)
-		if a.unchanged(node, pnode) && a.haveAll(pnode.Content) {
+		if !a.opts.Rescan && a.unchanged(node, pnode) && a.haveAll(pnode.Content) {
 			node.Content = pnode.Content
 			// Reading a file moves only its atime; keeping the parent's
 			// keeps the tree of an unchanged directory identical, so it
@@ -375,9 +423,10 @@ func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, 
 			node.AccessTime = pnode.AccessTime
 			a.filesUnmodified.Add(1)
 			a.totalBytes.Add(int64(node.Size))
+			a.opts.Progress.fileDone(int64(node.Size), false)
 			return
 		}
-		fj := &fileJob{dir: d, slot: slot, node: node, path: p, changed: pnode != nil}
+		fj := &fileJob{dir: d, slot: slot, node: node, path: p, changed: pnode != nil, pnode: pnode}
 		fj.pending.Store(1)
 		d.pending.Add(1)
 		select {
@@ -424,17 +473,13 @@ func (a *archiver) haveAll(ids []pack.ID) bool {
 
 // walkDir lists directory p and processes its entries into d.
 func (a *archiver) walkDir(ctx context.Context, d *dirJob, p string, ptree *snapshot.Tree, dev uint64) {
-	f, err := os.Open(p)
+	names, err := a.opts.listDir(p)
 	if err != nil {
 		a.report(p, err)
-		return
+		if names == nil {
+			return
+		}
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		a.report(p, err)
-	}
-	slices.Sort(names)
 	for _, name := range names {
 		if ctx.Err() != nil {
 			return

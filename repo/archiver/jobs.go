@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/cairn-backup/cairn/chunker"
 	"github.com/cairn-backup/cairn/pack"
@@ -112,6 +113,8 @@ type fileJob struct {
 	node    *snapshot.Node
 	path    string
 	changed bool
+	pnode   *snapshot.Node
+	reader  io.Reader // stdin instead of path
 
 	mu      sync.Mutex
 	ids     []pack.ID
@@ -125,9 +128,15 @@ func (f *fileJob) done(ctx context.Context) {
 		return
 	}
 	a := f.dir.a
+	a.opts.Progress.fileDone(0, true)
 	if f.err != nil {
-		a.report(f.path, f.err)
-		f.dir.drop(f.slot)
+		if f.keepParent() {
+			a.report(f.path, fmt.Errorf("%w; kept its earlier version from the parent snapshot", f.err))
+			a.filesUnmodified.Add(1)
+		} else {
+			a.report(f.path, fmt.Errorf("%w; not in this snapshot", f.err))
+			f.dir.drop(f.slot)
+		}
 	} else {
 		f.node.Content = f.ids
 		f.node.Size = f.size
@@ -139,6 +148,19 @@ func (f *fileJob) done(ctx context.Context) {
 		a.totalBytes.Add(int64(f.size))
 	}
 	f.dir.done(ctx)
+}
+
+// keepParent falls back to the parent's version of a file that could not
+// be read completely, when that version is stored in this generation; the
+// error message says so.
+func (f *fileJob) keepParent() bool {
+	p := f.pnode
+	a := f.dir.a
+	if p == nil || p.Type != snapshot.TypeFile || !a.haveAll(p.Content) {
+		return false
+	}
+	*f.node = *p
+	return true
 }
 
 type chunkJob struct {
@@ -200,11 +222,39 @@ func openNoFollow(p string) (*os.File, error) {
 
 // readFile reads one file and sends its chunks to the blob workers.
 func (a *archiver) readFile(ctx context.Context, ch *chunker.Chunker, fj *fileJob) error {
+	a.opts.Progress.setCurrent(fj.path)
+	if fj.reader != nil {
+		ch.Reset(fj.reader)
+		return a.chunkAll(ctx, ch, fj)
+	}
 	f, err := openNoFollow(fj.path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if err := a.readContent(ctx, ch, fj, f); err != nil {
+		return err
+	}
+	// A file written to while we read it may be stored torn: compare its
+	// metadata now with what lstat said before.
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		n := fj.node
+		if uint64(fi.Size()) != n.Size || !fi.ModTime().Equal(n.ModTime) ||
+			!time.Unix(st.Ctim.Unix()).Equal(n.ChangeTime) || fj.size != n.Size {
+			return ErrChanged
+		}
+	}
+	return nil
+}
+
+// ErrChanged reports a file that changed while it was being read.
+var ErrChanged = errors.New("file changed while being read")
+
+func (a *archiver) readContent(ctx context.Context, ch *chunker.Chunker, fj *fileJob, f *os.File) error {
 	var r io.Reader = f
 	if fj.node.Size < uint64(ch.MinSize()) {
 		// Small file: one read, one chunk, no chunker.
@@ -227,6 +277,11 @@ func (a *archiver) readFile(ctx context.Context, ch *chunker.Chunker, fj *fileJo
 		r = io.MultiReader(bytes.NewReader(head), f)
 	}
 	ch.Reset(r)
+	return a.chunkAll(ctx, ch, fj)
+}
+
+// chunkAll sends every chunk of the chunker's stream to the blob workers.
+func (a *archiver) chunkAll(ctx context.Context, ch *chunker.Chunker, fj *fileJob) error {
 	for {
 		buf, err := ch.Next(a.getBuf())
 		if err == io.EOF {
@@ -250,6 +305,7 @@ func (a *archiver) sendChunk(ctx context.Context, fj *fileJob, data []byte) erro
 	fj.size += uint64(len(data))
 	fj.mu.Unlock()
 	a.bytesRead.Add(int64(len(data)))
+	a.opts.Progress.addBytes(int64(len(data)))
 	fj.pending.Add(1)
 	select {
 	case a.chunks <- chunkJob{file: fj, i: i, data: data}:
