@@ -256,3 +256,22 @@ func (idx *Index) Packs() map[pack.ID]pack.Generation {
 	}
 	return m
 }
+
+// Each calls fn for every entry the index does not ignore, in no
+// particular order. fn must not call back into the index.
+func (idx *Index) Each(fn func(Location)) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	for i := range idx.sorted {
+		if !idx.dropped[idx.sorted[i].pack] {
+			fn(idx.location(&idx.sorted[i]))
+		}
+	}
+	for _, es := range idx.pending {
+		for k := range es {
+			if !idx.dropped[es[k].pack] {
+				fn(idx.location(&es[k]))
+			}
+		}
+	}
+}

@@ -20,7 +20,7 @@ func TestLayers(t *testing.T) {
 		"repo/backend/local":       {"repo/backend"},
 		"index":                    {"pack"},
 		"repo":                     {"pack", "index", "chunker", "repo/crypto", "repo/backend"},
-		"repo/snapshot":            {"pack", "repo", "repo/backend"},
+		"repo/snapshot":            {"pack", "index", "repo", "repo/backend"},
 		"repo/archiver":            {"pack", "repo", "repo/snapshot", "chunker"},
 		"repo/restorer":            {"pack", "index", "repo", "repo/snapshot"},
 		"repo/repotest":            {"repo", "repo/crypto", "repo/backend/local"},

@@ -48,7 +48,7 @@ SNAPSHOT:PATH), blob ID (raw data blob bytes), key ID (the key file).`,
 				if err != nil {
 					return err
 				}
-				return printJSON(g, snapshotJSON{sn, sn.ID().String(), sn.ID().Short()})
+				return printJSON(g, viewOf(sn))
 			case "key":
 				id, err := r.FindID(ctx, backend.KeyFile, args[1])
 				if err != nil {

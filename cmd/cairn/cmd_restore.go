@@ -13,6 +13,7 @@ import (
 )
 
 type restoreOptions struct {
+	filterOptions
 	target             string
 	include, exclude   []string
 	iinclude, iexclude []string
@@ -38,6 +39,7 @@ stderr); 13 means the repository is damaged.`,
 	f.StringArrayVarP(&o.exclude, "exclude", "e", nil, "don't restore paths matching `pattern` (repeatable)")
 	f.StringArrayVar(&o.iinclude, "iinclude", nil, "like --include, ignoring case")
 	f.StringArrayVar(&o.iexclude, "iexclude", nil, "like --exclude, ignoring case")
+	o.filterOptions.addFlags(cmd)
 	return cmd
 }
 
@@ -77,7 +79,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 		return err
 	}
 	ref, p := snapshot.SplitRef(arg)
-	sn, err := snapshot.Find(ctx, r, ref, snapshot.Filter{})
+	sn, err := snapshot.Find(ctx, r, ref, o.filter())
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,14 +27,112 @@ func (o *filterOptions) filter() snapshot.Filter {
 	return snapshot.Filter{Hosts: o.hosts, Tags: o.tags, Paths: o.paths}
 }
 
-type snapshotJSON struct {
-	*snapshot.Snapshot
-	ID      string `json:"id"`
-	ShortID string `json:"short_id"`
+// snapshotView is the documented JSON shape of a snapshot (README).
+type snapshotView struct {
+	ID         string            `json:"id"`
+	ShortID    string            `json:"short_id"`
+	Time       time.Time         `json:"time"`
+	Hostname   string            `json:"hostname"`
+	Username   string            `json:"username"`
+	Paths      []string          `json:"paths"`
+	Tags       []string          `json:"tags"`
+	Kind       snapshot.Kind     `json:"kind"`
+	Parent     *string           `json:"parent"`
+	Generation string            `json:"generation"`
+	Tree       string            `json:"tree"`
+	Original   *string           `json:"original,omitempty"`
+	Summary    *snapshot.Summary `json:"summary"`
+}
+
+func viewOf(sn *snapshot.Snapshot) snapshotView {
+	v := snapshotView{ID: sn.ID().String(), ShortID: sn.ID().Short(), Time: sn.Time, Hostname: sn.Hostname,
+		Username: sn.Username, Paths: sn.Paths, Tags: sn.Tags, Kind: sn.Kind, Generation: sn.Generation.String(),
+		Tree: sn.Tree.String(), Summary: sn.Summary}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	if sn.Parent != nil {
+		p := sn.Parent.String()
+		v.Parent = &p
+	}
+	if sn.Original != nil {
+		o := sn.Original.String()
+		v.Original = &o
+	}
+	return v
+}
+
+type snapshotGroup struct {
+	Key       groupKey       `json:"group_key"`
+	Snapshots []snapshotView `json:"snapshots"`
+}
+
+type groupKey struct {
+	Hostname string   `json:"hostname,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+func (k groupKey) String() string {
+	var parts []string
+	if k.Hostname != "" {
+		parts = append(parts, "host ["+k.Hostname+"]")
+	}
+	if k.Paths != nil {
+		parts = append(parts, "paths ["+strings.Join(k.Paths, ", ")+"]")
+	}
+	if k.Tags != nil {
+		parts = append(parts, "tags ["+strings.Join(k.Tags, ", ")+"]")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// groupSnapshots groups sns (oldest first) by the fields in by ("host",
+// "paths", "tags"); keeps the newest latest of each group when latest > 0.
+func groupSnapshots(sns []*snapshot.Snapshot, by []string, latest int) ([]snapshotGroup, error) {
+	var groups []snapshotGroup
+	index := map[string]int{}
+	for _, sn := range sns {
+		var k groupKey
+		for _, f := range by {
+			switch f {
+			case "host":
+				k.Hostname = sn.Hostname
+			case "paths":
+				k.Paths = slices.Sorted(slices.Values(sn.Paths))
+			case "tags":
+				k.Tags = slices.Sorted(slices.Values(sn.Tags))
+				if k.Tags == nil {
+					k.Tags = []string{}
+				}
+			case "":
+			default:
+				return nil, fmt.Errorf("invalid --group-by field %q: want host, paths or tags", f)
+			}
+		}
+		ks := fmt.Sprintf("%q", k)
+		i, ok := index[ks]
+		if !ok {
+			i = len(groups)
+			index[ks] = i
+			groups = append(groups, snapshotGroup{Key: k})
+		}
+		groups[i].Snapshots = append(groups[i].Snapshots, viewOf(sn))
+	}
+	if latest > 0 {
+		for i := range groups {
+			if s := groups[i].Snapshots; len(s) > latest {
+				groups[i].Snapshots = s[len(s)-latest:]
+			}
+		}
+	}
+	return groups, nil
 }
 
 func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 	var o filterOptions
+	var groupBy string
+	var latest int
 	cmd := &cobra.Command{
 		Use:   "snapshots [ID...]",
 		Short: "List snapshots",
@@ -52,16 +153,43 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 					sns = append(sns, sn)
 				}
 			}
+			by := strings.Split(groupBy, ",")
+			if groupBy == "" && latest > 0 {
+				by = []string{"host", "paths"}
+			}
+			groups, err := groupSnapshots(sns, by, latest)
+			if err != nil {
+				return err
+			}
 			if g.json {
-				out := make([]snapshotJSON, 0, len(sns))
-				for _, sn := range sns {
-					out = append(out, snapshotJSON{sn, sn.ID().String(), sn.ID().Short()})
+				if groupBy != "" {
+					err = jsonOut(g, groups)
+				} else {
+					var flat []snapshotView
+					for _, gr := range groups {
+						flat = append(flat, gr.Snapshots...)
+					}
+					if flat == nil {
+						flat = []snapshotView{}
+					}
+					err = jsonOut(g, flat)
 				}
-				if err := jsonOut(g, out); err != nil {
-					return err
+			} else if !g.quiet {
+				for i, gr := range groups {
+					if groupBy != "" {
+						if i > 0 {
+							fmt.Fprintln(g.env.Stdout)
+						}
+						fmt.Fprintf(g.env.Stdout, "snapshots for %s:\n", gr.Key)
+					}
+					writeSnapshotTable(g.env.Stdout, gr.Snapshots)
 				}
-			} else {
-				printSnapshotTable(g, sns)
+				if len(groups) == 0 {
+					writeSnapshotTable(g.env.Stdout, nil)
+				}
+			}
+			if err != nil {
+				return err
 			}
 			// Unreadable snapshot files are damage: reported after the
 			// readable ones are listed.
@@ -69,6 +197,8 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	cmd.Flags().StringVar(&groupBy, "group-by", "", "group by `fields` (host,paths,tags)")
+	cmd.Flags().IntVar(&latest, "latest", 0, "only the newest `n` snapshots of each group (default group: host,paths)")
 	return cmd
 }
 
@@ -84,21 +214,23 @@ func matchIDs(sn *snapshot.Snapshot, ids []string) bool {
 	return false
 }
 
-func printSnapshotTable(g *globalOptions, sns []*snapshot.Snapshot) {
-	if g.quiet {
-		return
-	}
-	tw := tabwriter.NewWriter(g.env.Stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tTags\tPaths\tSize")
-	fmt.Fprintln(tw, "--\t----\t----\t----\t----\t-----\t----")
+// writeSnapshotTable renders snapshots as the `snapshots` table.
+func writeSnapshotTable(w io.Writer, sns []snapshotView) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tGeneration\tTags\tPaths\tAdded")
+	fmt.Fprintln(tw, "--\t----\t----\t----\t----------\t----\t-----\t-----")
 	for _, sn := range sns {
-		size := ""
+		added := ""
 		if sn.Summary != nil {
-			size = formatBytes(sn.Summary.TotalBytes)
+			added = formatBytes(sn.Summary.BytesAdded)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID().Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
-			sn.Hostname, sn.Kind, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, ","), size)
+		gen := sn.Generation
+		if len(gen) > 8 {
+			gen = gen[:8]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ShortID, sn.Time.Local().Format("2006-01-02 15:04:05"),
+			sn.Hostname, sn.Kind, gen, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, ","), added)
 	}
 	tw.Flush()
-	fmt.Fprintf(g.env.Stdout, "%d snapshots\n", len(sns))
+	fmt.Fprintf(w, "%d snapshots\n", len(sns))
 }

@@ -130,3 +130,50 @@ func couldMatch(pat, parts []string) bool {
 	}
 	return couldMatch(pat[1:], parts[1:])
 }
+
+// MatchName reports whether the path itself (not merely a directory above
+// it) matches a pattern: what `find` means by a match.
+func (m *Matcher) MatchName(p string) bool {
+	if m.Empty() {
+		return false
+	}
+	if m.fold {
+		p = strings.ToLower(p)
+	}
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	for i, pat := range m.patterns {
+		if m.anchored[i] {
+			if matchExact(pat, parts) {
+				return true
+			}
+			continue
+		}
+		for start := range parts {
+			if matchExact(pat, parts[start:]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func matchExact(pat, parts []string) bool {
+	if len(pat) == 0 {
+		return len(parts) == 0
+	}
+	if pat[0] == "**" {
+		for i := 0; i <= len(parts); i++ {
+			if matchExact(pat[1:], parts[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(parts) == 0 {
+		return false
+	}
+	if ok, _ := path.Match(pat[0], parts[0]); !ok {
+		return false
+	}
+	return matchExact(pat[1:], parts[1:])
+}

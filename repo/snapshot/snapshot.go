@@ -63,6 +63,8 @@ type Snapshot struct {
 	Generation pack.Generation `json:"generation"`
 	Summary    *Summary        `json:"summary,omitempty"`
 	Program    string          `json:"program_version,omitempty"`
+	// Original is the ID of the snapshot this one rewrites (e.g. `tag`).
+	Original *pack.ID `json:"original,omitempty"`
 
 	id pack.ID
 }
@@ -243,4 +245,39 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 		return nil, errors.New("snapshot has no tree")
 	}
 	return &sn, nil
+}
+
+// Retag rewrites sn with its tags changed: set replaces them (when not
+// nil), then add and remove apply. The new snapshot records the ID it
+// replaces; the old file is removed after the new one is stored. It
+// returns the new snapshot, or sn itself when nothing changed.
+func Retag(ctx context.Context, r *repo.Repository, sn *Snapshot, set, add, remove []string) (*Snapshot, bool, error) {
+	tags := slices.Clone(sn.Tags)
+	if set != nil {
+		tags = slices.Clone(set)
+	}
+	for _, t := range add {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
+	tags = slices.DeleteFunc(tags, func(t string) bool { return t == "" })
+	if slices.Equal(tags, sn.Tags) {
+		return sn, false, nil
+	}
+	ns := *sn
+	ns.Tags = tags
+	orig := sn.ID()
+	if sn.Original != nil {
+		orig = *sn.Original
+	}
+	ns.Original = &orig
+	if err := Save(ctx, r, &ns); err != nil {
+		return nil, false, err
+	}
+	if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
+		return &ns, true, fmt.Errorf("remove old snapshot %s: %w", sn.ID().Short(), err)
+	}
+	return &ns, true, nil
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+func newStatsCommand(g *globalOptions) *cobra.Command {
+	var o filterOptions
+	cmd := &cobra.Command{
+		Use:   "stats [SNAPSHOT...]",
+		Short: "Show sizes: restore size, unique stored data, dedup ratio, generations",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := g.openRepo(ctx, true)
+			if err != nil {
+				return err
+			}
+			var sns []*snapshot.Snapshot
+			if len(args) > 0 {
+				for _, ref := range args {
+					sn, err := snapshot.Find(ctx, r, ref, o.filter())
+					if err != nil {
+						return err
+					}
+					sns = append(sns, sn)
+				}
+			} else {
+				all, err := snapshot.LoadAll(ctx, r)
+				if all == nil && err != nil {
+					return err
+				}
+				for _, sn := range all {
+					if o.filter().Match(sn) {
+						sns = append(sns, sn)
+					}
+				}
+			}
+			st, err := snapshot.ComputeStats(ctx, r, sns)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return jsonOut(g, st)
+			}
+			if !g.quiet {
+				writeStats(g.env.Stdout, st)
+			}
+			return nil
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func writeStats(w io.Writer, st snapshot.Stats) {
+	fmt.Fprintf(w, "Snapshots:          %d\n", st.Snapshots)
+	fmt.Fprintf(w, "Files:              %d\n", st.TotalFiles)
+	fmt.Fprintf(w, "Restore size:       %s\n", formatBytes(st.RestoreSize))
+	fmt.Fprintf(w, "Unique data:        %s in %d data and %d tree blobs\n", formatBytes(st.UniqueSize), st.DataBlobs, st.TreeBlobs)
+	fmt.Fprintf(w, "Stored size:        %s\n", formatBytes(st.StoredSize))
+	fmt.Fprintf(w, "Dedup ratio:        %.2fx\n", st.DedupRatio)
+	fmt.Fprintf(w, "Compression ratio:  %.2fx\n", st.Compression)
+	fmt.Fprintf(w, "Generations:\n")
+	for _, gs := range st.Generations {
+		fmt.Fprintf(w, "  %s  %3d snapshots  %5d packs  %7d blobs  %s\n", gs.Generation.Short(), gs.Snapshots, gs.Packs, gs.Blobs, formatBytes(gs.StoredSize))
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+func newTagCommand(g *globalOptions) *cobra.Command {
+	var o filterOptions
+	var set, add, remove []string
+	cmd := &cobra.Command{
+		Use:   "tag [--set T | --add T | --remove T] [SNAPSHOT...]",
+		Short: "Change the tags of snapshots",
+		Long: `Change the tags of the given snapshots (or of all that match the filters).
+Each changed snapshot is rewritten: the new one records the original ID.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if set == nil && add == nil && remove == nil {
+				return &exitError{code: exitFatal, err: errors.New("tag: nothing to do"), hint: "pass --set, --add or --remove"}
+			}
+			if cmd.Flags().Changed("set") && set == nil {
+				set = []string{}
+			}
+			r, err := g.openRepo(ctx, false)
+			if err != nil {
+				return err
+			}
+			var sns []*snapshot.Snapshot
+			if len(args) > 0 {
+				for _, ref := range args {
+					sn, err := snapshot.Find(ctx, r, ref, o.filter())
+					if err != nil {
+						return err
+					}
+					sns = append(sns, sn)
+				}
+			} else {
+				all, err := snapshot.LoadAll(ctx, r)
+				if all == nil && err != nil {
+					return err
+				}
+				for _, sn := range all {
+					if o.filter().Match(sn) {
+						sns = append(sns, sn)
+					}
+				}
+			}
+			changed := 0
+			for _, sn := range sns {
+				ns, ok, err := snapshot.Retag(ctx, r, sn, set, add, remove)
+				if err != nil {
+					return err
+				}
+				if ok {
+					changed++
+					g.printf("snapshot %s is now %s\n", sn.ID().Short(), ns.ID().Short())
+				}
+			}
+			g.printf("changed tags of %d snapshots\n", changed)
+			return nil
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().StringSliceVar(&set, "set", nil, "replace the tags with `tags`")
+	cmd.Flags().StringSliceVar(&add, "add", nil, "add `tags`")
+	cmd.Flags().StringSliceVar(&remove, "remove", nil, "remove `tags`")
+	return cmd
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// snapshotRoot is a directory inside a snapshot named by SNAPSHOT[:PATH].
+type snapshotRoot struct {
+	sn   *snapshot.Snapshot
+	ref  string // short ID, with :path when given
+	path string
+	tree pack.ID
+}
+
+// resolveRoot finds the snapshot of arg (ID, prefix or latest under f)
+// and the tree of its path, which must be a directory.
+func resolveRoot(ctx context.Context, r *repo.Repository, arg string, f snapshot.Filter) (snapshotRoot, error) {
+	ref, p := snapshot.SplitRef(arg)
+	sn, err := snapshot.Find(ctx, r, ref, f)
+	if err != nil {
+		return snapshotRoot{}, err
+	}
+	node, clean, err := snapshot.FindNode(ctx, r, sn.Tree, p)
+	if err != nil {
+		return snapshotRoot{}, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
+	}
+	if node.Type != snapshot.TypeDir {
+		return snapshotRoot{}, fmt.Errorf("snapshot %s: %s is not a directory", sn.ID().Short(), clean)
+	}
+	out := snapshotRoot{sn: sn, ref: sn.ID().Short(), path: clean, tree: *node.Subtree}
+	if p != "" {
+		out.ref += ":" + clean
+	}
+	return out, nil
+}
+
+func jsonEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
