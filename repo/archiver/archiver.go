@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/pack"
@@ -39,10 +40,10 @@ type Options struct {
 	Stdin         io.Reader
 	StdinFilename string
 	// Progress, if set, is updated as the backup goes.
-	Progress *Progress
-	OneFileSystem     bool
-	Tags              []string
-	Hostname          string
+	Progress      *Progress
+	OneFileSystem bool
+	Tags          []string
+	Hostname      string
 	// Parent is the snapshot trusted for change detection (nil: read all).
 	Parent     *snapshot.Snapshot
 	Kind       snapshot.Kind
@@ -357,9 +358,9 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		}
 		pnode := findNode(ptree, name)
 		if c.target {
-			dev := uint64(0)
-			if n := a.nodeFromInfo(name, fi); true {
-				dev = n.DeviceID
+			var dev uint64
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				dev = uint64(st.Dev)
 			}
 			a.processEntry(ctx, d, p, name, fi, pnode, dev)
 			continue
@@ -367,6 +368,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		node := a.nodeFromInfo(name, fi)
 		keepAtime(node, pnode)
 		child := d.subdir(node, p, pnode)
+		child.virtual = true
 		a.walkVirtual(ctx, child, c, p, a.subtree(ctx, pnode))
 		child.done(ctx)
 	}

@@ -27,6 +27,10 @@ type dirJob struct {
 	node   *snapshot.Node // nil for the root
 	pnode  *snapshot.Node
 	path   string
+	// virtual marks a directory on the way to a backup target: it is
+	// stored but not counted in the summary, which speaks of the user's
+	// data only.
+	virtual bool
 
 	mu      sync.Mutex
 	nodes   []*snapshot.Node
@@ -94,6 +98,7 @@ func (d *dirJob) done(ctx context.Context) {
 		return
 	}
 	switch {
+	case d.virtual:
 	case d.pnode == nil || d.pnode.Subtree == nil:
 		a.dirsNew.Add(1)
 	case *d.pnode.Subtree == id:

@@ -61,6 +61,7 @@ type blobTarget struct {
 
 type restorer struct {
 	r      *repo.Repository
+	gen    pack.Generation
 	opts   Options
 	target string
 	stats  Stats
@@ -105,7 +106,7 @@ func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, sna
 	if err != nil {
 		return Stats{}, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
 	}
-	rs := &restorer{r: r, opts: opts, target: abs, blobs: map[pack.ID][]blobTarget{}, inodes: map[[2]uint64]string{}}
+	rs := &restorer{r: r, opts: opts, target: abs, gen: sn.Generation, blobs: map[pack.ID][]blobTarget{}, inodes: map[[2]uint64]string{}}
 	if node.Type == snapshot.TypeDir {
 		if err := rs.plan(ctx, sn, *node.Subtree, clean, abs); err != nil {
 			return rs.stats, err
@@ -122,6 +123,21 @@ func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, sna
 		return rs.stats, fmt.Errorf("%w: %d errors", ErrPartial, rs.stats.Errors)
 	}
 	return rs.stats, nil
+}
+
+// locate picks where to read a data blob from: its copy in the snapshot's
+// own generation, which a full backup guarantees to exist independent of
+// older packs, or else any copy.
+func (rs *restorer) locate(id pack.ID) (index.Location, bool) {
+	h := pack.BlobHandle{ID: id, Type: pack.DataBlob}
+	if loc, ok := rs.r.Index().Lookup(h, rs.gen); ok {
+		return loc, true
+	}
+	locs := rs.r.Index().LookupAny(h)
+	if len(locs) == 0 {
+		return index.Location{}, false
+	}
+	return locs[0], true
 }
 
 func (rs *restorer) report(p string, err error) {
@@ -201,13 +217,13 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 func (rs *restorer) planFile(n *snapshot.Node, snapPath, dst string) {
 	fsState := &fileState{path: dst, snapPath: snapPath, node: n}
 	for _, id := range n.Content {
-		locs := rs.r.Index().LookupAny(pack.BlobHandle{ID: id, Type: pack.DataBlob})
-		if len(locs) == 0 {
+		loc, ok := rs.locate(id)
+		if !ok {
 			rs.report(dst, fmt.Errorf("data blob %s: %w: not in index", id.Short(), repo.ErrDamaged))
 			return
 		}
 		rs.blobs[id] = append(rs.blobs[id], blobTarget{file: fsState, offset: fsState.size})
-		fsState.size += int64(locs[0].RawLength)
+		fsState.size += int64(loc.RawLength)
 		fsState.blobs++
 	}
 	fsState.remaining.Store(int64(fsState.blobs))
@@ -221,8 +237,8 @@ func (rs *restorer) planFile(n *snapshot.Node, snapPath, dst string) {
 func (rs *restorer) writeContent(ctx context.Context) error {
 	byPack := map[pack.ID][]index.Location{}
 	for id := range rs.blobs {
-		locs := rs.r.Index().LookupAny(pack.BlobHandle{ID: id, Type: pack.DataBlob})
-		byPack[locs[0].Pack] = append(byPack[locs[0].Pack], locs[0])
+		loc, _ := rs.locate(id)
+		byPack[loc.Pack] = append(byPack[loc.Pack], loc)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rs.opts.Workers)
