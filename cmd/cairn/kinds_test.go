@@ -235,3 +235,162 @@ func TestFileChangingDuringBackup(t *testing.T) {
 		t.Fatalf("snapshot holds a torn file or lacks the rest:\n%s", ls)
 	}
 }
+
+func TestBackupSourcesAndFilters(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	write(t, filepath.Join(src, "keep/a.txt"), "a")
+	write(t, filepath.Join(src, "cache/CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n")
+	write(t, filepath.Join(src, "cache/blob"), "cached")
+	write(t, filepath.Join(src, "fakecache/CACHEDIR.TAG"), "not a real tag")
+	write(t, filepath.Join(src, "fakecache/data"), "kept")
+	write(t, filepath.Join(src, "skipme/.nobackup"), "")
+	write(t, filepath.Join(src, "skipme/secret"), "s")
+	write(t, filepath.Join(src, "large.bin"), strings.Repeat("L", 3000))
+	write(t, filepath.Join(src, "other/b.txt"), "b")
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, "init")
+
+	// --dry-run stores nothing.
+	before := dirSize(t, filepath.Join(base, "repo"))
+	dry := mustCairn(t, env, "backup", "--dry-run", src)
+	if !strings.Contains(dry, "dry run") || dirSize(t, filepath.Join(base, "repo")) != before {
+		t.Fatalf("--dry-run stored something or said nothing:\n%s", dry)
+	}
+	if out := mustCairn(t, env, "snapshots", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("--dry-run wrote a snapshot: %s", out)
+	}
+
+	mustCairn(t, env, "backup", "--exclude-caches", "--exclude-if-present", ".nobackup",
+		"--exclude-larger-than", "2K", "--time", "2026-01-02 03:04:05", "--tag", "filters", src)
+	ls := mustCairn(t, env, "ls", "-R", "--tag", "filters", "latest:"+src)
+	for _, want := range []string{"keep/a.txt", "cache/CACHEDIR.TAG", "fakecache/data", "skipme/.nobackup", "other/b.txt"} {
+		if !strings.Contains(ls, want) {
+			t.Errorf("%s missing:\n%s", want, ls)
+		}
+	}
+	for _, not := range []string{"cache/blob", "skipme/secret", "large.bin"} {
+		if strings.Contains(ls, not) {
+			t.Errorf("%s not excluded:\n%s", not, ls)
+		}
+	}
+	var sns []struct {
+		Time time.Time `json:"time"`
+	}
+	json.Unmarshal([]byte(mustCairn(t, env, "snapshots", "--json", "--tag", "filters")), &sns)
+	if len(sns) != 1 || sns[0].Time.Format("2006-01-02 15:04:05") != "2026-01-02 03:04:05" {
+		t.Fatalf("--time: %+v", sns)
+	}
+
+	// --files-from and --files-from-raw.
+	list := filepath.Join(base, "list")
+	os.WriteFile(list, []byte("# comment\n"+filepath.Join(src, "keep")+"\n\n"), 0o644)
+	raw := filepath.Join(base, "raw")
+	os.WriteFile(raw, []byte(filepath.Join(src, "other")+"\x00"), 0o644)
+	mustCairn(t, env, "backup", "--files-from", list, "--files-from-raw", raw, "--tag", "lists")
+	ls = mustCairn(t, env, "ls", "-R", "--tag", "lists", "latest")
+	if !strings.Contains(ls, "keep/a.txt") || !strings.Contains(ls, "other/b.txt") || strings.Contains(ls, "cache") {
+		t.Fatalf("--files-from:\n%s", ls)
+	}
+
+	// --stdin.
+	cmd := exec.Command(cairnBin, "backup", "--stdin", "--stdin-filename", "dump.sql", "--tag", "db")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdin = strings.NewReader("CREATE TABLE t (x int);\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("--stdin: %v\n%s", err, out)
+	}
+	target := filepath.Join(base, "r")
+	mustCairn(t, env, "restore", "--tag", "db", "latest", "--target", target)
+	if b, _ := os.ReadFile(filepath.Join(target, "dump.sql")); string(b) != "CREATE TABLE t (x int);\n" {
+		t.Fatalf("stdin restored as %q", b)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"backup", "--exclude-larger-than", "lots", src}, "lots"},
+		{[]string{"backup", "--time", "yesterday", src}, "yesterday"},
+		{[]string{"backup", "--full", "--differential", src}, "--differential"},
+		{[]string{"backup", "--stdin", src}, "--stdin"},
+		{[]string{"backup", "--stdin", "--stdin-filename", "../x"}, "../x"},
+		{[]string{"backup", "--files-from", "/nonexistent-list"}, "/nonexistent-list"},
+		{[]string{"backup"}, "nothing to back up"},
+		{[]string{"backup", "--full", "--parent", "latest", src}, "--parent"},
+	} {
+		if r := cairn(t, env, tt.args...); r.code != 1 || !strings.Contains(r.stderr, tt.msg) {
+			t.Errorf("%v: exit %d, stderr %q", tt.args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestDiffFindTagSnapshots(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	write(t, filepath.Join(src, "a.conf"), "a")
+	write(t, filepath.Join(src, "b.txt"), "b")
+	write(t, filepath.Join(src, "d/c.conf"), "c")
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, "init")
+	s1 := backupSummary(t, env, "--tag", "one", src)
+	write(t, filepath.Join(src, "a.conf"), "a changed")
+	os.Remove(filepath.Join(src, "b.txt"))
+	write(t, filepath.Join(src, "new.conf"), "n")
+	os.Chmod(filepath.Join(src, "d/c.conf"), 0o600)
+	s2 := backupSummary(t, env, src)
+
+	diff := mustCairn(t, env, "diff", s1.SnapshotID[:8], s2.SnapshotID[:8])
+	for _, want := range []string{"M  " + src + "/a.conf", "-  " + src + "/b.txt", "+  " + src + "/new.conf", "U  " + src + "/d/c.conf"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("diff lacks %q:\n%s", want, diff)
+		}
+	}
+	var last struct {
+		MessageType string `json:"message_type"`
+		Added       int    `json:"added"`
+		Removed     int    `json:"removed"`
+		Modified    int    `json:"modified"`
+	}
+	lines := strings.Split(strings.TrimSpace(mustCairn(t, env, "--json", "diff", s1.SnapshotID, "latest")), "\n")
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if last.MessageType != "statistics" || last.Added != 1 || last.Removed != 1 || last.Modified != 1 {
+		t.Fatalf("diff --json statistics: %+v", last)
+	}
+
+	find := mustCairn(t, env, "find", "*.conf")
+	if strings.Count(find, "found in snapshot") != 2 || !strings.Contains(find, src+"/new.conf") {
+		t.Fatalf("find:\n%s", find)
+	}
+	if out := mustCairn(t, env, "find", "--snapshot", s1.SnapshotID[:8], "new.conf"); !strings.Contains(out, "no matches") {
+		t.Fatalf("find --snapshot:\n%s", out)
+	}
+	var matches []map[string]any
+	json.Unmarshal([]byte(mustCairn(t, env, "find", "--json", "/**/d/*.conf")), &matches)
+	if len(matches) != 2 {
+		t.Fatalf("find anchored pattern: %d matches", len(matches))
+	}
+
+	mustCairn(t, env, "tag", "--add", "kept", "--remove", "one", s1.SnapshotID[:8])
+	var sns []struct {
+		ID       string   `json:"id"`
+		Tags     []string `json:"tags"`
+		Original *string  `json:"original"`
+	}
+	json.Unmarshal([]byte(mustCairn(t, env, "snapshots", "--json", "--tag", "kept")), &sns)
+	if len(sns) != 1 || len(sns[0].Tags) != 1 || sns[0].Original == nil || *sns[0].Original != s1.SnapshotID {
+		t.Fatalf("tag: %+v", sns)
+	}
+	var latest []map[string]any
+	json.Unmarshal([]byte(mustCairn(t, env, "snapshots", "--json", "--latest", "1")), &latest)
+	if len(latest) != 1 || latest[0]["id"] != s2.SnapshotID {
+		t.Fatalf("--latest 1: %v", latest)
+	}
+	grouped := mustCairn(t, env, "snapshots", "--group-by", "tags")
+	if strings.Count(grouped, "snapshots for tags") != 2 {
+		t.Fatalf("--group-by tags:\n%s", grouped)
+	}
+	if r := cairn(t, env, "snapshots", "--group-by", "color"); r.code != 1 || !strings.Contains(r.stderr, "color") {
+		t.Fatalf("bad --group-by: %d %q", r.code, r.stderr)
+	}
+}

@@ -129,18 +129,18 @@ func progressLine(s archiver.Status, width int) string {
 	if s.Errors > 0 {
 		fmt.Fprintf(&b, "  %d errors", s.Errors)
 	}
-	line := b.String()
+	line := []rune(b.String())
 	if room := width - 1 - len(line) - 2; s.CurrentFile != "" && room > 10 {
-		cur := s.CurrentFile
+		cur := []rune(s.CurrentFile)
 		if len(cur) > room {
-			cur = "…" + cur[len(cur)-room+1:]
+			cur = append([]rune("…"), cur[len(cur)-room+1:]...)
 		}
-		line += "  " + cur
+		line = append(append(line, ' ', ' '), cur...)
 	}
 	if len(line) >= width {
 		line = line[:width-1]
 	}
-	return line
+	return string(line)
 }
 
 func clock(d time.Duration) string {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/archiver"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+var (
+	t0      = time.Date(2026, 11, 2, 3, 4, 5, 0, time.UTC)
+	summary = &snapshot.Summary{FilesNew: 3, FilesChanged: 2, FilesUnmodified: 100, DirsNew: 1, DirsChanged: 2,
+		DirsUnmodified: 30, BytesRead: 5 << 20, BytesAdded: 3 << 20, BytesStored: 1 << 20, BlobsAdded: 7,
+		TotalFiles: 105, TotalBytes: 900 << 20, Duration: 1500 * time.Millisecond}
+)
+
+func sampleViews() []snapshotView {
+	p := "1111111111111111111111111111111111111111111111111111111111111111"
+	return []snapshotView{
+		{ID: p, ShortID: p[:8], Time: t0, Hostname: "web1", Username: "root", Paths: []string{"/etc", "/home"},
+			Tags: []string{}, Kind: snapshot.Full, Generation: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+			Tree: "2222222222222222222222222222222222222222222222222222222222222222", Summary: summary},
+		{ID: "3333333333333333333333333333333333333333333333333333333333333333", ShortID: "33333333", Time: t0.Add(24 * time.Hour),
+			Hostname: "web1", Username: "root", Paths: []string{"/etc", "/home"}, Tags: []string{"nightly"},
+			Kind: snapshot.Incremental, Parent: &p, Generation: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+			Tree: "4444444444444444444444444444444444444444444444444444444444444444", Summary: summary},
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	time.Local = time.UTC
+	var buf bytes.Buffer
+
+	writeSnapshotTable(&buf, sampleViews())
+	golden(t, "snapshots.txt", buf.Bytes())
+	buf.Reset()
+	b, _ := json.Marshal(sampleViews())
+	golden(t, "snapshots.json", append(b, '\n'))
+
+	changes := []snapshot.Change{
+		{Path: "/etc/hosts", Kind: snapshot.Modified, Type: snapshot.TypeFile},
+		{Path: "/etc/new.d/", Kind: snapshot.Added, Type: snapshot.TypeDir},
+		{Path: "/etc/old.conf", Kind: snapshot.Removed, Type: snapshot.TypeFile},
+		{Path: "/etc/passwd", Kind: snapshot.Metadata, Type: snapshot.TypeFile},
+	}
+	st := snapshot.DiffStats{Added: 1, Removed: 1, Modified: 1, MetadataOnly: 1, AddedBytes: 2048, RemovedBytes: 10}
+	writeDiff(&buf, "11111111", "33333333", changes, st)
+	golden(t, "diff.txt", buf.Bytes())
+	buf.Reset()
+	writeDiffJSON(&buf, "11111111", "33333333", changes, st)
+	golden(t, "diff.json", buf.Bytes())
+	buf.Reset()
+
+	entries := []lsEntry{
+		{Path: "/etc", Name: "etc", Type: snapshot.TypeDir, Mode: "drwxr-xr-x", User: "root", Group: "root", ModTime: t0},
+		{Path: "/etc/hosts", Name: "hosts", Type: snapshot.TypeFile, Mode: "-rw-r--r--", Size: 220, UID: 1000, GID: 1000, ModTime: t0},
+		{Path: "/etc/localtime", Name: "localtime", Type: snapshot.TypeSymlink, Mode: "Lrwxrwxrwx", User: "root", Group: "root", ModTime: t0, LinkTarget: "/usr/share/zoneinfo/UTC"},
+	}
+	writeLs(&buf, entries, true)
+	golden(t, "ls-long.txt", buf.Bytes())
+	buf.Reset()
+	enc := jsonEncoder(&buf)
+	for _, e := range entries {
+		enc.Encode(e)
+	}
+	golden(t, "ls.json", buf.Bytes())
+	buf.Reset()
+
+	stats := snapshot.Stats{Snapshots: 2, TotalFiles: 210, RestoreSize: 1800 << 20, DataBlobs: 900, TreeBlobs: 40,
+		UniqueSize: 950 << 20, StoredSize: 400 << 20, DedupRatio: 1.89, Compression: 2.37,
+		Generations: []snapshot.GenerationStats{{Snapshots: 1, Packs: 3, Blobs: 100, StoredSize: 40 << 20},
+			{Generation: pack.Generation{0xa1, 0xb2, 0xc3, 0xd4}, Snapshots: 1, Packs: 25, Blobs: 840, StoredSize: 360 << 20}}}
+	writeStats(&buf, stats)
+	golden(t, "stats.txt", buf.Bytes())
+	buf.Reset()
+	b, _ = json.Marshal(stats)
+	golden(t, "stats.json", append(b, '\n'))
+	buf.Reset()
+
+	sn := &snapshot.Snapshot{Kind: snapshot.Incremental, Generation: pack.Generation{0xa1, 0xb2, 0xc3, 0xd4}, Summary: summary}
+	for _, j := range []bool{false, true} {
+		g := &globalOptions{json: j, env: &Env{Stdout: &buf}}
+		printBackupSummary(g, sn, false)
+	}
+	golden(t, "backup-summary.txt", buf.Bytes())
+	buf.Reset()
+
+	line := progressLine(archiver.Status{Elapsed: 83 * time.Second, FilesDone: 1234, BytesDone: 300 << 20,
+		TotalFiles: 5678, TotalBytes: 1 << 30, ScanDone: true, PercentDone: 300.0 / 1024, ETA: 200 * time.Second,
+		CurrentFile: "/home/alice/projects/a/very/long/path/to/some/file.txt"}, 100)
+	golden(t, "progress.txt", []byte(line+"\n"))
+	if len([]rune(line)) >= 100 {
+		t.Errorf("progress line of %d columns in a 100-column terminal", len(line))
+	}
+}
