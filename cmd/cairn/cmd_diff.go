@@ -11,6 +11,7 @@ import (
 
 func newDiffCommand(g *globalOptions) *cobra.Command {
 	var metadata bool
+	var o filterOptions
 	cmd := &cobra.Command{
 		Use:   "diff SNAPSHOT1[:PATH] SNAPSHOT2[:PATH]",
 		Short: "Show what changed between two snapshots",
@@ -27,7 +28,7 @@ then totals. --json prints one object per change and a summary object.`,
 			}
 			var ids [2]snapshotRoot
 			for i, a := range args {
-				if ids[i], err = resolveRoot(ctx, r, a, snapshot.Filter{}); err != nil {
+				if ids[i], err = resolveRoot(ctx, r, a, o.filter()); err != nil {
 					return err
 				}
 			}
@@ -52,6 +53,7 @@ then totals. --json prints one object per change and a summary object.`,
 		},
 	}
 	cmd.Flags().BoolVar(&metadata, "metadata", true, "list paths whose metadata alone changed (U)")
+	o.addFlags(cmd)
 	return cmd
 }
 

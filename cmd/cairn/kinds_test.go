@@ -394,3 +394,35 @@ func TestDiffFindTagSnapshots(t *testing.T) {
 		t.Fatalf("bad --group-by: %d %q", r.code, r.stderr)
 	}
 }
+
+// TestProgressOnTerminal runs a backup under a pseudo-terminal (script
+// from util-linux): the progress line is drawn there, and never when
+// stdout is a pipe (the other tests) or with --quiet.
+func TestProgressOnTerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to make a pseudo-terminal")
+	}
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	os.MkdirAll(src, 0o755)
+	writeBig(t, filepath.Join(src, "big"), 200<<20)
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, "init")
+	run := func(extra string) string {
+		cmd := exec.Command(script, "-qec", cairnBin+" backup "+extra+" "+src, "/dev/null")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TERM=xterm"}, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("backup on a terminal: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	out := run("--full")
+	if !strings.Contains(out, "\r\x1b[K[") || !strings.Contains(out, "files") || !strings.Contains(out, "snapshot ") {
+		t.Fatalf("no progress line on a terminal:\n%q", out)
+	}
+	if out := run("--full --quiet"); strings.Contains(out, "\x1b[K") {
+		t.Fatalf("progress shown with --quiet:\n%q", out)
+	}
+}
