@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/archiver"
 	"github.com/cairn-backup/cairn/repo/restorer"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -17,6 +19,11 @@ type restoreOptions struct {
 	target             string
 	include, exclude   []string
 	iinclude, iexclude []string
+	overwrite          string
+	delete             bool
+	dryRun             bool
+	verify             bool
+	numericOwner       bool
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -25,6 +32,11 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 		Use:   "restore SNAPSHOT[:PATH] --target DIR",
 		Short: "Restore a snapshot or a part of it",
 		Long: `Restore a snapshot, or the subtree at PATH, into DIR.
+
+Into a non-empty target, --overwrite decides what happens to files that
+exist: always (default), if-changed (keep files whose size and content
+already match: an interrupted restore run again resumes), if-newer, never.
+--delete removes what the target holds but the snapshot does not.
 
 Exit code 3 means some files could not be restored (each is reported on
 stderr); 13 means the repository is damaged.`,
@@ -39,17 +51,23 @@ stderr); 13 means the repository is damaged.`,
 	f.StringArrayVarP(&o.exclude, "exclude", "e", nil, "don't restore paths matching `pattern` (repeatable)")
 	f.StringArrayVar(&o.iinclude, "iinclude", nil, "like --include, ignoring case")
 	f.StringArrayVar(&o.iexclude, "iexclude", nil, "like --exclude, ignoring case")
+	f.StringVar(&o.overwrite, "overwrite", "always", "for existing files: always, if-changed, if-newer or never")
+	f.BoolVar(&o.delete, "delete", false, "delete files in the target that are not in the snapshot")
+	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "list what would be done, change nothing")
+	f.BoolVar(&o.verify, "verify", false, "read every restored file back and check it against the snapshot")
+	f.BoolVar(&o.numericOwner, "numeric-owner", false, "restore uid/gid numbers instead of mapping user and group names")
 	o.filterOptions.addFlags(cmd)
 	return cmd
 }
 
-func combineMatchers(pats, ipats []string) (*snapshot.Matcher, *snapshot.Matcher, error) {
-	m, err := snapshot.NewMatcher(pats, false)
-	if err != nil {
-		return nil, nil, err
+func combineMatchers(pats, ipats []string) (*snapshot.Matcher, error) {
+	if len(pats) > 0 && len(ipats) > 0 {
+		return nil, errors.New("use a pattern flag or its case-insensitive form, not both")
 	}
-	im, err := snapshot.NewMatcher(ipats, true)
-	return m, im, err
+	if len(ipats) > 0 {
+		return snapshot.NewMatcher(ipats, true)
+	}
+	return snapshot.NewMatcher(pats, false)
 }
 
 func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg string) error {
@@ -57,22 +75,17 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	if o.target == "" {
 		return &exitError{code: exitFatal, err: errors.New("restore: no target directory given"), hint: "pass --target DIR"}
 	}
-	if len(o.iinclude) > 0 && len(o.include) > 0 || len(o.iexclude) > 0 && len(o.exclude) > 0 {
-		return errors.New("restore: use either --include or --iinclude (and --exclude or --iexclude), not both")
-	}
-	inc, iinc, err := combineMatchers(o.include, o.iinclude)
+	inc, err := combineMatchers(o.include, o.iinclude)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	exc, iexc, err := combineMatchers(o.exclude, o.iexclude)
+	exc, err := combineMatchers(o.exclude, o.iexclude)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if !iinc.Empty() {
-		inc = iinc
-	}
-	if !iexc.Empty() {
-		exc = iexc
+	ow, err := restorer.ParseOverwrite(o.overwrite)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
 	r, err := g.openRepo(ctx, true)
 	if err != nil {
@@ -85,23 +98,57 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	}
 	var mu sync.Mutex
 	var damaged bool
-	opts := restorer.Options{Include: inc, Exclude: exc, OnError: func(p string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		damaged = damaged || isDamage(err)
-		g.warnf("error: restore %s: %v\n", p, err)
-	}}
+	opts := restorer.Options{Include: inc, Exclude: exc, Overwrite: ow, Delete: o.delete, DryRun: o.dryRun,
+		Verify: o.verify, NumericOwner: o.numericOwner,
+		OnError: func(p string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			damaged = damaged || errors.Is(err, repo.ErrDamaged)
+			g.clearProgress()
+			g.warnf("error: restore %s: %v\n", p, err)
+		}}
+	if o.dryRun || g.verbose > 1 {
+		opts.OnAction = func(action, p string) {
+			if action == "verified" && !o.dryRun {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if g.json {
+				_ = jsonOut(g, map[string]string{"message_type": "action", "action": action, "path": p})
+			} else {
+				g.printf("%-8s %s\n", action, p)
+			}
+		}
+	}
+	stop := g.startRestoreProgress(&opts)
 	st, err := restorer.Restore(ctx, r, sn, p, o.target, opts)
+	stop()
 	if err != nil && !errors.Is(err, restorer.ErrPartial) {
 		return err
 	}
 	if g.json {
 		if jerr := jsonOut(g, map[string]any{"message_type": "summary", "files_restored": st.Files,
-			"dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "errors": st.Errors}); jerr != nil {
+			"dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "files_skipped": st.Skipped,
+			"files_deleted": st.Deleted, "files_verified": st.Verified, "errors": st.Errors, "dry_run": o.dryRun}); jerr != nil {
 			return jerr
 		}
 	} else {
-		g.printf("restored %d files, %d dirs, %s from snapshot %s to %s\n", st.Files, st.Dirs, formatBytes(st.Bytes), sn.ID().Short(), o.target)
+		verb := "restored"
+		if o.dryRun {
+			verb = "would restore"
+		}
+		g.printf("%s %d files, %d dirs, %s from snapshot %s to %s", verb, st.Files, st.Dirs, formatBytes(st.Bytes), sn.ID().Short(), o.target)
+		if st.Skipped > 0 {
+			g.printf(", %d unchanged skipped", st.Skipped)
+		}
+		if st.Deleted > 0 {
+			g.printf(", %d deleted", st.Deleted)
+		}
+		if o.verify {
+			g.printf(", %d verified", st.Verified)
+		}
+		g.printf("\n")
 	}
 	if err != nil {
 		if damaged {
@@ -113,4 +160,41 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	return nil
 }
 
-func isDamage(err error) bool { return errors.Is(err, repo.ErrDamaged) }
+// startRestoreProgress shows a progress line on a terminal while a restore
+// runs; it returns the function that stops it.
+func (g *globalOptions) startRestoreProgress(opts *restorer.Options) func() {
+	terminal := g.env.StdoutIsTerminal != nil && g.env.StdoutIsTerminal()
+	if g.quiet || g.json || !terminal || opts.DryRun {
+		return func() {}
+	}
+	p := &restorer.Progress{}
+	opts.Progress = p
+	start := time.Now()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			s := archiver.Status{Elapsed: time.Since(start), FilesDone: p.FilesDone.Load(), BytesDone: p.BytesDone.Load(),
+				TotalFiles: p.TotalFiles.Load(), TotalBytes: p.TotalBytes.Load(), ScanDone: true}
+			if s.TotalBytes > 0 {
+				s.PercentDone = min(1, float64(s.BytesDone)/float64(s.TotalBytes))
+				if s.BytesDone > 0 && s.PercentDone < 1 {
+					s.ETA = time.Duration(float64(s.TotalBytes-s.BytesDone) / (float64(s.BytesDone) / s.Elapsed.Seconds()) * float64(time.Second))
+				}
+			}
+			select {
+			case <-done:
+				g.showProgress(s, true)
+				return
+			case <-t.C:
+				g.showProgress(s, false)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}

@@ -179,7 +179,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	root.AddCommand(
 		newInitCommand(g), newBackupCommand(g), newSnapshotsCommand(g), newLsCommand(g),
 		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),
-		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g),
+		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
 	)
 	return root
 }

@@ -367,6 +367,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		}
 		node := a.nodeFromInfo(name, fi)
 		keepAtime(node, pnode)
+		a.xattrs(p, node, pnode)
 		child := d.subdir(node, p, pnode)
 		child.virtual = true
 		a.walkVirtual(ctx, child, c, p, a.subtree(ctx, pnode))
@@ -402,6 +403,7 @@ func (a *archiver) subtree(ctx context.Context, pnode *snapshot.Node) *snapshot.
 func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, fi fs.FileInfo, pnode *snapshot.Node, dev uint64) {
 	node := a.nodeFromInfo(name, fi)
 	keepAtime(node, pnode)
+	a.xattrs(p, node, pnode)
 	switch node.Type {
 	case snapshot.TypeDir:
 		child := d.subdir(node, p, pnode)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
+	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -13,33 +16,46 @@ import (
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
-// mkdirNoFollow creates a directory; an existing directory is fine, but
-// an existing symlink (or other file) is never followed.
-func mkdirNoFollow(p string) error {
+// mkdirNoFollow creates a directory; an existing directory is fine. Another
+// object in the way, a symlink above all, is never followed: it is replaced
+// (--overwrite always or if-changed) or reported.
+func mkdirNoFollow(p string, ow Overwrite) error {
 	err := os.Mkdir(p, 0o700)
-	if err == nil {
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, lerr := os.Lstat(p)
+	if lerr != nil {
+		return lerr
+	}
+	if fi.IsDir() {
 		return nil
 	}
-	if errors.Is(err, fs.ErrExist) {
-		fi, lerr := os.Lstat(p)
-		if lerr != nil {
-			return lerr
+	if ow == OverwriteAlways || ow == OverwriteIfChanged {
+		if err := os.Remove(p); err != nil {
+			return err
 		}
-		if fi.IsDir() {
-			return nil
-		}
-		return fmt.Errorf("mkdir %s: a %s is in the way", p, fi.Mode().Type())
+		return os.Mkdir(p, 0o700)
 	}
-	return err
+	return fmt.Errorf("mkdir %s: a %s is in the way", p, typeName(fi.Mode()))
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsRegular():
+		return "file"
+	}
+	return "special file"
 }
 
 // createNoFollow creates or truncates a regular file without following a
-// symlink at its place.
+// symlink at its place: a symlink there is removed, never written through.
 func createNoFollow(p string) (*os.File, error) {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
-	if err != nil && errors.Is(err, syscall.ELOOP) {
-		// A symlink sits there: replace it, never write through it.
-		if rerr := os.Remove(p); rerr != nil {
+	if err != nil && (errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EISDIR)) {
+		if rerr := os.RemoveAll(p); rerr != nil {
 			return nil, rerr
 		}
 		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
@@ -47,8 +63,13 @@ func createNoFollow(p string) (*os.File, error) {
 	return f, err
 }
 
+func openReadNoFollow(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+}
+
 // createSized creates (or truncates) a file and sets its final size, so
-// pieces can be written at their offsets in any order.
+// pieces can be written at their offsets in any order; what is never
+// written stays a hole.
 func createSized(p string, size int64) error {
 	f, err := createNoFollow(p)
 	if err != nil {
@@ -61,46 +82,71 @@ func createSized(p string, size int64) error {
 	return err
 }
 
-// writeWhole creates p with data and its metadata through one descriptor.
-func writeWhole(p string, data []byte, n *snapshot.Node) error {
+// writeWhole creates p with data (its whole content, of size bytes) and
+// its metadata through one descriptor.
+func writeWhole(p string, data []byte, size int64, n *snapshot.Node, o *owners) error {
 	f, err := createNoFollow(p)
 	if err != nil {
 		return err
 	}
-	if len(data) > 0 {
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return err
-		}
+	if err := writeSparse(f, data, 0, size); err != nil {
+		f.Close()
+		return err
 	}
-	if err := setFileMetadata(f, n); err != nil {
+	if err := setFileMetadata(f, n, o); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return f.Close()
 }
 
-// setFileMetadata applies ownership (as root), mode and times through fd.
-func setFileMetadata(f *os.File, n *snapshot.Node) error {
-	fd := int(f.Fd())
-	if os.Geteuid() == 0 {
-		if err := unix.Fchown(fd, int(n.UID), int(n.GID)); err != nil {
-			return fmt.Errorf("chown: %w", err)
+const holeBlock = 4096
+
+// writeSparse writes data at off, skipping aligned all-zero blocks (the
+// file is already that long, or size makes it so), so they stay holes.
+func writeSparse(f *os.File, data []byte, off, size int64) error {
+	if size > 0 {
+		if err := f.Truncate(size); err != nil {
+			return err
 		}
 	}
-	if err := unix.Fchmod(fd, unixMode(n.Mode)); err != nil {
-		return fmt.Errorf("chmod: %w", err)
+	start := -1 // start of the pending non-zero run
+	for i := 0; i < len(data); i += holeBlock {
+		end := min(i+holeBlock, len(data))
+		if isZero(data[i:end]) {
+			if start >= 0 {
+				if _, err := f.WriteAt(data[start:i], off+int64(start)); err != nil {
+					return err
+				}
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
 	}
-	atime := n.AccessTime
-	if atime.IsZero() {
-		atime = n.ModTime
-	}
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
-	// utimensat(fd, NULL, …) sets the times of fd itself, in nanoseconds.
-	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return fmt.Errorf("set times: %w", e)
+	if start >= 0 {
+		if _, err := f.WriteAt(data[start:], off+int64(start)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if *(*uint64)(unsafe.Pointer(&b[0])) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func pwriteFile(p string, data []byte, off int64) error {
@@ -108,7 +154,7 @@ func pwriteFile(p string, data []byte, off int64) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteAt(data, off)
+	err = writeSparse(f, data, off, 0)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -129,12 +175,107 @@ func unixMode(m fs.FileMode) uint32 {
 	return mode
 }
 
-// setMetadata applies ownership (as root), mode and times to p without
-// following a symlink.
-func setMetadata(p string, n *snapshot.Node) error {
-	if os.Geteuid() == 0 {
-		if err := os.Lchown(p, int(n.UID), int(n.GID)); err != nil {
+// owners maps recorded user and group names to this system's IDs (as
+// restic and tar do), falling back to the recorded numbers.
+type owners struct {
+	numeric bool
+	root    bool
+	mu      sync.Mutex
+	users   map[string]int
+	groups  map[string]int
+}
+
+func newOwners(numeric bool) owners {
+	return owners{numeric: numeric, root: os.Geteuid() == 0, users: map[string]int{}, groups: map[string]int{}}
+}
+
+func (o *owners) ids(n *snapshot.Node) (int, int) {
+	uid, gid := int(n.UID), int(n.GID)
+	if o.numeric {
+		return uid, gid
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n.User != "" {
+		id, ok := o.users[n.User]
+		if !ok {
+			id = -1
+			if u, err := user.Lookup(n.User); err == nil {
+				id, _ = strconv.Atoi(u.Uid)
+			}
+			o.users[n.User] = id
+		}
+		if id >= 0 {
+			uid = id
+		}
+	}
+	if n.Group != "" {
+		id, ok := o.groups[n.Group]
+		if !ok {
+			id = -1
+			if g, err := user.LookupGroup(n.Group); err == nil {
+				id, _ = strconv.Atoi(g.Gid)
+			}
+			o.groups[n.Group] = id
+		}
+		if id >= 0 {
+			gid = id
+		}
+	}
+	return uid, gid
+}
+
+// setFileMetadata applies ownership (as root), xattrs, mode and times
+// through an open file.
+func setFileMetadata(f *os.File, n *snapshot.Node, o *owners) error {
+	fd := int(f.Fd())
+	if o.root {
+		uid, gid := o.ids(n)
+		if err := unix.Fchown(fd, uid, gid); err != nil {
+			return fmt.Errorf("chown: %w", err)
+		}
+	}
+	for _, x := range n.Xattrs {
+		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) {
+			return fmt.Errorf("set xattr %s: %w", x.Name, err)
+		}
+	}
+	if err := unix.Fchmod(fd, unixMode(n.Mode)); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	ts := times(n)
+	// utimensat(fd, NULL, …) sets the times of fd itself, in nanoseconds.
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return fmt.Errorf("set times: %w", e)
+	}
+	return nil
+}
+
+func ignorableXattrErr(err error) bool {
+	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)
+}
+
+func times(n *snapshot.Node) []unix.Timespec {
+	atime := n.AccessTime
+	if atime.IsZero() {
+		atime = n.ModTime
+	}
+	return []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
+}
+
+// setMetadata applies ownership (as root), xattrs, mode and times to p
+// without following a symlink.
+func setMetadata(p string, n *snapshot.Node, o *owners) error {
+	if o.root {
+		uid, gid := o.ids(n)
+		if err := os.Lchown(p, uid, gid); err != nil {
 			return err
+		}
+	}
+	for _, x := range n.Xattrs {
+		if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) &&
+			!(n.Type == snapshot.TypeSymlink && errors.Is(err, unix.EPERM)) {
+			return fmt.Errorf("set xattr %s on %s: %w", x.Name, p, err)
 		}
 	}
 	if n.Type != snapshot.TypeSymlink {
@@ -142,13 +283,42 @@ func setMetadata(p string, n *snapshot.Node) error {
 			return fmt.Errorf("chmod %s: %w", p, err)
 		}
 	}
-	atime := n.AccessTime
-	if atime.IsZero() {
-		atime = n.ModTime
-	}
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, times(n), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times %s: %w", p, err)
 	}
 	return nil
+}
+
+// createSpecial makes a symlink, device, FIFO or socket node, replacing
+// what is in the way (never following it).
+func (rs *restorer) createSpecial(n *snapshot.Node, dst string) error {
+	if fi, err := os.Lstat(dst); err == nil {
+		if fi.IsDir() {
+			err = os.RemoveAll(dst)
+		} else {
+			err = os.Remove(dst)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var err error
+	switch n.Type {
+	case snapshot.TypeSymlink:
+		err = os.Symlink(n.LinkTarget, dst)
+	case snapshot.TypeFIFO:
+		err = unix.Mkfifo(dst, uint32(n.Mode.Perm()))
+	case snapshot.TypeDev:
+		err = unix.Mknod(dst, unix.S_IFBLK|uint32(n.Mode.Perm()), int(n.Rdev))
+	case snapshot.TypeCharDev:
+		err = unix.Mknod(dst, unix.S_IFCHR|uint32(n.Mode.Perm()), int(n.Rdev))
+	case snapshot.TypeSocket:
+		// A socket belongs to a running program; like restic and tar,
+		// there is nothing to restore.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return setMetadata(dst, n, &rs.owners)
 }

@@ -1,13 +1,12 @@
-// Package restorer restores snapshots: selecting nodes, planning reads pack
-// by pack, writing files at their offsets from several workers, then
-// setting metadata (directories last, after their contents).
+// Package restorer restores snapshots and dumps them: selecting nodes,
+// planning reads pack by pack, writing files at their offsets from several
+// workers, then setting metadata (directories last, after their contents).
 package restorer
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
@@ -24,20 +22,72 @@ import (
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
+// Overwrite says what to do with a file that already exists in the target.
+type Overwrite int
+
+// Overwrite policies.
+const (
+	OverwriteAlways    Overwrite = iota // replace it
+	OverwriteIfChanged                  // replace it unless size and content already match
+	OverwriteIfNewer                    // replace it if the snapshot's version is newer
+	OverwriteNever                      // keep it
+)
+
+// ParseOverwrite parses always, if-changed, if-newer or never.
+func ParseOverwrite(s string) (Overwrite, error) {
+	switch s {
+	case "always", "":
+		return OverwriteAlways, nil
+	case "if-changed":
+		return OverwriteIfChanged, nil
+	case "if-newer":
+		return OverwriteIfNewer, nil
+	case "never":
+		return OverwriteNever, nil
+	}
+	return 0, fmt.Errorf("invalid --overwrite %q: want always, if-changed, if-newer or never", s)
+}
+
 // Options configure a restore.
 type Options struct {
 	// Include and Exclude select nodes by their path in the snapshot.
 	Include, Exclude *snapshot.Matcher
 	// Workers is the number of packs read at once (0: default).
-	Workers int
+	Workers   int
+	Overwrite Overwrite
+	// Delete removes what the target holds but the (selected part of
+	// the) snapshot does not, inside the target only.
+	Delete bool
+	// DryRun reports through OnAction what would be done, and does nothing.
+	DryRun bool
+	// Verify reads every restored file back and checks it against the
+	// snapshot's blob IDs.
+	Verify bool
+	// NumericOwner restores uid/gid as recorded instead of mapping the
+	// recorded user and group names (as root).
+	NumericOwner bool
 	// OnError is told of each file or object that could not be restored;
 	// the restore goes on. Called from several goroutines.
 	OnError func(path string, err error)
+	// OnAction, if set, is told what is done to each path ("restore",
+	// "skip", "delete", "verified"). Called from several goroutines.
+	OnAction func(action, path string)
+	// Progress, if set, is updated as files are written.
+	Progress *Progress
+}
+
+// Progress counts a running restore; read it from any goroutine.
+type Progress struct {
+	FilesDone, BytesDone   atomic.Int64
+	TotalFiles, TotalBytes atomic.Int64
 }
 
 // Stats counts what a restore did.
 type Stats struct {
 	Files, Dirs, Others int64
+	Skipped             int64
+	Deleted             int64
+	Verified            int64
 	Bytes               int64
 	Errors              int64
 }
@@ -48,6 +98,8 @@ type fileState struct {
 	node      *snapshot.Node
 	size      int64
 	blobs     int
+	ids       []pack.ID
+	lens      []int64
 	remaining atomic.Int64
 	failed    atomic.Bool
 	create    sync.Once
@@ -66,14 +118,19 @@ type restorer struct {
 	target string
 	stats  Stats
 	errs   atomic.Int64
+	owners owners
 
 	files []*fileState
-	dirs  []dirMeta
-	links []hardlink
+	// maybeSkip are files that exist and need a content check (if-changed).
+	maybeSkip []*fileState
+	dirs      []dirMeta
+	links     []hardlink
 	// blob → where it goes
 	blobs map[pack.ID][]blobTarget
 	// inode key → first restored path
 	inodes map[[2]uint64]string
+	// kept holds every target path the selection covers, for --delete.
+	kept map[string]bool
 }
 
 type dirMeta struct {
@@ -99,14 +156,17 @@ func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, sna
 	if err != nil {
 		return Stats{}, fmt.Errorf("restore target %s: %w", target, err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return Stats{}, fmt.Errorf("restore target %s: %w", target, err)
+	if !opts.DryRun {
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return Stats{}, fmt.Errorf("restore target %s: %w", target, err)
+		}
 	}
 	node, clean, err := snapshot.FindNode(ctx, r, sn.Tree, snapPath)
 	if err != nil {
 		return Stats{}, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
 	}
-	rs := &restorer{r: r, opts: opts, target: abs, gen: sn.Generation, blobs: map[pack.ID][]blobTarget{}, inodes: map[[2]uint64]string{}}
+	rs := &restorer{r: r, opts: opts, target: abs, gen: sn.Generation, blobs: map[pack.ID][]blobTarget{},
+		inodes: map[[2]uint64]string{}, kept: map[string]bool{abs: true}, owners: newOwners(opts.NumericOwner)}
 	if node.Type == snapshot.TypeDir {
 		if err := rs.plan(ctx, sn, *node.Subtree, clean, abs); err != nil {
 			return rs.stats, err
@@ -114,15 +174,41 @@ func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, sna
 	} else {
 		rs.planNode(ctx, sn, node, clean, filepath.Join(abs, node.Name))
 	}
-	if err := rs.writeContent(ctx); err != nil {
+	if err := rs.checkExisting(ctx); err != nil {
 		return rs.stats, err
 	}
-	rs.finish()
+	if !opts.DryRun {
+		if err := rs.writeContent(ctx); err != nil {
+			return rs.stats, err
+		}
+		rs.finish()
+	}
+	if opts.Delete && node.Type == snapshot.TypeDir {
+		rs.deleteExtra(clean)
+	}
+	if opts.Verify && !opts.DryRun {
+		if err := rs.verify(ctx); err != nil {
+			return rs.stats, err
+		}
+	}
 	rs.stats.Errors = rs.errs.Load()
 	if rs.stats.Errors > 0 {
 		return rs.stats, fmt.Errorf("%w: %d errors", ErrPartial, rs.stats.Errors)
 	}
 	return rs.stats, nil
+}
+
+func (rs *restorer) report(p string, err error) {
+	rs.errs.Add(1)
+	if rs.opts.OnError != nil {
+		rs.opts.OnError(p, err)
+	}
+}
+
+func (rs *restorer) action(a, p string) {
+	if rs.opts.OnAction != nil {
+		rs.opts.OnAction(a, p)
+	}
 }
 
 // locate picks where to read a data blob from: its copy in the snapshot's
@@ -138,13 +224,6 @@ func (rs *restorer) locate(id pack.ID) (index.Location, bool) {
 		return index.Location{}, false
 	}
 	return locs[0], true
-}
-
-func (rs *restorer) report(p string, err error) {
-	rs.errs.Add(1)
-	if rs.opts.OnError != nil {
-		rs.opts.OnError(p, err)
-	}
 }
 
 // selected reports whether snapPath is to be restored, and whether to
@@ -184,11 +263,14 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 	if !ok {
 		return
 	}
+	rs.kept[dst] = true
 	switch n.Type {
 	case snapshot.TypeDir:
-		if err := mkdirNoFollow(dst); err != nil {
-			rs.report(dst, err)
-			return
+		if !rs.opts.DryRun {
+			if err := mkdirNoFollow(dst, rs.opts.Overwrite); err != nil {
+				rs.report(dst, err)
+				return
+			}
 		}
 		rs.stats.Dirs++
 		if descend {
@@ -200,18 +282,54 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 			key := [2]uint64{n.DeviceID, n.Inode}
 			if first, ok := rs.inodes[key]; ok {
 				rs.links = append(rs.links, hardlink{path: dst, to: first, node: n})
+				rs.action("restore", dst)
 				return
 			}
 			rs.inodes[key] = dst
 		}
 		rs.planFile(n, snapPath, dst)
 	default:
+		if skip := rs.keepExisting(dst, n); skip {
+			return
+		}
+		rs.action("restore", dst)
+		if rs.opts.DryRun {
+			rs.stats.Others++
+			return
+		}
 		if err := rs.createSpecial(n, dst); err != nil {
 			rs.report(dst, err)
 			return
 		}
 		rs.stats.Others++
 	}
+}
+
+// keepExisting applies the overwrite policy to dst (a file or special
+// node) and reports whether the existing object stays. if-changed is
+// decided later for regular files (content check) and here for others.
+func (rs *restorer) keepExisting(dst string, n *snapshot.Node) bool {
+	fi, err := os.Lstat(dst)
+	if err != nil {
+		return false
+	}
+	keep := false
+	switch rs.opts.Overwrite {
+	case OverwriteNever:
+		keep = true
+	case OverwriteIfNewer:
+		keep = !n.ModTime.After(fi.ModTime())
+	case OverwriteIfChanged:
+		if n.Type == snapshot.TypeSymlink && fi.Mode()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(dst)
+			keep = target == n.LinkTarget
+		}
+	}
+	if keep {
+		rs.stats.Skipped++
+		rs.action("skip", dst)
+	}
+	return keep
 }
 
 func (rs *restorer) planFile(n *snapshot.Node, snapPath, dst string) {
@@ -222,14 +340,100 @@ func (rs *restorer) planFile(n *snapshot.Node, snapPath, dst string) {
 			rs.report(dst, fmt.Errorf("data blob %s: %w: not in index", id.Short(), repo.ErrDamaged))
 			return
 		}
-		rs.blobs[id] = append(rs.blobs[id], blobTarget{file: fsState, offset: fsState.size})
+		fsState.ids = append(fsState.ids, id)
+		fsState.lens = append(fsState.lens, int64(loc.RawLength))
 		fsState.size += int64(loc.RawLength)
 		fsState.blobs++
 	}
-	fsState.remaining.Store(int64(fsState.blobs))
-	rs.files = append(rs.files, fsState)
+	if fi, err := os.Lstat(dst); err == nil {
+		if rs.keepExisting(dst, n) {
+			return
+		}
+		if rs.opts.Overwrite == OverwriteIfChanged && fi.Mode().IsRegular() && fi.Size() == fsState.size {
+			rs.maybeSkip = append(rs.maybeSkip, fsState)
+			return
+		}
+	}
+	rs.addFile(fsState)
+}
+
+// addFile schedules a file to be written.
+func (rs *restorer) addFile(f *fileState) {
+	var off int64
+	for i, id := range f.ids {
+		rs.blobs[id] = append(rs.blobs[id], blobTarget{file: f, offset: off})
+		off += f.lens[i]
+	}
+	f.remaining.Store(int64(f.blobs))
+	rs.files = append(rs.files, f)
 	rs.stats.Files++
-	rs.stats.Bytes += fsState.size
+	rs.stats.Bytes += f.size
+	rs.action("restore", f.path)
+	if p := rs.opts.Progress; p != nil {
+		p.TotalFiles.Add(1)
+		p.TotalBytes.Add(f.size)
+	}
+}
+
+// checkExisting hashes files that exist with the right size (--overwrite
+// if-changed) in parallel; those whose content matches are skipped, so an
+// interrupted restore resumes where it stopped.
+func (rs *restorer) checkExisting(ctx context.Context) error {
+	same := make([]bool, len(rs.maybeSkip))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rs.opts.Workers)
+	for i, f := range rs.maybeSkip {
+		g.Go(func() error {
+			ok, err := rs.matches(gctx, f)
+			if err != nil && gctx.Err() != nil {
+				return gctx.Err()
+			}
+			same[i] = ok && err == nil
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, f := range rs.maybeSkip {
+		if same[i] {
+			rs.stats.Skipped++
+			rs.action("skip", f.path)
+			continue
+		}
+		rs.addFile(f)
+	}
+	return nil
+}
+
+// matches reads the file at f.path and compares it, piece by piece, with
+// the blob IDs of the snapshot's version.
+func (rs *restorer) matches(ctx context.Context, f *fileState) (bool, error) {
+	file, err := openReadNoFollow(f.path)
+	if err != nil {
+		return false, err
+	}
+	defer file.Close()
+	h := rs.r.Key().NewIDHasher()
+	var buf []byte
+	var off int64
+	for i, id := range f.ids {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		n := f.lens[i]
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		if _, err := file.ReadAt(buf[:n], off); err != nil {
+			return false, err
+		}
+		if pack.ID(h.Sum(buf[:n])) != id {
+			return false, nil
+		}
+		off += n
+	}
+	return true, nil
 }
 
 // writeContent reads every needed pack once and writes its blobs into the
@@ -252,9 +456,10 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 		batch := empty[i:min(i+256, len(empty))]
 		g.Go(func() error {
 			for _, f := range batch {
-				if err := writeWhole(f.path, nil, f.node); err != nil {
+				if err := writeWhole(f.path, nil, 0, f.node, &rs.owners); err != nil {
 					rs.fail(f, err)
 				}
+				rs.fileDone(f)
 			}
 			return nil
 		})
@@ -290,6 +495,12 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 	return g.Wait()
 }
 
+func (rs *restorer) fileDone(f *fileState) {
+	if p := rs.opts.Progress; p != nil {
+		p.FilesDone.Add(1)
+	}
+}
+
 func (rs *restorer) failBlob(id pack.ID, err error) {
 	for _, t := range rs.blobs[id] {
 		rs.fail(t.file, err)
@@ -306,17 +517,22 @@ func (rs *restorer) fail(f *fileState, err error) {
 // writeBlob writes a blob everywhere it belongs. A file of one blob is
 // created, written and given its metadata through one descriptor; larger
 // files are created once, written at offsets by whichever worker holds
-// each piece, and get their metadata after the last piece.
+// each piece, and get their metadata after the last piece. Runs of zeros
+// are left as holes, so sparse files stay sparse.
 func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 	for _, t := range rs.blobs[id] {
 		f := t.file
 		if f.failed.Load() {
 			continue
 		}
+		if p := rs.opts.Progress; p != nil {
+			p.BytesDone.Add(int64(len(data)))
+		}
 		if f.blobs == 1 {
-			if err := writeWhole(f.path, data, f.node); err != nil {
+			if err := writeWhole(f.path, data, f.size, f.node, &rs.owners); err != nil {
 				rs.fail(f, err)
 			}
+			rs.fileDone(f)
 			continue
 		}
 		f.create.Do(func() { f.createErr = createSized(f.path, f.size) })
@@ -329,60 +545,102 @@ func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 			continue
 		}
 		if f.remaining.Add(-1) == 0 {
-			if err := setMetadata(f.path, f.node); err != nil {
+			if err := setMetadata(f.path, f.node, &rs.owners); err != nil {
 				rs.fail(f, err)
 			}
+			rs.fileDone(f)
 		}
 	}
 }
 
-// finish creates hard links, then sets directory
-// metadata deepest first so writing into a directory can't move its mtime.
+// finish creates hard links, then sets directory metadata deepest first so
+// writing into a directory can't move its mtime.
 func (rs *restorer) finish() {
 	for _, l := range rs.links {
-		if err := os.Link(l.to, l.path); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				_ = os.Remove(l.path)
-				err = os.Link(l.to, l.path)
+		if _, err := os.Lstat(l.path); err == nil {
+			if rs.keepExisting(l.path, l.node) {
+				continue
 			}
-			if err != nil {
+			if err := os.Remove(l.path); err != nil {
 				rs.report(l.path, err)
 				continue
 			}
+		}
+		if err := os.Link(l.to, l.path); err != nil {
+			rs.report(l.path, err)
+			continue
 		}
 		rs.stats.Files++
 	}
 	for i := len(rs.dirs) - 1; i >= 0; i-- {
 		d := rs.dirs[i]
-		if err := setMetadata(d.path, d.node); err != nil {
+		if err := setMetadata(d.path, d.node, &rs.owners); err != nil {
 			rs.report(d.path, err)
 		}
 	}
 }
 
-// createSpecial makes a symlink, device, FIFO or socket node.
-func (rs *restorer) createSpecial(n *snapshot.Node, dst string) error {
-	if fi, err := os.Lstat(dst); err == nil && !fi.IsDir() {
-		if err := os.Remove(dst); err != nil {
-			return err
+// verify reads every restored file back and checks it against the blob IDs.
+func (rs *restorer) verify(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rs.opts.Workers)
+	var verified atomic.Int64
+	for _, f := range rs.files {
+		if f.failed.Load() {
+			continue
+		}
+		g.Go(func() error {
+			ok, err := rs.matches(gctx, f)
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			switch {
+			case err != nil:
+				rs.report(f.path, fmt.Errorf("verify: %w", err))
+			case !ok:
+				rs.report(f.path, errors.New("verify: restored content does not match the snapshot"))
+			default:
+				verified.Add(1)
+				rs.action("verified", f.path)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	rs.stats.Verified = verified.Load()
+	return err
+}
+
+// deleteExtra removes, inside the target, what the selection covers but
+// the snapshot does not hold. It never follows a symlink.
+func (rs *restorer) deleteExtra(snapRoot string) {
+	var walk func(dir, snapDir string)
+	walk = func(dir, snapDir string) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			sp := path.Join(snapDir, e.Name())
+			if rs.kept[p] {
+				if e.IsDir() && e.Type()&os.ModeSymlink == 0 {
+					walk(p, sp)
+				}
+				continue
+			}
+			if ok, _ := rs.selected(sp, e.IsDir()); !ok {
+				continue
+			}
+			rs.action("delete", p)
+			rs.stats.Deleted++
+			if rs.opts.DryRun {
+				continue
+			}
+			if err := os.RemoveAll(p); err != nil {
+				rs.report(p, err)
+			}
 		}
 	}
-	var err error
-	switch n.Type {
-	case snapshot.TypeSymlink:
-		err = os.Symlink(n.LinkTarget, dst)
-	case snapshot.TypeFIFO:
-		err = unix.Mkfifo(dst, uint32(n.Mode.Perm()))
-	case snapshot.TypeDev:
-		err = unix.Mknod(dst, unix.S_IFBLK|uint32(n.Mode.Perm()), int(n.Rdev))
-	case snapshot.TypeCharDev:
-		err = unix.Mknod(dst, unix.S_IFCHR|uint32(n.Mode.Perm()), int(n.Rdev))
-	case snapshot.TypeSocket:
-		// A socket can't be restored meaningfully; restic skips it too.
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return setMetadata(dst, n)
+	walk(rs.target, snapRoot)
 }
