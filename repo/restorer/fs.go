@@ -63,8 +63,14 @@ func createNoFollow(p string) (*os.File, error) {
 	return f, err
 }
 
+// openReadNoFollow opens a restored file for checking without moving its
+// atime (O_NOATIME is refused for files of other owners: then without).
 func openReadNoFollow(p string) (*os.File, error) {
-	return os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return f, err
 }
 
 // createSized creates (or truncates) a file and sets its final size, so
