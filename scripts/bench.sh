@@ -77,8 +77,8 @@ bench_set() { # NAME SOURCE SINGLE_FILE
   local cr="$BENCH_DIR/repo-cairn-$name" rr="$BENCH_DIR/repo-restic-$name"
   rm -rf "$cr" "$rr" "$RESTIC_CACHE_DIR"
   cat $(find "$src" -type f | head -100000) >/dev/null 2>&1 || true # warm the page cache for both
-  measure "$name init" cairn "$CAIRN" -r "$cr" init
-  measure "$name init" restic "$RESTIC" -r "$rr" init
+  BEFORE="rm -rf '$cr'" measure "$name init" cairn "$CAIRN" -r "$cr" init
+  BEFORE="rm -rf '$rr'" measure "$name init" restic "$RESTIC" -r "$rr" init
   # First backup needs a fresh repository on every repetition.
   BEFORE="rm -rf '$cr' && '$CAIRN' -r '$cr' init >/dev/null" measure "$name first backup" cairn "$CAIRN" -r "$cr" backup -q "$src"
   BEFORE="rm -rf '$rr' '$RESTIC_CACHE_DIR' && '$RESTIC' -r '$rr' init >/dev/null" measure "$name first backup" restic "$RESTIC" -r "$rr" backup -q "$src"
