@@ -253,8 +253,8 @@ func (c *Codec) Encode(dst, plaintext []byte, t BlobType) ([]byte, Entry) {
 				zstd.WithEncoderCRC(false))
 		}
 		c.tmp = c.enc.EncodeAll(plaintext, c.tmp[:0])
-		// Keep the compressed form only when it saves something worth it.
-		if len(c.tmp) < len(plaintext)-len(plaintext)/64 {
+		// Keep the compressed form whenever it is smaller.
+		if len(c.tmp) < len(plaintext) {
 			body = c.tmp
 			e.Compression = Zstd
 		}

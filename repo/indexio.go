@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -78,6 +80,46 @@ func (r *Repository) saveIndexFile(ctx context.Context, packs []index.Pack) erro
 	f := &index.File{Packs: packs}
 	if _, err := r.SaveUnpacked(ctx, backend.IndexFile, f.Encode()); err != nil {
 		return fmt.Errorf("save index: %w", err)
+	}
+	return nil
+}
+
+// indexFilePacks bounds the packs per index file when the whole index is
+// rewritten.
+const indexFilePacks = 20000
+
+// RewriteIndex writes the whole in-memory index (without dropped packs)
+// to new index files; the last of them lists supersede, so readers switch
+// from the old files to the new ones at once, and a crash part way leaves
+// the old files in force. The caller removes the superseded files after.
+func (r *Repository) RewriteIndex(ctx context.Context, supersede []pack.ID) error {
+	byPack := map[pack.ID]*index.Pack{}
+	var order []pack.ID
+	r.idx.Each(func(l index.Location) {
+		p := byPack[l.Pack]
+		if p == nil {
+			p = &index.Pack{ID: l.Pack, Generation: l.Generation}
+			byPack[l.Pack] = p
+			order = append(order, l.Pack)
+		}
+		p.Entries = append(p.Entries, l.Entry)
+	})
+	slices.SortFunc(order, func(a, b pack.ID) int { return bytes.Compare(a[:], b[:]) })
+	for start := 0; start < len(order) || start == 0; start += indexFilePacks {
+		end := min(start+indexFilePacks, len(order))
+		f := &index.File{}
+		for _, id := range order[start:end] {
+			f.Packs = append(f.Packs, *byPack[id])
+		}
+		if end == len(order) {
+			f.Supersedes = supersede
+		}
+		if _, err := r.SaveUnpacked(ctx, backend.IndexFile, f.Encode()); err != nil {
+			return fmt.Errorf("save index: %w", err)
+		}
+		if end == len(order) {
+			break
+		}
 	}
 	return nil
 }

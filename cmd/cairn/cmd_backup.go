@@ -273,6 +273,11 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
+	lk, unlock, err := g.lockRepo(ctx, r, false, "backup")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var explicit *snapshot.Snapshot
 	if o.parent != "" {
 		if explicit, err = snapshot.Find(ctx, r, o.parent, snapshot.Filter{}); err != nil {
@@ -303,6 +308,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		g.clearProgress()
 		g.warnf("warning: %s: %v\n", p, err)
 	}
+	opts.BeforeSnapshot = lk.Check
 	stop := g.startProgress(&opts)
 	sn, err := archiver.Run(ctx, r, opts)
 	stop()

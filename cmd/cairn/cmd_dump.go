@@ -33,6 +33,11 @@ tar (default) or zip stream:
 			if err != nil {
 				return err
 			}
+			_, unlock, err := g.lockRepo(ctx, r, false, "dump")
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			sn, err := snapshot.Find(ctx, r, args[0], o.filter())
 			if err != nil {
 				return err

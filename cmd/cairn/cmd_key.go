@@ -92,6 +92,11 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			_, unlock, err := g.lockRepo(cmd.Context(), r, true, "key remove")
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			id, err := r.FindKey(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("remove key %s: %w", args[0], err)

@@ -91,6 +91,11 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	if err != nil {
 		return err
 	}
+	_, unlock, err := g.lockRepo(ctx, r, false, "restore")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ref, p := snapshot.SplitRef(arg)
 	sn, err := snapshot.Find(ctx, r, ref, o.filter())
 	if err != nil {

@@ -28,6 +28,11 @@ Each changed snapshot is rewritten: the new one records the original ID.`,
 			if err != nil {
 				return err
 			}
+			_, unlock, err := g.lockRepo(ctx, r, true, "tag")
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			var sns []*snapshot.Snapshot
 			if len(args) > 0 {
 				for _, ref := range args {

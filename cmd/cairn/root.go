@@ -64,6 +64,7 @@ type globalOptions struct {
 	compression     string
 	cpuProfile      string
 	memProfile      string
+	retryLock       time.Duration
 	env             *Env
 	progress        progressState
 }
@@ -122,6 +123,8 @@ func exitCode(ctx context.Context, err error) (int, string) {
 		return exitNoRepo, "run `cairn init` to create a repository, or check --repo / CAIRN_REPOSITORY"
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPass, "check the password, --password-file, --password-command or CAIRN_PASSWORD"
+	case errors.Is(err, repo.ErrLocked), errors.Is(err, repo.ErrLockLost):
+		return exitLocked, "run `cairn unlock` if no other cairn process is running"
 	case errors.Is(err, repo.ErrDamaged):
 		return exitDamage, "run `cairn check --read-data` to see what is damaged"
 	case errors.Is(err, errPartial), errors.Is(err, restorer.ErrPartial):
@@ -148,6 +151,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
+	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` for a lock held by another process")
 	f.StringVar(&g.compression, "compression", "", "compression for new data: auto, off, fastest, better or max (default: the repository's)")
 	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to `file` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
@@ -180,6 +184,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newInitCommand(g), newBackupCommand(g), newSnapshotsCommand(g), newLsCommand(g),
 		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),
 		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
+		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g),
 	)
 	return root
 }
@@ -244,6 +249,11 @@ func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool
 		}
 	}
 	return r, nil
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // printf prints unless --quiet.

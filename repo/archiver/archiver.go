@@ -59,6 +59,10 @@ type Options struct {
 	OnError func(path string, err error)
 	// Program is recorded in the snapshot.
 	Program string
+	// BeforeSnapshot is called after all data is stored and indexed and
+	// before the snapshot is written (e.g. to check the lock); an error
+	// stops the backup without a snapshot.
+	BeforeSnapshot func(context.Context) error
 }
 
 type archiver struct {
@@ -247,6 +251,11 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	}
 	if r.DryRun() {
 		return sn, nil
+	}
+	if opts.BeforeSnapshot != nil {
+		if err := opts.BeforeSnapshot(ctx); err != nil {
+			return nil, fmt.Errorf("backup: no snapshot written: %w", err)
+		}
 	}
 	if err := snapshot.Save(ctx, r, sn); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 )
 
 // FileType is a kind of repository file; it decides the directory.
@@ -73,6 +74,8 @@ func (h Handle) Path() string {
 type FileInfo struct {
 	Name string
 	Size int64
+	// ModTime is when the file was written (zero if the backend can't say).
+	ModTime time.Time
 }
 
 // Backend stores repository files. Implementations are safe for concurrent

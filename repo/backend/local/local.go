@@ -163,7 +163,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if err != nil {
 		return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, err)
 	}
-	return backend.FileInfo{Name: h.Name, Size: st.Size()}, nil
+	return backend.FileInfo{Name: h.Name, Size: st.Size(), ModTime: st.ModTime()}, nil
 }
 
 // Remove deletes h.
@@ -219,7 +219,7 @@ func (b *Backend) listDir(ctx context.Context, dir string, fn func(backend.FileI
 				}
 				return fmt.Errorf("list %s: %w", dir, ierr)
 			}
-			if err := fn(backend.FileInfo{Name: e.Name(), Size: info.Size()}); err != nil {
+			if err := fn(backend.FileInfo{Name: e.Name(), Size: info.Size(), ModTime: info.ModTime()}); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,311 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/backend"
+)
+
+// Lock timing (DESIGN.md section 3).
+const (
+	LockRefreshInterval = 5 * time.Minute
+	LockStaleAfter      = 30 * time.Minute
+)
+
+var (
+	// ErrLocked means a conflicting lock is held; errors.As to *LockedError
+	// for the holder.
+	ErrLocked = errors.New("repository is locked")
+	// ErrLockLost means this command's lock could not be kept fresh (or
+	// was removed): it must stop without writing a snapshot.
+	ErrLockLost = errors.New("repository lock lost")
+)
+
+// LockInfo is the sealed content of a lock file.
+type LockInfo struct {
+	Time      time.Time `json:"time"`
+	Exclusive bool      `json:"exclusive"`
+	Hostname  string    `json:"hostname"`
+	Username  string    `json:"username"`
+	PID       int       `json:"pid"`
+	Command   string    `json:"command,omitempty"`
+	ID        pack.ID   `json:"-"`
+}
+
+func (l LockInfo) String() string {
+	kind := "shared"
+	if l.Exclusive {
+		kind = "exclusive"
+	}
+	return fmt.Sprintf("%s lock %s by %s@%s (pid %d, %s)", kind, l.ID.Short(), l.Username, l.Hostname, l.PID, l.Command)
+}
+
+// LockedError names the lock that is in the way.
+type LockedError struct {
+	Holder LockInfo
+	Age    time.Duration
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%v: %s, created %s ago", ErrLocked, e.Holder, e.Age.Round(time.Second))
+}
+
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// Stale reports whether l no longer protects anything: not refreshed for
+// LockStaleAfter, or held on this host by a process that is gone.
+func (l LockInfo) Stale(now time.Time, host string) bool {
+	if now.Sub(l.Time) > LockStaleAfter {
+		return true
+	}
+	return l.Hostname == host && !processExists(l.PID)
+}
+
+func processExists(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Locks returns the readable locks of the repository.
+func (r *Repository) Locks(ctx context.Context) ([]LockInfo, error) {
+	ids, err := r.List(ctx, backend.LockFile)
+	if err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	var out []LockInfo
+	for _, id := range ids {
+		b, err := r.LoadUnpacked(ctx, backend.LockFile, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", id.Short(), err)
+		}
+		var l LockInfo
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, fmt.Errorf("lock %s: %w: %w", id.Short(), ErrDamaged, err)
+		}
+		l.ID = id
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// RemoveLock deletes lock id.
+func (r *Repository) RemoveLock(ctx context.Context, id pack.ID) error {
+	err := r.be.Remove(ctx, backend.Handle{Type: backend.LockFile, Name: id.String()})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// LockOptions configure Lock.
+type LockOptions struct {
+	Exclusive bool
+	// Retry is how long to wait for a conflicting lock to go away.
+	Retry time.Duration
+	// Command names the command in the lock, for whoever finds it.
+	Command string
+	// OnNotice is told of stale locks removed on the way.
+	OnNotice func(string)
+	// PollInterval is how often a waiting Lock looks again (default 5s).
+	PollInterval time.Duration
+}
+
+// Locker is a held lock, refreshed in the background until Unlock.
+type Locker struct {
+	r       *Repository
+	info    LockInfo
+	mu      sync.Mutex
+	id      pack.ID
+	lastRef time.Time
+	lost    error
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (r *Repository) newLockInfo(o LockOptions) LockInfo {
+	host, _ := os.Hostname()
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return LockInfo{Time: r.Now(), Exclusive: o.Exclusive, Hostname: host, Username: name, PID: os.Getpid(), Command: o.Command}
+}
+
+// conflict returns a lock that keeps o from being taken; stale locks of
+// this host whose process is gone are removed (told to OnNotice).
+func (r *Repository) conflict(ctx context.Context, o LockOptions, self pack.ID) (*LockedError, error) {
+	locks, err := r.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := r.Now()
+	host, _ := os.Hostname()
+	for _, l := range locks {
+		if l.ID == self {
+			continue
+		}
+		if l.Stale(now, host) {
+			if l.Hostname == host && !processExists(l.PID) {
+				if err := r.RemoveLock(ctx, l.ID); err == nil && o.OnNotice != nil {
+					o.OnNotice(fmt.Sprintf("removed stale %s: its process is gone", l))
+				}
+			}
+			continue
+		}
+		if o.Exclusive || l.Exclusive {
+			return &LockedError{Holder: l, Age: now.Sub(l.Time)}, nil
+		}
+	}
+	return nil, nil
+}
+
+// Lock takes a shared or exclusive lock, waiting up to o.Retry for
+// conflicting locks to go away. The lock is refreshed every
+// LockRefreshInterval until Unlock.
+func (r *Repository) Lock(ctx context.Context, o LockOptions) (*Locker, error) {
+	if o.PollInterval <= 0 {
+		o.PollInterval = 5 * time.Second
+	}
+	deadline := time.Now().Add(o.Retry)
+	for {
+		lk, err := r.tryLock(ctx, o)
+		var le *LockedError
+		if err == nil || !errors.As(err, &le) || time.Now().After(deadline) {
+			return lk, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(o.PollInterval, time.Until(deadline)+time.Millisecond)):
+		}
+	}
+}
+
+func (r *Repository) tryLock(ctx context.Context, o LockOptions) (*Locker, error) {
+	if le, err := r.conflict(ctx, o, pack.ID{}); err != nil || le != nil {
+		if le != nil {
+			return nil, le
+		}
+		return nil, err
+	}
+	info := r.newLockInfo(o)
+	id, err := r.saveLock(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	// Another process may have locked at the same moment: look again,
+	// and back off if so.
+	if le, err := r.conflict(ctx, o, id); err != nil || le != nil {
+		_ = r.RemoveLock(ctx, id)
+		if le != nil {
+			return nil, le
+		}
+		return nil, err
+	}
+	lk := &Locker{r: r, info: info, id: id, lastRef: info.Time, stop: make(chan struct{}), done: make(chan struct{})}
+	go lk.refresher()
+	return lk, nil
+}
+
+func (r *Repository) saveLock(ctx context.Context, l LockInfo) (pack.ID, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return pack.ID{}, err
+	}
+	id, err := r.SaveUnpacked(ctx, backend.LockFile, b)
+	if err != nil {
+		return pack.ID{}, fmt.Errorf("save lock: %w", err)
+	}
+	return id, nil
+}
+
+func (lk *Locker) refresher() {
+	defer close(lk.done)
+	t := time.NewTicker(LockRefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-lk.stop:
+			return
+		case <-t.C:
+			_ = lk.Refresh(context.Background())
+		}
+	}
+}
+
+// Refresh replaces the lock file with a fresh one. It fails, and the lock
+// counts as lost from then on, if the lock went stale before the refresh
+// (the machine slept, say) or was removed by someone else.
+func (lk *Locker) Refresh(ctx context.Context) error {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	if lk.lost != nil {
+		return lk.lost
+	}
+	r := lk.r
+	now := r.Now()
+	if now.Sub(lk.lastRef) >= LockStaleAfter {
+		lk.lost = fmt.Errorf("%w: not refreshed for %s", ErrLockLost, now.Sub(lk.lastRef).Round(time.Second))
+		return lk.lost
+	}
+	if _, err := r.be.Stat(ctx, backend.Handle{Type: backend.LockFile, Name: lk.id.String()}); errors.Is(err, fs.ErrNotExist) {
+		lk.lost = fmt.Errorf("%w: lock %s was removed (by `cairn unlock`?)", ErrLockLost, lk.id.Short())
+		return lk.lost
+	}
+	info := lk.info
+	info.Time = now
+	id, err := r.saveLock(ctx, info)
+	if err != nil {
+		return err // transient: the next refresh or Check decides
+	}
+	_ = r.RemoveLock(ctx, lk.id)
+	lk.id, lk.lastRef, lk.info = id, now, info
+	return nil
+}
+
+// Check reports ErrLockLost if the lock can no longer be trusted: call it
+// right before writing something that relies on it (a snapshot).
+func (lk *Locker) Check(ctx context.Context) error {
+	lk.mu.Lock()
+	lost, last, id := lk.lost, lk.lastRef, lk.id
+	lk.mu.Unlock()
+	if lost != nil {
+		return lost
+	}
+	// Refresh now if a refresh is due, which also checks the file.
+	if lk.r.Now().Sub(last) >= LockRefreshInterval {
+		return lk.Refresh(ctx)
+	}
+	if _, err := lk.r.be.Stat(ctx, backend.Handle{Type: backend.LockFile, Name: id.String()}); errors.Is(err, fs.ErrNotExist) {
+		lk.mu.Lock()
+		lk.lost = fmt.Errorf("%w: lock %s was removed (by `cairn unlock`?)", ErrLockLost, id.Short())
+		lk.mu.Unlock()
+		return lk.lost
+	}
+	return nil
+}
+
+// Unlock stops refreshing and removes the lock file.
+func (lk *Locker) Unlock(ctx context.Context) error {
+	close(lk.stop)
+	<-lk.done
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	return lk.r.RemoveLock(ctx, lk.id)
+}

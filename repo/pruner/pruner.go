@@ -1,0 +1,385 @@
+// Package pruner removes data no snapshot needs: unused packs are deleted,
+// partly used packs are repacked, and the index is rewritten (superseding
+// the old index files) before any pack is deleted.
+package pruner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// Options configure a prune.
+type Options struct {
+	// MaxUnused is the share (0 to 1) of unused data left in kept packs.
+	MaxUnused float64
+	// MaxRepackSize bounds the bytes repacked (0: no bound).
+	MaxRepackSize int64
+	// RepackSmall repacks packs far below the target pack size.
+	RepackSmall bool
+	// RepackUncompressed repacks packs holding uncompressed blobs.
+	RepackUncompressed bool
+	// Grace protects packs younger than this from deletion and repacking,
+	// for backups on other hosts whose locks we may not see.
+	Grace time.Duration
+	DryRun bool
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// BeforeDelete is called before anything is deleted (e.g. a lock
+	// check); an error stops the prune.
+	BeforeDelete func(context.Context) error
+}
+
+// Plan is what a prune does (or would do, with DryRun).
+type Plan struct {
+	Snapshots        int   `json:"snapshots"`
+	UsedBlobs        int   `json:"used_blobs"`
+	UnusedBlobs      int   `json:"unused_blobs"`
+	PacksTotal       int   `json:"packs_total"`
+	PacksDelete      int   `json:"packs_to_delete"`
+	PacksRepack      int   `json:"packs_to_repack"`
+	PacksKeep        int   `json:"packs_to_keep"`
+	PacksYoung       int   `json:"packs_young_kept"`
+	OrphanPacks      int   `json:"orphan_packs"`
+	MissingPacks     int   `json:"missing_packs"`
+	SizeTotal        int64 `json:"size_total"`
+	SizeUnused       int64 `json:"size_unused"`
+	SizeDelete       int64 `json:"size_delete"`
+	SizeRepack       int64 `json:"size_repack"`
+	SizeUnusedAfter  int64 `json:"size_unused_after"`
+	SizeFreed        int64 `json:"size_freed"`
+	IndexFilesBefore int   `json:"index_files_before"`
+
+	deletePacks []pack.ID
+	repackPacks []pack.ID
+	used        map[usedKey]bool
+}
+
+type usedKey struct {
+	h   pack.BlobHandle
+	gen pack.Generation
+}
+
+type packStat struct {
+	id         pack.ID
+	gen        pack.Generation
+	size       int64 // on the backend
+	used       int64
+	unused     int64
+	usedBlobs  int
+	uncompr    bool
+	modTime    time.Time
+	inIndex    bool
+	onBackend  bool
+	blobsTotal int
+}
+
+// Prune plans and (unless DryRun) carries out the removal of unused data.
+// The caller holds an exclusive lock.
+func Prune(ctx context.Context, r *repo.Repository, o Options) (*Plan, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxUnused < 0 || o.MaxUnused > 1 {
+		return nil, fmt.Errorf("prune: max unused share %v out of range 0-1", o.MaxUnused)
+	}
+	plan, err := makePlan(ctx, r, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.DryRun {
+		return plan, nil
+	}
+	return plan, execute(ctx, r, o, plan)
+}
+
+// used collects which blobs every snapshot needs, in its own generation.
+func usedBlobs(ctx context.Context, r *repo.Repository, sns []*snapshot.Snapshot) (map[usedKey]bool, error) {
+	used := map[usedKey]bool{}
+	for _, sn := range sns {
+		gen := sn.Generation
+		seen := map[pack.ID]bool{}
+		var walk func(id pack.ID) error
+		walk = func(id pack.ID) error {
+			k := usedKey{pack.BlobHandle{ID: id, Type: pack.TreeBlob}, gen}
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+			used[k] = true
+			t, err := snapshot.LoadTree(ctx, r, id)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
+			}
+			for _, n := range t.Nodes {
+				switch n.Type {
+				case snapshot.TypeDir:
+					if err := walk(*n.Subtree); err != nil {
+						return err
+					}
+				case snapshot.TypeFile:
+					for _, b := range n.Content {
+						used[usedKey{pack.BlobHandle{ID: b, Type: pack.DataBlob}, gen}] = true
+					}
+				}
+			}
+			return nil
+		}
+		if err := walk(sn.Tree); err != nil {
+			return nil, err
+		}
+	}
+	return used, nil
+}
+
+func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error) {
+	sns, err := snapshot.LoadAll(ctx, r)
+	if err != nil {
+		// A snapshot we can't read may need any blob: don't guess.
+		return nil, fmt.Errorf("prune: %w; repair or remove the damaged snapshot first", err)
+	}
+	used, err := usedBlobs(ctx, r, sns)
+	if err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	plan := &Plan{Snapshots: len(sns), used: used}
+	idxIDs, err := r.List(ctx, backend.IndexFile)
+	if err != nil {
+		return nil, err
+	}
+	plan.IndexFilesBefore = len(idxIDs)
+
+	packs := map[pack.ID]*packStat{}
+	if err := r.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+		id, err := pack.ParseID(fi.Name)
+		if err != nil {
+			return nil
+		}
+		packs[id] = &packStat{id: id, size: fi.Size, modTime: fi.ModTime, onBackend: true}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("prune: list packs: %w", err)
+	}
+	// Which copy of each used blob is kept: the one in the snapshot's
+	// generation; without one, every copy (blobs are never guessed away).
+	idx := r.Index()
+	keepLoc := map[usedKey]pack.ID{}
+	idx.Each(func(l index.Location) {
+		k := usedKey{l.Handle(), l.Generation}
+		if !used[k] {
+			return
+		}
+		if _, ok := keepLoc[k]; !ok {
+			keepLoc[k] = l.Pack
+		}
+	})
+	anyGen := map[pack.BlobHandle]bool{}
+	for k := range used {
+		if _, ok := keepLoc[k]; !ok {
+			anyGen[k.h] = true
+		}
+	}
+	idx.Each(func(l index.Location) {
+		ps := packs[l.Pack]
+		if ps == nil {
+			ps = &packStat{id: l.Pack}
+			packs[l.Pack] = ps
+		}
+		ps.inIndex = true
+		ps.gen = l.Generation
+		ps.blobsTotal++
+		k := usedKey{l.Handle(), l.Generation}
+		if keepLoc[k] == l.Pack || anyGen[l.Handle()] {
+			ps.used += int64(l.Length)
+			ps.usedBlobs++
+			plan.UsedBlobs++
+		} else {
+			ps.unused += int64(l.Length)
+			plan.UnusedBlobs++
+		}
+		if l.Compression == pack.Uncompressed && l.RawLength > 64 {
+			ps.uncompr = true
+		}
+	})
+	now := o.Now()
+	var candidates []*packStat
+	for _, ps := range packs {
+		plan.PacksTotal++
+		plan.SizeTotal += ps.size
+		young := o.Grace > 0 && !ps.modTime.IsZero() && now.Sub(ps.modTime) < o.Grace
+		switch {
+		case !ps.onBackend:
+			plan.MissingPacks++
+		case !ps.inIndex:
+			// Written by a command that never indexed it (killed, or still
+			// running elsewhere: hence the grace period).
+			plan.OrphanPacks++
+			plan.SizeUnused += ps.size
+			if young {
+				plan.PacksYoung++
+				continue
+			}
+			plan.deletePacks = append(plan.deletePacks, ps.id)
+			plan.SizeDelete += ps.size
+		case ps.usedBlobs == 0:
+			plan.SizeUnused += ps.size
+			if young {
+				plan.PacksYoung++
+				continue
+			}
+			plan.deletePacks = append(plan.deletePacks, ps.id)
+			plan.SizeDelete += ps.size
+		default:
+			plan.SizeUnused += ps.unused
+			if young {
+				plan.PacksYoung++
+				plan.PacksKeep++
+				continue
+			}
+			candidates = append(candidates, ps)
+		}
+	}
+	chooseRepacks(plan, candidates, r.Config().PackSize, o)
+	plan.PacksDelete = len(plan.deletePacks)
+	plan.PacksRepack = len(plan.repackPacks)
+	plan.SizeFreed = plan.SizeDelete + plan.SizeRepack - repackedUsed(candidates, plan.repackPacks)
+	return plan, nil
+}
+
+func repackedUsed(c []*packStat, ids []pack.ID) int64 {
+	var n int64
+	for _, ps := range c {
+		if slices.Contains(ids, ps.id) {
+			n += ps.used
+		}
+	}
+	return n
+}
+
+// chooseRepacks picks partly used packs to repack, most wasteful first,
+// until the unused share left is at most MaxUnused (and within
+// MaxRepackSize); small and uncompressed packs on request.
+func chooseRepacks(plan *Plan, cands []*packStat, packSize int, o Options) {
+	slices.SortFunc(cands, func(a, b *packStat) int {
+		ra := float64(a.unused) / float64(a.used+a.unused)
+		rb := float64(b.unused) / float64(b.used+b.unused)
+		if ra != rb {
+			if ra > rb {
+				return -1
+			}
+			return 1
+		}
+		return slices.Compare(a.id[:], b.id[:])
+	})
+	var unusedLeft, usedTotal int64
+	for _, ps := range cands {
+		unusedLeft += ps.unused
+		usedTotal += ps.used
+	}
+	var repackBytes int64
+	for _, ps := range cands {
+		want := false
+		if ps.unused > 0 && float64(unusedLeft) > o.MaxUnused*float64(usedTotal+unusedLeft) {
+			want = true
+		}
+		if o.RepackSmall && ps.size < int64(packSize)/4 && len(cands) > 1 {
+			want = true
+		}
+		if o.RepackUncompressed && ps.uncompr {
+			want = true
+		}
+		if !want || (o.MaxRepackSize > 0 && repackBytes+ps.size > o.MaxRepackSize) {
+			plan.PacksKeep++
+			continue
+		}
+		repackBytes += ps.size
+		unusedLeft -= ps.unused
+		plan.repackPacks = append(plan.repackPacks, ps.id)
+		plan.SizeRepack += ps.size
+	}
+	plan.SizeUnusedAfter = unusedLeft
+}
+
+// execute repacks, writes the new index superseding every old index file,
+// and only then deletes index files and packs.
+func execute(ctx context.Context, r *repo.Repository, o Options, plan *Plan) error {
+	idx := r.Index()
+	gone := append(slices.Clone(plan.deletePacks), plan.repackPacks...)
+	if len(plan.repackPacks) > 0 {
+		if err := repack(ctx, r, plan); err != nil {
+			return fmt.Errorf("prune: repack: %w", err)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	idx.DropPacks(gone)
+	oldIndex, err := r.List(ctx, backend.IndexFile)
+	if err != nil {
+		return err
+	}
+	if err := r.RewriteIndex(ctx, oldIndex); err != nil {
+		return fmt.Errorf("prune: write new index: %w", err)
+	}
+	if o.BeforeDelete != nil {
+		if err := o.BeforeDelete(ctx); err != nil {
+			return err
+		}
+	}
+	for _, id := range oldIndex {
+		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+			return fmt.Errorf("prune: remove old index %s: %w", id.Short(), err)
+		}
+	}
+	for _, id := range gone {
+		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err != nil {
+			return fmt.Errorf("prune: remove pack %s: %w", id.Short(), err)
+		}
+	}
+	return nil
+}
+
+// repack copies the used blobs of the chosen packs into new packs of the
+// same generation.
+func repack(ctx context.Context, r *repo.Repository, plan *Plan) error {
+	idx := r.Index()
+	byPack := map[pack.ID][]index.Location{}
+	idx.Each(func(l index.Location) {
+		if slices.Contains(plan.repackPacks, l.Pack) && plan.used[usedKey{l.Handle(), l.Generation}] {
+			byPack[l.Pack] = append(byPack[l.Pack], l)
+		}
+	})
+	// The blobs must be written again although the index knows them: hide
+	// the packs being emptied first.
+	idx.DropPacks(plan.repackPacks)
+	r.StartWriting()
+	s := r.NewSaver()
+	var buf []byte
+	for packID, locs := range byPack {
+		entries := make([]pack.Entry, len(locs))
+		for i, l := range locs {
+			entries[i] = l.Entry
+		}
+		gen := locs[0].Generation
+		err := r.ReadPack(ctx, packID, entries, func(e pack.Entry, stored []byte) error {
+			var err error
+			buf, err = r.DecodeBlob(stored, e, buf[:0], packID)
+			if err != nil {
+				return err
+			}
+			_, _, err = s.SaveWithID(ctx, e.Type, e.ID, buf, gen)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("pack %s: %w", packID.Short(), err)
+		}
+	}
+	return r.Flush(ctx)
+}
