@@ -106,7 +106,14 @@ func writeSpecial(t *testing.T, dir string, bigSize int) {
 // writeBig writes a deterministic file mixing random and repetitive data.
 func writeBig(t *testing.T, p string, size int) {
 	t.Helper()
-	r := rand.NewChaCha8([32]byte{1})
+	writeBigSeed(t, p, size, 1)
+}
+
+// writeBigSeed is writeBig with another random stream per seed, so files
+// of different seeds share no chunks.
+func writeBigSeed(t *testing.T, p string, size int, seed byte) {
+	t.Helper()
+	r := rand.NewChaCha8([32]byte{seed})
 	b := make([]byte, size)
 	for off := 0; off < size; off += 1 << 20 {
 		end := min(off+1<<20, size)

@@ -3,12 +3,14 @@ package archiver_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
@@ -189,5 +191,32 @@ func TestHostileTreeRefused(t *testing.T) {
 	ents, _ := os.ReadDir(base)
 	if len(ents) != 1 {
 		t.Fatalf("restore wrote outside its target: %v", ents)
+	}
+}
+
+// TestLostLockWritesNoSnapshot: when the lock can't be kept (ErrLockLost
+// from the check before the snapshot), the backup stops and writes no
+// snapshot, so a prune elsewhere can't have removed data it references.
+func TestLostLockWritesNoSnapshot(t *testing.T) {
+	ctx := context.Background()
+	_, dir := repotest.New(t, repo.InitOptions{})
+	clock := &repotest.Clock{T: time.Now()}
+	r := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	lk, err := r.Lock(ctx, repo.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Unlock(ctx)
+	src := sourceTree(t)
+	_, err = archiver.Run(ctx, r, archiver.Options{Paths: []string{src}, BeforeSnapshot: func(ctx context.Context) error {
+		clock.Advance(45 * time.Minute) // the machine slept through the refreshes
+		return lk.Check(ctx)
+	}})
+	if !errors.Is(err, repo.ErrLockLost) {
+		t.Fatalf("backup with a lost lock: %v, want ErrLockLost", err)
+	}
+	sns, _ := snapshot.LoadAll(ctx, r)
+	if len(sns) != 0 {
+		t.Fatalf("%d snapshots written with a lost lock", len(sns))
 	}
 }

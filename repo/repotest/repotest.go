@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend/local"
@@ -69,3 +70,25 @@ func WriteFiles(t testing.TB, root string, files map[string]string) {
 		}
 	}
 }
+
+// OpenWith opens the repository in dir with options (e.g. a test clock).
+func OpenWith(t testing.TB, dir string, o repo.Options) *repo.Repository {
+	t.Helper()
+	r, err := repo.Open(context.Background(), local.New(dir), Password, o)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if err := r.LoadIndex(context.Background()); err != nil {
+		t.Fatalf("load index: %v", err)
+	}
+	return r
+}
+
+// Clock is a settable clock for tests.
+type Clock struct{ T time.Time }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return c.T }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.T = c.T.Add(d) }

@@ -1,0 +1,141 @@
+package repo_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/repotest"
+)
+
+func TestLockConflicts(t *testing.T) {
+	ctx := context.Background()
+	_, dir := repotest.New(t, repo.InitOptions{})
+	clock := &repotest.Clock{T: time.Now()}
+	a := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	b := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	tests := []struct {
+		name          string
+		first, second bool // exclusive?
+		conflict      bool
+	}{
+		{"shared+shared", false, false, false},
+		{"shared+exclusive", false, true, true},
+		{"exclusive+shared", true, false, true},
+		{"exclusive+exclusive", true, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l1, err := a.Lock(ctx, repo.LockOptions{Exclusive: tt.first, Command: "first"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l1.Unlock(ctx)
+			l2, err := b.Lock(ctx, repo.LockOptions{Exclusive: tt.second})
+			if tt.conflict {
+				var le *repo.LockedError
+				if !errors.As(err, &le) || le.Holder.PID != os.Getpid() || le.Holder.Command != "first" {
+					t.Fatalf("want a LockedError naming the holder, got %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			l2.Unlock(ctx)
+		})
+	}
+}
+
+func TestLockRetryWaits(t *testing.T) {
+	ctx := context.Background()
+	r, _ := repotest.New(t, repo.InitOptions{})
+	l1, err := r.Lock(ctx, repo.LockOptions{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		l1.Unlock(ctx)
+	}()
+	l2, err := r.Lock(ctx, repo.LockOptions{Exclusive: true, Retry: 5 * time.Second, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("--retry-lock did not wait for the holder: %v", err)
+	}
+	l2.Unlock(ctx)
+}
+
+// TestStaleLocks: a lock not refreshed for 30 minutes doesn't block; a
+// lock of this host whose process is gone is removed with a notice.
+func TestStaleLocks(t *testing.T) {
+	ctx := context.Background()
+	_, dir := repotest.New(t, repo.InitOptions{})
+	clock := &repotest.Clock{T: time.Now()}
+	r := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	host, _ := os.Hostname()
+	save := func(l repo.LockInfo) {
+		b, _ := json.Marshal(l)
+		if _, err := r.SaveUnpacked(ctx, backend.LockFile, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(repo.LockInfo{Time: clock.T.Add(-31 * time.Minute), Exclusive: true, Hostname: "elsewhere", PID: 1})
+	save(repo.LockInfo{Time: clock.T, Exclusive: true, Hostname: host, PID: 999999999})
+	var notices []string
+	lk, err := r.Lock(ctx, repo.LockOptions{Exclusive: true, OnNotice: func(s string) { notices = append(notices, s) }})
+	if err != nil {
+		t.Fatalf("stale locks blocked: %v", err)
+	}
+	defer lk.Unlock(ctx)
+	if len(notices) != 1 {
+		t.Fatalf("notices %v, want one for the dead process", notices)
+	}
+	locks, _ := r.Locks(ctx)
+	if len(locks) != 2 { // ours and the old foreign one (unlock removes that)
+		t.Fatalf("%d locks left", len(locks))
+	}
+}
+
+// TestLockLost: a lock that could not be refreshed before going stale (a
+// suspended machine), or that someone removed, is lost for good.
+func TestLockLost(t *testing.T) {
+	ctx := context.Background()
+	_, dir := repotest.New(t, repo.InitOptions{})
+	clock := &repotest.Clock{T: time.Now()}
+	r := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+
+	lk, err := r.Lock(ctx, repo.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(6 * time.Minute)
+	if err := lk.Check(ctx); err != nil {
+		t.Fatalf("refresh in time failed: %v", err)
+	}
+	clock.Advance(31 * time.Minute)
+	if err := lk.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
+		t.Fatalf("after 31 minutes without refresh: %v, want ErrLockLost", err)
+	}
+	clock.Advance(-31 * time.Minute)
+	if err := lk.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
+		t.Fatal("a lost lock came back")
+	}
+	lk.Unlock(ctx)
+
+	lk2, err := r.Lock(ctx, repo.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks, _ := r.Locks(ctx)
+	for _, l := range locks {
+		r.RemoveLock(ctx, l.ID) // what `cairn unlock --remove-all` does
+	}
+	if err := lk2.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
+		t.Fatalf("removed lock: %v, want ErrLockLost", err)
+	}
+}
