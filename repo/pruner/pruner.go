@@ -28,7 +28,7 @@ type Options struct {
 	RepackUncompressed bool
 	// Grace protects packs younger than this from deletion and repacking,
 	// for backups on other hosts whose locks we may not see.
-	Grace time.Duration
+	Grace  time.Duration
 	DryRun bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time

@@ -105,7 +105,9 @@ type bucketRule struct {
 	bucket func(time.Time) int
 }
 
-func hourBucket(t time.Time) int  { return t.Year()*1000000 + int(t.Month())*10000 + t.Day()*100 + t.Hour() }
+func hourBucket(t time.Time) int {
+	return t.Year()*1000000 + int(t.Month())*10000 + t.Day()*100 + t.Hour()
+}
 func dayBucket(t time.Time) int   { return t.Year()*10000 + int(t.Month())*100 + t.Day() }
 func monthBucket(t time.Time) int { return t.Year()*100 + int(t.Month()) }
 func yearBucket(t time.Time) int  { return t.Year() }
