@@ -123,3 +123,29 @@ func (r *Repository) RewriteIndex(ctx context.Context, supersede []pack.ID) erro
 	}
 	return nil
 }
+
+// ReplaceIndex swaps the in-memory index (repair rebuilds one).
+func (r *Repository) ReplaceIndex(idx *index.Index) { r.idx = idx }
+
+// DropMissingPacks lists the packs on the backend once and makes the index
+// ignore entries of packs that are gone, so their blobs count as absent
+// and are stored again. It returns the missing packs.
+func (r *Repository) DropMissingPacks(ctx context.Context) ([]pack.ID, error) {
+	present := map[pack.ID]bool{}
+	if err := r.be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+		if id, err := pack.ParseID(fi.Name); err == nil {
+			present[id] = true
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	var missing []pack.ID
+	for id := range r.idx.Packs() {
+		if !present[id] {
+			missing = append(missing, id)
+		}
+	}
+	r.idx.DropPacks(missing)
+	return missing, nil
+}

@@ -23,6 +23,7 @@ func TestLayers(t *testing.T) {
 		"repo/snapshot":            {"pack", "index", "repo", "repo/backend"},
 		"repo/archiver":            {"pack", "repo", "repo/snapshot", "chunker"},
 		"repo/restorer":            {"pack", "index", "repo", "repo/snapshot"},
+		"repo/checker":             {"pack", "index", "repo", "repo/backend", "repo/snapshot"},
 		"repo/pruner":              {"pack", "index", "repo", "repo/backend", "repo/snapshot"},
 		"repo/repotest":            {"repo", "repo/crypto", "repo/backend/local"},
 		"repo/backend/backendtest": {"pack", "repo/backend"},

@@ -278,6 +278,20 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		return err
 	}
 	defer unlock()
+	// Never trust the index blindly: data of a pack that is gone is
+	// stored again, so the new snapshot is complete.
+	missing, err := r.DropMissingPacks(ctx)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		names := make([]string, 0, len(missing))
+		for _, id := range missing {
+			names = append(names, id.Short())
+		}
+		g.warnf("warning: the index lists %d packs that are missing (%s); their data is stored again if still present in the source; run `cairn check`\n",
+			len(missing), strings.Join(names, ", "))
+	}
 	var explicit *snapshot.Snapshot
 	if o.parent != "" {
 		if explicit, err = snapshot.Find(ctx, r, o.parent, snapshot.Filter{}); err != nil {

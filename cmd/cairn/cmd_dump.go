@@ -38,6 +38,11 @@ tar (default) or zip stream:
 				return err
 			}
 			defer unlock()
+			// Read from packs that exist: copies of a blob in a lost pack are
+			// skipped for others (e.g. stored again by a later backup).
+			if _, err := r.DropMissingPacks(ctx); err != nil {
+				return err
+			}
 			sn, err := snapshot.Find(ctx, r, args[0], o.filter())
 			if err != nil {
 				return err

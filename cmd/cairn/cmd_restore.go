@@ -96,6 +96,11 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 		return err
 	}
 	defer unlock()
+	// Read from packs that exist: copies of a blob in a lost pack are
+	// skipped for others (e.g. stored again by a later backup).
+	if _, err := r.DropMissingPacks(ctx); err != nil {
+		return err
+	}
 	ref, p := snapshot.SplitRef(arg)
 	sn, err := snapshot.Find(ctx, r, ref, o.filter())
 	if err != nil {

@@ -184,7 +184,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newInitCommand(g), newBackupCommand(g), newSnapshotsCommand(g), newLsCommand(g),
 		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),
 		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
-		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g),
+		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
 	)
 	return root
 }

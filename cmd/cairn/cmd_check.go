@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/checker"
+)
+
+func newCheckCommand(g *globalOptions) *cobra.Command {
+	var readData bool
+	var subset string
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Verify the repository",
+		Long: `Verify the repository: file names against the SHA-256 of their bytes, the
+index against the packs, and every snapshot's trees and blobs. With
+--read-data every pack is downloaded and every blob authenticated,
+decompressed and checked against its ID; --read-data-subset n/m, P% or SIZE
+reads a share (n/m for m runs that together read every pack once).
+Damage is reported with what depends on it, and gives exit code 13.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			o := checker.Options{ReadData: readData || subset != "", Now: g.env.Now}
+			if subset != "" {
+				if err := parseSubset(subset, &o); err != nil {
+					return err
+				}
+			}
+			r, err := g.openRepo(ctx, true)
+			if err != nil {
+				return err
+			}
+			_, unlock, err := g.lockRepo(ctx, r, false, "check")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			rep, err := checker.Check(ctx, r, o)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				if err := jsonOut(g, rep); err != nil {
+					return err
+				}
+			} else {
+				writeCheck(g.env.Stdout, g.env.Stderr, rep, g.quiet)
+			}
+			if rep.Damaged() {
+				return &exitError{code: exitDamage, err: fmt.Errorf("check: %d problems found: %w", len(rep.Errors), checker.ErrDamage),
+					hint: "`cairn repair index` rebuilds a lost or damaged index; restore what is not affected"}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&readData, "read-data", false, "read and verify every blob of every pack")
+	cmd.Flags().StringVar(&subset, "read-data-subset", "", "read only a `subset` of the packs: n/m, P% or SIZE")
+	return cmd
+}
+
+func parseSubset(s string, o *checker.Options) error {
+	bad := fmt.Errorf("invalid --read-data-subset %q: want n/m (e.g. 3/30), P%% (e.g. 5%%) or a size (e.g. 10G)", s)
+	switch {
+	case strings.Contains(s, "/"):
+		a, b, _ := strings.Cut(s, "/")
+		n, err1 := strconv.Atoi(a)
+		m, err2 := strconv.Atoi(b)
+		if err1 != nil || err2 != nil || m < 1 || n < 1 || n > m {
+			return bad
+		}
+		o.Part, o.Of = n, m
+	case strings.HasSuffix(s, "%"):
+		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil || p <= 0 || p > 100 {
+			return bad
+		}
+		o.Fraction = p / 100
+	default:
+		n, err := parseSize(s)
+		if err != nil || n <= 0 {
+			return bad
+		}
+		o.Bytes = n
+	}
+	return nil
+}
+
+func writeCheck(out, errw io.Writer, rep *checker.Report, quiet bool) {
+	if !quiet {
+		fmt.Fprintf(out, "checked %d snapshots, %d packs", rep.Snapshots, rep.Packs)
+		if rep.PacksRead > 0 {
+			fmt.Fprintf(out, ", read %d packs (%d blobs)", rep.PacksRead, rep.BlobsChecked)
+		}
+		fmt.Fprintln(out)
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(out, "note: %s\n", w)
+		}
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(errw, "damage: %s\n", e)
+	}
+	if !quiet && len(rep.Errors) == 0 {
+		fmt.Fprintln(out, "no errors were found")
+	}
+}
+
+func newRepairCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "repair",
+		Short: "Repair a damaged repository",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "index",
+		Short: "Rebuild the index from the pack headers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := g.openRepo(ctx, false)
+			if err != nil {
+				return err
+			}
+			_, unlock, err := g.lockRepo(ctx, r, true, "repair index")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			res, err := checker.RepairIndex(ctx, r)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return jsonOut(g, res)
+			}
+			g.printf("indexed %d blobs in %d packs, replacing %d index files\n", res.Blobs, res.Packs, res.OldIndexFile)
+			for _, u := range res.Unreadable {
+				g.warnf("damage: pack %s\n", u)
+			}
+			if len(res.Unreadable) > 0 {
+				return &exitError{code: exitDamage, err: errors.New("repair index: some pack headers are unreadable"),
+					hint: "run `cairn check` to see which snapshots need them"}
+			}
+			return nil
+		},
+	})
+	return cmd
+}

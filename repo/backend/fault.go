@@ -1,0 +1,182 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sync"
+	"time"
+)
+
+// Fault describes an injected failure for the Faulty wrapper.
+type Fault struct {
+	// Op is the operation: "save", "load", "stat", "remove" or "list".
+	Op string
+	// Pattern matches Handle.Path() (path.Match); empty matches all.
+	Pattern string
+	// After skips that many matching calls first; Times limits how many
+	// calls fail (0: all after).
+	After, Times int
+	// What happens: Err is returned; Delay waits first; Truncate keeps
+	// only that many bytes of what is saved or loaded; Flip flips the
+	// lowest bit of the byte at FlipAt of what is saved or loaded.
+	Err      error
+	Delay    time.Duration
+	Truncate int
+	Flip     bool
+	FlipAt   int
+}
+
+// Faulty wraps a Backend and injects faults, for tests of what a command
+// does when storage fails or returns damaged data.
+type Faulty struct {
+	Backend
+	mu     sync.Mutex
+	faults []Fault
+	seen   []int
+}
+
+// NewFaulty wraps be with faults.
+func NewFaulty(be Backend, faults ...Fault) *Faulty {
+	return &Faulty{Backend: be, faults: faults, seen: make([]int, len(faults))}
+}
+
+// ErrInjected is the default injected error.
+var ErrInjected = errors.New("injected fault")
+
+// fault returns the fault that applies to this call, if any.
+func (f *Faulty) fault(op string, h Handle) *Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.faults {
+		ft := &f.faults[i]
+		if ft.Op != op {
+			continue
+		}
+		if ft.Pattern != "" {
+			if ok, _ := path.Match(ft.Pattern, h.Path()); !ok {
+				continue
+			}
+		}
+		f.seen[i]++
+		n := f.seen[i] - ft.After
+		if n <= 0 || (ft.Times > 0 && n > ft.Times) {
+			continue
+		}
+		return ft
+	}
+	return nil
+}
+
+func (ft *Fault) mangle(b []byte) []byte {
+	if ft.Truncate > 0 && ft.Truncate < len(b) {
+		b = b[:ft.Truncate]
+	}
+	if ft.Flip && ft.FlipAt >= 0 && ft.FlipAt < len(b) {
+		b = bytes.Clone(b)
+		b[ft.FlipAt] ^= 1
+	}
+	return b
+}
+
+func (ft *Fault) wait(ctx context.Context) error {
+	if ft.Delay <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(ft.Delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (ft *Fault) err(op string, h Handle) error {
+	if ft.Err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s %s: %w", op, h, ft.Err)
+}
+
+// Save injects faults into saves.
+func (f *Faulty) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	ft := f.fault("save", h)
+	if ft == nil {
+		return f.Backend.Save(ctx, h, rd, size)
+	}
+	if err := ft.wait(ctx); err != nil {
+		return err
+	}
+	if err := ft.err("save", h); err != nil {
+		return err
+	}
+	buf := make([]byte, size)
+	if _, err := rd.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	buf = ft.mangle(buf)
+	return f.Backend.Save(ctx, h, bytes.NewReader(buf), int64(len(buf)))
+}
+
+// Load injects faults into loads.
+func (f *Faulty) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
+	ft := f.fault("load", h)
+	if ft == nil {
+		return f.Backend.Load(ctx, h, length, offset, fn)
+	}
+	if err := ft.wait(ctx); err != nil {
+		return err
+	}
+	if err := ft.err("load", h); err != nil {
+		return err
+	}
+	return f.Backend.Load(ctx, h, length, offset, func(rd io.Reader) error {
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			return err
+		}
+		return fn(bytes.NewReader(ft.mangle(b)))
+	})
+}
+
+// Stat injects faults into stats.
+func (f *Faulty) Stat(ctx context.Context, h Handle) (FileInfo, error) {
+	if ft := f.fault("stat", h); ft != nil {
+		if err := ft.wait(ctx); err != nil {
+			return FileInfo{}, err
+		}
+		if err := ft.err("stat", h); err != nil {
+			return FileInfo{}, err
+		}
+	}
+	return f.Backend.Stat(ctx, h)
+}
+
+// Remove injects faults into removes.
+func (f *Faulty) Remove(ctx context.Context, h Handle) error {
+	if ft := f.fault("remove", h); ft != nil {
+		if err := ft.wait(ctx); err != nil {
+			return err
+		}
+		if err := ft.err("remove", h); err != nil {
+			return err
+		}
+	}
+	return f.Backend.Remove(ctx, h)
+}
+
+// List injects faults into listings (the pattern matches "data/", "index/", …).
+func (f *Faulty) List(ctx context.Context, t FileType, fn func(FileInfo) error) error {
+	if ft := f.fault("list", Handle{Type: t}); ft != nil {
+		if err := ft.wait(ctx); err != nil {
+			return err
+		}
+		if err := ft.err("list", Handle{Type: t}); err != nil {
+			return err
+		}
+	}
+	return f.Backend.List(ctx, t, fn)
+}

@@ -1,0 +1,419 @@
+// Package checker verifies a repository: every file's name against the
+// SHA-256 of its bytes, the index against the packs, every snapshot's
+// trees and blobs, and with ReadData every blob of (a share of) the packs.
+// Each problem names the object and what depends on it.
+package checker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// Options configure a check.
+type Options struct {
+	// ReadData downloads packs and verifies every blob in them.
+	ReadData bool
+	// Subset selects the packs read with ReadData: Part/Of (1-based, by
+	// pack ID, so Of runs cover every pack once), or a fraction, or a byte
+	// budget. Zero values: all packs.
+	Part, Of int
+	Fraction float64
+	Bytes    int64
+	// Now is the clock for lock staleness.
+	Now func() time.Time
+}
+
+// Problem is one thing found wrong.
+type Problem struct {
+	Kind    string   `json:"kind"` // "pack", "index", "snapshot", "tree", "blob", "key", "config"
+	Object  string   `json:"object"`
+	Message string   `json:"message"`
+	Affects []string `json:"affects,omitempty"` // snapshot:path that depend on it
+}
+
+func (p Problem) String() string {
+	s := fmt.Sprintf("%s %s: %s", p.Kind, p.Object, p.Message)
+	if len(p.Affects) > 0 {
+		s += "; affects " + strings.Join(p.Affects, ", ")
+	}
+	return s
+}
+
+// Report is the result of a check.
+type Report struct {
+	Errors       []Problem `json:"errors"`
+	Warnings     []Problem `json:"warnings"`
+	Snapshots    int       `json:"snapshots"`
+	Packs        int       `json:"packs"`
+	PacksRead    int       `json:"packs_read"`
+	BlobsChecked int       `json:"blobs_checked"`
+}
+
+// Damaged reports whether the check found damage.
+func (r *Report) Damaged() bool { return len(r.Errors) > 0 }
+
+type checker struct {
+	r    *repo.Repository
+	o    Options
+	rep  *Report
+	snap []*snapshot.Snapshot
+	// where each blob is used: blob → "snapshot:path" (a few per blob)
+	uses map[pack.ID][]string
+	// blobs snapshots need, and the packs holding them
+	needed map[pack.BlobHandle]bool
+}
+
+func (c *checker) fail(kind, obj, msg string, affects ...string) {
+	c.rep.Errors = append(c.rep.Errors, Problem{Kind: kind, Object: obj, Message: msg, Affects: affects})
+}
+
+func (c *checker) warn(kind, obj, msg string) {
+	c.rep.Warnings = append(c.rep.Warnings, Problem{Kind: kind, Object: obj, Message: msg})
+}
+
+// Check runs the checks. Its error is for failures to run the check
+// (interrupted, backend unreachable); damage goes into the Report.
+func Check(ctx context.Context, r *repo.Repository, o Options) (*Report, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &checker{r: r, o: o, rep: &Report{}, uses: map[pack.ID][]string{}, needed: map[pack.BlobHandle]bool{}}
+	if err := c.keys(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.index(ctx); err != nil {
+		return nil, err
+	}
+	packs, err := c.packs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.snapshots(ctx); err != nil {
+		return nil, err
+	}
+	if o.ReadData {
+		if err := c.readData(ctx, packs); err != nil {
+			return nil, err
+		}
+	}
+	c.locks(ctx)
+	return c.rep, nil
+}
+
+func (c *checker) keys(ctx context.Context) error {
+	return c.r.Backend().List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
+		b, err := backend.LoadAll(ctx, c.r.Backend(), backend.Handle{Type: backend.KeyFile, Name: fi.Name})
+		if err != nil {
+			c.fail("key", fi.Name, err.Error())
+			return nil
+		}
+		if pack.Hash(b).String() != fi.Name {
+			c.fail("key", fi.Name, "content does not match its name")
+		}
+		return nil
+	})
+}
+
+// index re-reads every index file (checking names and authentication) and
+// looks for blobs indexed with different lengths.
+func (c *checker) index(ctx context.Context) error {
+	ids, err := c.r.List(ctx, backend.IndexFile)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := c.r.LoadIndexFile(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.fail("index", id.Short(), err.Error())
+		}
+	}
+	lengths := map[pack.BlobHandle]uint32{}
+	c.r.Index().Each(func(l index.Location) {
+		if prev, ok := lengths[l.Handle()]; ok && prev != l.RawLength {
+			c.fail("blob", l.ID.Short(), fmt.Sprintf("indexed with two lengths, %d and %d", prev, l.RawLength))
+		}
+		lengths[l.Handle()] = l.RawLength
+	})
+	return nil
+}
+
+type packInfo struct {
+	size     int64
+	expected int64
+	indexed  bool
+	entries  []index.Location
+}
+
+// packs compares the packs on the backend with the index.
+func (c *checker) packs(ctx context.Context) (map[pack.ID]*packInfo, error) {
+	packs := map[pack.ID]*packInfo{}
+	err := c.r.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+		if id, err := pack.ParseID(fi.Name); err == nil {
+			packs[id] = &packInfo{size: fi.Size}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	c.rep.Packs = len(packs)
+	indexed := map[pack.ID][]index.Location{}
+	c.r.Index().Each(func(l index.Location) { indexed[l.Pack] = append(indexed[l.Pack], l) })
+	var missing []pack.ID
+	for id, locs := range indexed {
+		p := packs[id]
+		if p == nil {
+			missing = append(missing, id)
+			continue
+		}
+		p.indexed, p.entries = true, locs
+		// Size from the index: blobs, then the sealed header and its length.
+		p.expected = int64(16+42*len(locs)) + int64(c.r.Key().Overhead()) + 4
+		for _, l := range locs {
+			p.expected += int64(l.Length)
+		}
+		if p.size != p.expected {
+			c.fail("pack", id.Short(), fmt.Sprintf("has %d bytes, the index says %d (truncated or damaged)", p.size, p.expected))
+		}
+	}
+	for _, id := range missing {
+		c.fail("pack", id.Short(), "is in the index but missing from the repository")
+	}
+	// Forget missing packs, so the snapshot walk names the blobs gone
+	// with them and what needs them.
+	c.r.Index().DropPacks(missing)
+	for id, p := range packs {
+		if !p.indexed {
+			c.warn("pack", id.Short(), "is not in any index (orphaned, e.g. by an interrupted backup; prune removes it, repair index adds it)")
+		}
+	}
+	return packs, nil
+}
+
+// snapshots loads every snapshot and walks its trees, checking that each
+// tree and data blob is indexed in a pack that exists.
+func (c *checker) snapshots(ctx context.Context) error {
+	ids, err := c.r.List(ctx, backend.SnapshotFile)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		sn, err := snapshot.Load(ctx, c.r, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.fail("snapshot", id.Short(), err.Error())
+			continue
+		}
+		c.snap = append(c.snap, sn)
+	}
+	c.rep.Snapshots = len(c.snap)
+	idx := c.r.Index()
+	for _, sn := range c.snap {
+		seen := map[pack.ID]bool{}
+		var walk func(id pack.ID, dir string)
+		walk = func(id pack.ID, dir string) {
+			where := sn.ID().Short() + ":" + dir
+			h := pack.BlobHandle{ID: id, Type: pack.TreeBlob}
+			c.needed[h] = true
+			c.use(id, where)
+			if seen[id] {
+				return
+			}
+			seen[id] = true
+			if len(idx.LookupAny(h)) == 0 {
+				c.fail("tree", id.Short(), "is missing", where)
+				return
+			}
+			t, err := snapshot.LoadTree(ctx, c.r, id)
+			if err != nil {
+				c.fail("tree", id.Short(), err.Error(), where)
+				return
+			}
+			for _, n := range t.Nodes {
+				p := path.Join(dir, n.Name)
+				switch n.Type {
+				case snapshot.TypeDir:
+					walk(*n.Subtree, p)
+				case snapshot.TypeFile:
+					for _, b := range n.Content {
+						bh := pack.BlobHandle{ID: b, Type: pack.DataBlob}
+						c.needed[bh] = true
+						c.use(b, sn.ID().Short()+":"+p)
+						if len(idx.LookupAny(bh)) == 0 {
+							c.fail("blob", b.Short(), "is missing", sn.ID().Short()+":"+p)
+						}
+					}
+				}
+			}
+		}
+		walk(sn.Tree, "/")
+	}
+	return nil
+}
+
+// use remembers a few places that need blob id, for reports.
+func (c *checker) use(id pack.ID, where string) {
+	if u := c.uses[id]; len(u) < 5 && !slices.Contains(u, where) {
+		c.uses[id] = append(u, where)
+	}
+}
+
+func (c *checker) affects(ids []pack.ID) []string {
+	var out []string
+	for _, id := range ids {
+		for _, u := range c.uses[id] {
+			if !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 20 {
+		out = append(out[:20], fmt.Sprintf("… %d more", len(out)-20))
+	}
+	return out
+}
+
+// selected reports whether pack id is in the ReadData subset.
+func (c *checker) selected(ids []pack.ID) []pack.ID {
+	slices.SortFunc(ids, func(a, b pack.ID) int { return slices.Compare(a[:], b[:]) })
+	o := c.o
+	switch {
+	case o.Of > 0:
+		var out []pack.ID
+		for _, id := range ids {
+			// Spread by the ID's first bytes, so n/m runs cover all packs.
+			v := int(id[0])<<8 | int(id[1])
+			if v*o.Of/65536 == o.Part-1 {
+				out = append(out, id)
+			}
+		}
+		return out
+	case o.Fraction > 0:
+		return ids[:int(float64(len(ids))*o.Fraction+0.999999)]
+	}
+	return ids
+}
+
+func (c *checker) readData(ctx context.Context, packs map[pack.ID]*packInfo) error {
+	var ids []pack.ID
+	for id := range packs {
+		ids = append(ids, id)
+	}
+	ids = c.selected(ids)
+	var budget int64
+	for _, id := range ids {
+		p := packs[id]
+		if c.o.Bytes > 0 && budget+p.size > c.o.Bytes && budget > 0 {
+			break
+		}
+		budget += p.size
+		c.rep.PacksRead++
+		if err := c.readPack(ctx, id, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readPack downloads a pack, checks its name, its header against the
+// index, and every blob.
+func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
+	var data []byte
+	err := c.r.Backend().Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, 0, 0, func(rd io.Reader) error {
+		var err error
+		data, err = io.ReadAll(rd)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.fail("pack", id.Short(), "can't be read: "+err.Error())
+		return nil
+	}
+	var blobIDs []pack.ID
+	for _, l := range p.entries {
+		blobIDs = append(blobIDs, l.ID)
+	}
+	if pack.Hash(data) != id {
+		c.fail("pack", id.Short(), "content does not match its name", c.affects(blobIDs)...)
+	}
+	_, entries, err := pack.ReadHeader(bytesReaderAt(data), int64(len(data)), c.r.Key())
+	if err != nil {
+		c.fail("pack", id.Short(), "header: "+err.Error(), c.affects(blobIDs)...)
+		entries = nil
+		for _, l := range p.entries {
+			entries = append(entries, l.Entry)
+		}
+	}
+	var bad []string
+	var badIDs []pack.ID
+	for _, e := range entries {
+		if int64(e.Offset)+int64(e.Length) > int64(len(data)) {
+			bad = append(bad, e.ID.Short())
+			badIDs = append(badIDs, e.ID)
+			continue
+		}
+		c.rep.BlobsChecked++
+		if _, err := c.r.DecodeBlob(data[e.Offset:e.Offset+e.Length], e, nil, id); err != nil {
+			bad = append(bad, e.ID.Short())
+			badIDs = append(badIDs, e.ID)
+		}
+	}
+	if len(bad) > 0 {
+		c.fail("pack", id.Short(), fmt.Sprintf("%d damaged blobs (%s)", len(bad), strings.Join(firstN(bad, 8), ", ")), c.affects(badIDs)...)
+	}
+	return nil
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], "…")
+	}
+	return s
+}
+
+// locks reports stale locks (not an error).
+func (c *checker) locks(ctx context.Context) {
+	locks, err := c.r.Locks(ctx)
+	if err != nil {
+		c.warn("lock", "", err.Error())
+		return
+	}
+	host := hostname()
+	for _, l := range locks {
+		if l.Stale(c.o.Now(), host) {
+			c.warn("lock", l.ID.Short(), fmt.Sprintf("stale: %s (run `cairn unlock`)", l))
+		}
+	}
+}
+
+// ErrDamage is returned by callers that turn a damaged report into an error.
+var ErrDamage = errors.New("check found damage")
+
+func bytesReaderAt(b []byte) io.ReaderAt { return bytes.NewReader(b) }
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
