@@ -113,6 +113,7 @@ func writeBig(t *testing.T, p string, size int) {
 // of different seeds share no chunks.
 func writeBigSeed(t *testing.T, p string, size int, seed byte) {
 	t.Helper()
+	os.MkdirAll(filepath.Dir(p), 0o755)
 	r := rand.NewChaCha8([32]byte{seed})
 	b := make([]byte, size)
 	for off := 0; off < size; off += 1 << 20 {
