@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/checker"
 )
 
@@ -62,6 +64,86 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 	}
 	cmd.Flags().BoolVar(&readData, "read-data", false, "read and verify every blob of every pack")
 	cmd.Flags().StringVar(&subset, "read-data-subset", "", "read only a `subset` of the packs: n/m, P% or SIZE")
+	var forget bool
+	snaps := &cobra.Command{
+		Use:   "snapshots",
+		Short: "Rewrite snapshots that reference missing data",
+		Long: `Rewrite every snapshot whose trees reference missing blobs: a damaged file
+keeps the blobs that exist (a truncated copy), a lost directory becomes
+empty. The new snapshot lists the damaged paths in its summary, is tagged
+"repaired" and records the original's ID; --forget removes the originals.
+Run "repair packs" first for packs that check --read-data reports damaged.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := g.openRepo(ctx, true)
+			if err != nil {
+				return err
+			}
+			_, unlock, err := g.lockRepo(ctx, r, true, "repair snapshots")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			if _, err := r.DropMissingPacks(ctx); err != nil {
+				return err
+			}
+			res, err := checker.RepairSnapshots(ctx, r, forget)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return jsonOut(g, res)
+			}
+			for _, s := range res {
+				g.printf("snapshot %s -> %s (%d damaged paths)\n", s.Snapshot, s.NewSnapshot, len(s.Damaged))
+				for _, d := range s.Damaged {
+					g.printf("  %s\n", d)
+				}
+			}
+			g.printf("%d snapshots repaired\n", len(res))
+			return nil
+		},
+	}
+	snaps.Flags().BoolVar(&forget, "forget", false, "remove the original snapshots")
+	packs := &cobra.Command{
+		Use:   "packs ID...",
+		Short: "Salvage the good blobs of damaged packs into new packs",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := g.openRepo(ctx, true)
+			if err != nil {
+				return err
+			}
+			_, unlock, err := g.lockRepo(ctx, r, true, "repair packs")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			var ids []pack.ID
+			for _, a := range args {
+				id, err := r.FindID(ctx, backend.PackFile, a)
+				if err != nil {
+					return fmt.Errorf("repair packs: %w", err)
+				}
+				ids = append(ids, id)
+			}
+			res, err := checker.RepairPacks(ctx, r, ids)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return jsonOut(g, res)
+			}
+			for _, p := range res {
+				g.printf("pack %s: %d blobs saved, %d lost\n", p.Pack, p.Saved, p.Lost)
+			}
+			g.printf("next: run `cairn repair snapshots` for the snapshots that needed lost blobs\n")
+			return nil
+		},
+	}
+	cmd.AddCommand(snaps, packs)
 	return cmd
 }
 
@@ -149,5 +231,85 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	})
+	var forget bool
+	snaps := &cobra.Command{
+		Use:   "snapshots",
+		Short: "Rewrite snapshots that reference missing data",
+		Long: `Rewrite every snapshot whose trees reference missing blobs: a damaged file
+keeps the blobs that exist (a truncated copy), a lost directory becomes
+empty. The new snapshot lists the damaged paths in its summary, is tagged
+"repaired" and records the original's ID; --forget removes the originals.
+Run "repair packs" first for packs that check --read-data reports damaged.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			r, err := g.openRepo(ctx, true)
+			if err != nil {
+				return err
+			}
+			_, unlock, err := g.lockRepo(ctx, r, true, "repair snapshots")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			if _, err := r.DropMissingPacks(ctx); err != nil {
+				return err
+			}
+			res, err := checker.RepairSnapshots(ctx, r, forget)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return jsonOut(g, res)
+			}
+			for _, s := range res {
+				g.printf("snapshot %s -> %s (%d damaged paths)\n", s.Snapshot, s.NewSnapshot, len(s.Damaged))
+				for _, d := range s.Damaged {
+					g.printf("  %s\n", d)
+				}
+			}
+			g.printf("%d snapshots repaired\n", len(res))
+			return nil
+		},
+	}
+	snaps.Flags().BoolVar(&forget, "forget", false, "remove the original snapshots")
+	packs := &cobra.Command{
+		Use:   "packs ID...",
+		Short: "Salvage the good blobs of damaged packs into new packs",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := g.openRepo(ctx, true)
+			if err != nil {
+				return err
+			}
+			_, unlock, err := g.lockRepo(ctx, r, true, "repair packs")
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			var ids []pack.ID
+			for _, a := range args {
+				id, err := r.FindID(ctx, backend.PackFile, a)
+				if err != nil {
+					return fmt.Errorf("repair packs: %w", err)
+				}
+				ids = append(ids, id)
+			}
+			res, err := checker.RepairPacks(ctx, r, ids)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return jsonOut(g, res)
+			}
+			for _, p := range res {
+				g.printf("pack %s: %d blobs saved, %d lost\n", p.Pack, p.Saved, p.Lost)
+			}
+			g.printf("next: run `cairn repair snapshots` for the snapshots that needed lost blobs\n")
+			return nil
+		},
+	}
+	cmd.AddCommand(snaps, packs)
 	return cmd
 }

@@ -88,3 +88,84 @@ func (b *backendReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	})
 	return n, err
 }
+
+// PackRepair says what RepairPacks did with one pack.
+type PackRepair struct {
+	Pack    string `json:"pack"`
+	Saved   int    `json:"blobs_saved"`
+	Lost    int    `json:"blobs_lost"`
+	Removed bool   `json:"removed"`
+}
+
+// RepairPacks salvages the good blobs of damaged packs into new packs of
+// the same generation, then writes the index and removes the packs. Blobs
+// that fail authentication are lost; `repair snapshots` then rewrites the
+// snapshots that needed them. The caller holds an exclusive lock.
+func RepairPacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]PackRepair, error) {
+	idx := r.Index()
+	byPack := map[pack.ID][]index.Location{}
+	idx.Each(func(l index.Location) { byPack[l.Pack] = append(byPack[l.Pack], l) })
+	r.StartWriting()
+	s := r.NewSaver()
+	var out []PackRepair
+	for _, id := range ids {
+		res := PackRepair{Pack: id.Short()}
+		var data []byte
+		err := r.Backend().Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, 0, 0, func(rd io.Reader) error {
+			var err error
+			data, err = io.ReadAll(rd)
+			return err
+		})
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		gen, entries, herr := pack.ReadHeader(bytesReaderAt(data), int64(len(data)), r.Key())
+		if herr != nil {
+			// Fall back on the index for where the blobs are.
+			entries = nil
+			for _, l := range byPack[id] {
+				entries = append(entries, l.Entry)
+				gen = l.Generation
+			}
+		}
+		idx.DropPacks([]pack.ID{id})
+		var buf []byte
+		for _, e := range entries {
+			if int64(e.Offset)+int64(e.Length) > int64(len(data)) {
+				res.Lost++
+				continue
+			}
+			buf, err = r.DecodeBlob(data[e.Offset:e.Offset+e.Length], e, buf[:0], id)
+			if err != nil {
+				res.Lost++
+				continue
+			}
+			if _, _, err := s.SaveWithID(ctx, e.Type, e.ID, buf, gen); err != nil {
+				return nil, err
+			}
+			res.Saved++
+		}
+		out = append(out, res)
+	}
+	if err := r.Flush(ctx); err != nil {
+		return nil, err
+	}
+	old, err := r.List(ctx, backend.IndexFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.RewriteIndex(ctx, old); err != nil {
+		return nil, err
+	}
+	for _, o := range old {
+		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: o.String()}); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range ids {
+		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err == nil {
+			out[i].Removed = true
+		}
+	}
+	return out, nil
+}

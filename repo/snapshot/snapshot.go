@@ -45,6 +45,8 @@ type Summary struct {
 	TotalBytes      int64         `json:"total_bytes"`
 	Errors          int64         `json:"errors"`
 	Duration        time.Duration `json:"duration_ns"`
+	// Repaired lists the paths `repair snapshots` cut damage out of.
+	Repaired []string `json:"repaired,omitempty"`
 }
 
 // Snapshot is the record of one backup.
