@@ -57,7 +57,7 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 			}
 			if rep.Damaged() {
 				return &exitError{code: exitDamage, err: fmt.Errorf("check: %d problems found: %w", len(rep.Errors), checker.ErrDamage),
-					hint: "`cairn repair index` rebuilds a lost or damaged index; restore what is not affected"}
+					hint: "`cairn repair index` rebuilds a lost or damaged index; `cairn repair packs ID…` then `cairn repair snapshots` cut out damaged data"}
 			}
 			return nil
 		},

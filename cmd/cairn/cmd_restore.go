@@ -163,7 +163,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	if err != nil {
 		if damaged {
 			return &exitError{code: exitDamage, err: fmt.Errorf("restore: %w: some data is damaged", err),
-				hint: "run `cairn check --read-data` to see what is damaged"}
+				hint: "run `cairn check --read-data` to see what is damaged, then `cairn repair packs ID…` and `cairn repair snapshots`"}
 		}
 		return err
 	}

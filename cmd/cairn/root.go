@@ -126,7 +126,7 @@ func exitCode(ctx context.Context, err error) (int, string) {
 	case errors.Is(err, repo.ErrLocked), errors.Is(err, repo.ErrLockLost):
 		return exitLocked, "run `cairn unlock` if no other cairn process is running"
 	case errors.Is(err, repo.ErrDamaged):
-		return exitDamage, "run `cairn check --read-data` to see what is damaged"
+		return exitDamage, "run `cairn check --read-data` to see what is damaged, then `cairn repair packs ID…` and `cairn repair snapshots`"
 	case errors.Is(err, errPartial), errors.Is(err, restorer.ErrPartial):
 		return exitPartial, ""
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
