@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/checker"
 )
@@ -35,16 +36,11 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 					return err
 				}
 			}
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
+			var rep *checker.Report
+			err := g.withLockedRepo(ctx, true, false, "check", func(r *repo.Repository) (err error) {
+				rep, err = checker.Check(ctx, r, o)
 				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, false, "check")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			rep, err := checker.Check(ctx, r, o)
+			})
 			if err != nil {
 				return err
 			}
@@ -76,19 +72,14 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
+			var res []checker.SnapshotRepair
+			err := g.withLockedRepo(ctx, true, true, "repair snapshots", func(r *repo.Repository) (err error) {
+				if _, err := r.DropMissingPacks(ctx); err != nil {
+					return err
+				}
+				res, err = checker.RepairSnapshots(ctx, r, forget)
 				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, true, "repair snapshots")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			if _, err := r.DropMissingPacks(ctx); err != nil {
-				return err
-			}
-			res, err := checker.RepairSnapshots(ctx, r, forget)
+			})
 			if err != nil {
 				return err
 			}
@@ -112,24 +103,20 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, true, "repair packs")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			var ids []pack.ID
-			for _, a := range args {
-				id, err := r.FindID(ctx, backend.PackFile, a)
-				if err != nil {
-					return fmt.Errorf("repair packs: %w", err)
+			var res []checker.PackRepair
+			err := g.withLockedRepo(ctx, true, true, "repair packs", func(r *repo.Repository) error {
+				var ids []pack.ID
+				for _, a := range args {
+					id, err := r.FindID(ctx, backend.PackFile, a)
+					if err != nil {
+						return fmt.Errorf("repair packs: %w", err)
+					}
+					ids = append(ids, id)
 				}
-				ids = append(ids, id)
-			}
-			res, err := checker.RepairPacks(ctx, r, ids)
+				var err error
+				res, err = checker.RepairPacks(ctx, r, ids)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -204,16 +191,11 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, false)
-			if err != nil {
+			var res *checker.IndexRepair
+			err := g.withLockedRepo(ctx, false, true, "repair index", func(r *repo.Repository) (err error) {
+				res, err = checker.RepairIndex(ctx, r)
 				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, true, "repair index")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			res, err := checker.RepairIndex(ctx, r)
+			})
 			if err != nil {
 				return err
 			}
@@ -243,19 +225,14 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
+			var res []checker.SnapshotRepair
+			err := g.withLockedRepo(ctx, true, true, "repair snapshots", func(r *repo.Repository) (err error) {
+				if _, err := r.DropMissingPacks(ctx); err != nil {
+					return err
+				}
+				res, err = checker.RepairSnapshots(ctx, r, forget)
 				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, true, "repair snapshots")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			if _, err := r.DropMissingPacks(ctx); err != nil {
-				return err
-			}
-			res, err := checker.RepairSnapshots(ctx, r, forget)
+			})
 			if err != nil {
 				return err
 			}
@@ -279,24 +256,20 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, true, "repair packs")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			var ids []pack.ID
-			for _, a := range args {
-				id, err := r.FindID(ctx, backend.PackFile, a)
-				if err != nil {
-					return fmt.Errorf("repair packs: %w", err)
+			var res []checker.PackRepair
+			err := g.withLockedRepo(ctx, true, true, "repair packs", func(r *repo.Repository) error {
+				var ids []pack.ID
+				for _, a := range args {
+					id, err := r.FindID(ctx, backend.PackFile, a)
+					if err != nil {
+						return fmt.Errorf("repair packs: %w", err)
+					}
+					ids = append(ids, id)
 				}
-				ids = append(ids, id)
-			}
-			res, err := checker.RepairPacks(ctx, r, ids)
+				var err error
+				res, err = checker.RepairPacks(ctx, r, ids)
+				return err
+			})
 			if err != nil {
 				return err
 			}

@@ -50,25 +50,9 @@ with / matches paths ("/etc/**/*.conf"), as exclude patterns do.
 			if err != nil {
 				return err
 			}
-			var sns []*snapshot.Snapshot
-			if len(snaps) > 0 {
-				for _, ref := range snaps {
-					sn, err := snapshot.Find(ctx, r, ref, o.filter())
-					if err != nil {
-						return err
-					}
-					sns = append(sns, sn)
-				}
-			} else {
-				all, err := snapshot.LoadAll(ctx, r)
-				if all == nil && err != nil {
-					return err
-				}
-				for _, sn := range all {
-					if o.filter().Match(sn) {
-						sns = append(sns, sn)
-					}
-				}
+			sns, err := selectSnapshots(ctx, r, snaps, o.filter())
+			if err != nil {
+				return err
 			}
 			var matches []findMatch
 			for _, sn := range sns {

@@ -20,25 +20,9 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var sns []*snapshot.Snapshot
-			if len(args) > 0 {
-				for _, ref := range args {
-					sn, err := snapshot.Find(ctx, r, ref, o.filter())
-					if err != nil {
-						return err
-					}
-					sns = append(sns, sn)
-				}
-			} else {
-				all, err := snapshot.LoadAll(ctx, r)
-				if all == nil && err != nil {
-					return err
-				}
-				for _, sn := range all {
-					if o.filter().Match(sn) {
-						sns = append(sns, sn)
-					}
-				}
+			sns, err := selectSnapshots(ctx, r, args, o.filter())
+			if err != nil {
+				return err
 			}
 			st, err := snapshot.ComputeStats(ctx, r, sns)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -24,48 +25,25 @@ Each changed snapshot is rewritten: the new one records the original ID.`,
 			if cmd.Flags().Changed("set") && set == nil {
 				set = []string{}
 			}
-			r, err := g.openRepo(ctx, false)
-			if err != nil {
-				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, true, "tag")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			var sns []*snapshot.Snapshot
-			if len(args) > 0 {
-				for _, ref := range args {
-					sn, err := snapshot.Find(ctx, r, ref, o.filter())
-					if err != nil {
-						return err
-					}
-					sns = append(sns, sn)
-				}
-			} else {
-				all, err := snapshot.LoadAll(ctx, r)
-				if all == nil && err != nil {
-					return err
-				}
-				for _, sn := range all {
-					if o.filter().Match(sn) {
-						sns = append(sns, sn)
-					}
-				}
-			}
-			changed := 0
-			for _, sn := range sns {
-				ns, ok, err := snapshot.Retag(ctx, r, sn, set, add, remove)
+			return g.withLockedRepo(ctx, false, true, "tag", func(r *repo.Repository) error {
+				sns, err := selectSnapshots(ctx, r, args, o.filter())
 				if err != nil {
 					return err
 				}
-				if ok {
-					changed++
-					g.printf("snapshot %s is now %s\n", sn.ID().Short(), ns.ID().Short())
+				changed := 0
+				for _, sn := range sns {
+					ns, ok, err := snapshot.Retag(ctx, r, sn, set, add, remove)
+					if err != nil {
+						return err
+					}
+					if ok {
+						changed++
+						g.printf("snapshot %s is now %s\n", sn.ID().Short(), ns.ID().Short())
+					}
 				}
-			}
-			g.printf("changed tags of %d snapshots\n", changed)
-			return nil
+				g.printf("changed tags of %d snapshots\n", changed)
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd)

@@ -120,12 +120,23 @@ func writeBigSeed(t *testing.T, p string, size int, seed byte) {
 		end := min(off+1<<20, size)
 		if (off>>20)%3 == 0 {
 			for i := off; i < end; i++ {
-				b[i] = byte(i % 251)
+				b[i] = byte(i%251) + (seed-1)*7
 			}
 		} else {
 			r.Read(b[off:end])
 		}
 	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeRandom writes size incompressible bytes from the stream of seed.
+func writeRandom(t *testing.T, p string, size int, seed byte) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	b := make([]byte, size)
+	rand.NewChaCha8([32]byte{seed, 0xff}).Read(b)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

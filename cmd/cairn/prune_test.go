@@ -172,24 +172,37 @@ func TestPruneAfterKilledBackup(t *testing.T) {
 	write(t, filepath.Join(src, "small"), "small")
 	mustCairn(t, env, "backup", "-q", src)
 	for i := 0; i < 100; i++ {
-		writeBig(t, filepath.Join(src, fmt.Sprintf("big%02d", i)), 1<<20+i)
+		writeRandom(t, filepath.Join(src, fmt.Sprintf("big%02d", i)), 1<<20+i, byte(i))
 	}
-	for attempt := 0; ; attempt++ {
-		cmd := exec.Command(cairnBin, "backup", "-q", src)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-		cmd.Start()
-		time.Sleep(time.Duration(150+80*attempt) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		if strings.Count(mustCairn(t, env, "snapshots"), "incremental") != 1 {
-			t.Skip("the backup finished before it could be killed")
+	// Kill the backup once it has stored a few packs (polled, not timed).
+	packsNow := func() int {
+		n, _ := filepath.Glob(filepath.Join(repoDir, "data", "*", "*"))
+		return len(n)
+	}
+	before := packsNow()
+	cmd := exec.Command(cairnBin, "backup", "-q", src)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var outBuf strings.Builder
+	cmd.Stdout, cmd.Stderr = &outBuf, &outBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for packsNow() < before+3 {
+		select {
+		case <-exited:
+			t.Fatalf("the backup finished before it could be killed (%d packs, %d before): %s", packsNow(), before, outBuf.String())
+		case <-time.After(2 * time.Millisecond):
 		}
-		if p := pruneDry(t, env); p.OrphanPacks > 0 || p.PacksDelete > 0 {
-			break
-		}
-		if attempt == 4 {
-			t.Fatal("no killed backup left packs behind")
-		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	if strings.Count(mustCairn(t, env, "snapshots"), "incremental") != 1 {
+		t.Fatal("the killed backup wrote a snapshot")
+	}
+	if p := pruneDry(t, env); p.OrphanPacks == 0 {
+		t.Fatalf("no orphaned packs after a killed backup: %+v", p)
 	}
 	mustCairn(t, env, "unlock") // the killed backup's lock: its process is gone
 	if out := mustCairn(t, env, "prune"); !strings.Contains(out, "grace period") {

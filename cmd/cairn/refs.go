@@ -46,3 +46,44 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 	enc.SetEscapeHTML(false)
 	return enc
 }
+
+// selectSnapshots returns the snapshots named by refs, or with no refs
+// every snapshot that f matches (oldest first).
+func selectSnapshots(ctx context.Context, r *repo.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
+	var sns []*snapshot.Snapshot
+	if len(refs) > 0 {
+		for _, ref := range refs {
+			sn, err := snapshot.Find(ctx, r, ref, f)
+			if err != nil {
+				return nil, err
+			}
+			sns = append(sns, sn)
+		}
+		return sns, nil
+	}
+	all, err := snapshot.LoadAll(ctx, r)
+	if all == nil && err != nil {
+		return nil, err
+	}
+	for _, sn := range all {
+		if f.Match(sn) {
+			sns = append(sns, sn)
+		}
+	}
+	return sns, nil
+}
+
+// withLockedRepo opens the repository (with its index when withIndex),
+// takes a lock for command and runs fn; the lock is released after.
+func (g *globalOptions) withLockedRepo(ctx context.Context, withIndex, exclusive bool, command string, fn func(*repo.Repository) error) error {
+	r, err := g.openRepo(ctx, withIndex)
+	if err != nil {
+		return err
+	}
+	_, unlock, err := g.lockRepo(ctx, r, exclusive, command)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(r)
+}

@@ -47,8 +47,13 @@ func NewMatcher(patterns []string, fold bool) (*Matcher, error) {
 // Empty reports whether the matcher has no patterns.
 func (m *Matcher) Empty() bool { return m == nil || len(m.patterns) == 0 }
 
-// Match reports whether the absolute slash path p matches any pattern.
-func (m *Matcher) Match(p string) bool {
+// Match reports whether the absolute slash path p matches any pattern, or
+// lies below a directory that does.
+func (m *Matcher) Match(p string) bool { return m.any(p, matchPrefix) }
+
+// any reports whether match accepts some pattern against p: anchored
+// patterns at the root, the others at every depth.
+func (m *Matcher) any(p string, match func(pat, parts []string) bool) bool {
 	if m.Empty() {
 		return false
 	}
@@ -58,13 +63,13 @@ func (m *Matcher) Match(p string) bool {
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	for i, pat := range m.patterns {
 		if m.anchored[i] {
-			if matchPrefix(pat, parts) {
+			if match(pat, parts) {
 				return true
 			}
 			continue
 		}
 		for start := range parts {
-			if matchPrefix(pat, parts[start:]) {
+			if match(pat, parts[start:]) {
 				return true
 			}
 		}
@@ -133,29 +138,7 @@ func couldMatch(pat, parts []string) bool {
 
 // MatchName reports whether the path itself (not merely a directory above
 // it) matches a pattern: what `find` means by a match.
-func (m *Matcher) MatchName(p string) bool {
-	if m.Empty() {
-		return false
-	}
-	if m.fold {
-		p = strings.ToLower(p)
-	}
-	parts := strings.Split(strings.Trim(p, "/"), "/")
-	for i, pat := range m.patterns {
-		if m.anchored[i] {
-			if matchExact(pat, parts) {
-				return true
-			}
-			continue
-		}
-		for start := range parts {
-			if matchExact(pat, parts[start:]) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (m *Matcher) MatchName(p string) bool { return m.any(p, matchExact) }
 
 func matchExact(pat, parts []string) bool {
 	if len(pat) == 0 {
