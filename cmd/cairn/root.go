@@ -65,6 +65,8 @@ type globalOptions struct {
 	cpuProfile      string
 	memProfile      string
 	retryLock       time.Duration
+	limitUpload     int
+	limitDownload   int
 	env             *Env
 	progress        progressState
 }
@@ -151,6 +153,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
+	f.IntVar(&g.limitUpload, "limit-upload", 0, "limit uploads to `KiB/s` (0: unlimited)")
+	f.IntVar(&g.limitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: unlimited)")
 	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` for a lock held by another process")
 	f.StringVar(&g.compression, "compression", "", "compression for new data: auto, off, fastest, better or max (default: the repository's)")
 	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to `file` (for performance work)")
@@ -202,8 +206,25 @@ func (g *globalOptions) repoLocation() (string, error) {
 	return loc, nil
 }
 
-// openBackend picks the backend from the repository URL.
+// openBackend picks the backend from the repository URL and wraps it in
+// the rate limits and the retrying wrapper every backend goes through.
 func (g *globalOptions) openBackend() (backend.Backend, error) {
+	be, err := g.rawBackend()
+	if err != nil {
+		return nil, err
+	}
+	if g.limitUpload < 0 || g.limitDownload < 0 {
+		return nil, errors.New("--limit-upload and --limit-download take KiB/s, 0 or more")
+	}
+	rb := backend.NewRetry(backend.NewLimited(be, g.limitUpload<<10, g.limitDownload<<10))
+	rb.OnRetry = func(op string, h backend.Handle, err error, wait time.Duration) {
+		g.warnf("notice: %s %s failed (%v); retrying in %s\n", op, h, err, wait.Round(time.Millisecond))
+	}
+	return rb, nil
+}
+
+// rawBackend picks the backend from the repository URL.
+func (g *globalOptions) rawBackend() (backend.Backend, error) {
 	loc, err := g.repoLocation()
 	if err != nil {
 		return nil, err

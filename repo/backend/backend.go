@@ -124,3 +124,21 @@ func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 	})
 	return buf, err
 }
+
+// create forwards Create to be when it is a Creator; wrappers use it so
+// wrapping a backend doesn't hide its Create.
+func create(ctx context.Context, be Backend) error {
+	if c, ok := be.(Creator); ok {
+		return c.Create(ctx)
+	}
+	return nil
+}
+
+// Create forwards to the wrapped backend.
+func (r *Retry) Create(ctx context.Context) error { return create(ctx, r.Backend) }
+
+// Create forwards to the wrapped backend.
+func (l *Limited) Create(ctx context.Context) error { return create(ctx, l.Backend) }
+
+// Create forwards to the wrapped backend.
+func (f *Faulty) Create(ctx context.Context) error { return create(ctx, f.Backend) }

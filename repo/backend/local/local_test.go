@@ -49,3 +49,10 @@ func TestNoTempLeftovers(t *testing.T) {
 		t.Fatalf("list saw %d files, want 1", n)
 	}
 }
+
+// TestSuiteWrapped runs the suite through the wrappers every command uses.
+func TestSuiteWrapped(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		return backend.NewRetry(backend.NewLimited(local.New(filepath.Join(t.TempDir(), "repo")), 64<<20, 64<<20))
+	})
+}

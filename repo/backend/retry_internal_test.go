@@ -1,0 +1,125 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// memBackend is the smallest real backend for these tests: a map.
+type memBackend struct{ files map[string][]byte }
+
+func (m *memBackend) Location() string { return "mem" }
+func (m *memBackend) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	if _, ok := m.files[h.Path()]; ok {
+		return fs.ErrExist
+	}
+	b := make([]byte, size)
+	if _, err := rd.ReadAt(b, 0); err != nil && err != io.EOF {
+		return err
+	}
+	m.files[h.Path()] = b
+	return nil
+}
+func (m *memBackend) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
+	b, ok := m.files[h.Path()]
+	if !ok {
+		return fs.ErrNotExist
+	}
+	b = b[offset:]
+	if length > 0 {
+		b = b[:length]
+	}
+	return fn(strings.NewReader(string(b)))
+}
+func (m *memBackend) Stat(ctx context.Context, h Handle) (FileInfo, error) {
+	b, ok := m.files[h.Path()]
+	if !ok {
+		return FileInfo{}, fs.ErrNotExist
+	}
+	return FileInfo{Name: h.Name, Size: int64(len(b))}, nil
+}
+func (m *memBackend) Remove(ctx context.Context, h Handle) error {
+	if _, ok := m.files[h.Path()]; !ok {
+		return fs.ErrNotExist
+	}
+	delete(m.files, h.Path())
+	return nil
+}
+func (m *memBackend) List(ctx context.Context, t FileType, fn func(FileInfo) error) error {
+	for p, b := range m.files {
+		if strings.HasPrefix(p, t.String()+"/") {
+			if err := fn(FileInfo{Name: filepath.Base(p), Size: int64(len(b))}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+func (m *memBackend) Close() error { return nil }
+
+func TestRetry(t *testing.T) {
+	ctx := context.Background()
+	h := Handle{Type: SnapshotFile, Name: "abc"}
+	tests := []struct {
+		name     string
+		faults   []Fault
+		wantErr  string
+		attempts int
+	}{
+		{"transient then fine", []Fault{{Op: "save", Times: 2, Err: syscall.EIO}}, "", 3},
+		{"always failing", []Fault{{Op: "save", Err: syscall.ECONNRESET}}, "save snapshots/abc: giving up after 4 attempts", 4},
+		{"not retried: exists", []Fault{{Op: "save", Err: fs.ErrExist}}, "file already exists", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := &memBackend{files: map[string][]byte{}}
+			faulty := NewFaulty(mem, tt.faults...)
+			calls := 0
+			r := &Retry{Backend: faulty, Attempts: 4, sleep: func(context.Context, time.Duration) error { calls++; return nil }}
+			err := SaveBytes(ctx, r, h, []byte("data"))
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+			if calls+1 != tt.attempts {
+				t.Fatalf("%d attempts, want %d", calls+1, tt.attempts)
+			}
+		})
+	}
+	// Not found is final at once.
+	r := &Retry{Backend: &memBackend{files: map[string][]byte{}}, sleep: func(context.Context, time.Duration) error {
+		t.Fatal("retried a missing file")
+		return nil
+	}}
+	if _, err := LoadAll(ctx, r, h); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("load missing: %v", err)
+	}
+}
+
+func TestLimited(t *testing.T) {
+	ctx := context.Background()
+	mem := &memBackend{files: map[string][]byte{}}
+	const rate = 256 << 10
+	l := NewLimited(mem, rate, rate)
+	data := make([]byte, 512<<10)
+	start := time.Now()
+	h := Handle{Type: PackFile, Name: "p"}
+	if err := SaveBytes(ctx, l, h, data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadAll(ctx, l, h)
+	if err != nil || len(got) != len(data) {
+		t.Fatalf("load: %v %d", err, len(got))
+	}
+	// 1 MiB moved at 256 KiB/s each way, minus the initial bursts: well
+	// over a second in total.
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("limited transfer took %v", el)
+	}
+}
