@@ -18,6 +18,7 @@ func TestLayers(t *testing.T) {
 		"repo/crypto":              {},
 		"repo/backend":             {},
 		"repo/backend/local":       {"repo/backend"},
+		"repo/backend/sftp":        {"repo/backend"},
 		"index":                    {"pack"},
 		"repo":                     {"pack", "index", "chunker", "repo/crypto", "repo/backend"},
 		"repo/snapshot":            {"pack", "index", "repo", "repo/backend"},

@@ -10,6 +10,14 @@ if [ "${CAIRN_SOAK:-}" = 1 ]; then
   fuzztime=${FUZZTIME:-60s}
 fi
 
+# Test servers on 127.0.0.1, stopped when the script ends, also on failure.
+# Without sshd the SFTP tests skip, except under CI (which installs it).
+if command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; then
+  eval "$(scripts/sshd.sh)"
+  trap 'scripts/sshd.sh stop "$CAIRN_TEST_SSHD_DIR"' EXIT
+  echo "== sshd for the SFTP tests: $CAIRN_TEST_SFTP"
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

@@ -32,7 +32,7 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 
 func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 	ctx := cmd.Context()
-	be, err := g.openBackend()
+	be, err := g.openBackend(ctx)
 	if err != nil {
 		return err
 	}

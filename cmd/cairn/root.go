@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/local"
+	"github.com/cairn-backup/cairn/repo/backend/sftp"
 	"github.com/cairn-backup/cairn/repo/restorer"
 )
 
@@ -67,6 +68,7 @@ type globalOptions struct {
 	retryLock       time.Duration
 	limitUpload     int
 	limitDownload   int
+	options         []string
 	env             *Env
 	progress        progressState
 }
@@ -153,6 +155,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
+	f.StringArrayVarP(&g.options, "option", "o", nil, "backend `key=value` option, e.g. sftp.command=\"ssh host -s sftp\" (repeatable)")
 	f.IntVar(&g.limitUpload, "limit-upload", 0, "limit uploads to `KiB/s` (0: unlimited)")
 	f.IntVar(&g.limitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: unlimited)")
 	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` for a lock held by another process")
@@ -208,8 +211,8 @@ func (g *globalOptions) repoLocation() (string, error) {
 
 // openBackend picks the backend from the repository URL and wraps it in
 // the rate limits and the retrying wrapper every backend goes through.
-func (g *globalOptions) openBackend() (backend.Backend, error) {
-	be, err := g.rawBackend()
+func (g *globalOptions) openBackend(ctx context.Context) (backend.Backend, error) {
+	be, err := g.rawBackend(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +227,7 @@ func (g *globalOptions) openBackend() (backend.Backend, error) {
 }
 
 // rawBackend picks the backend from the repository URL.
-func (g *globalOptions) rawBackend() (backend.Backend, error) {
+func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error) {
 	loc, err := g.repoLocation()
 	if err != nil {
 		return nil, err
@@ -232,9 +235,24 @@ func (g *globalOptions) rawBackend() (backend.Backend, error) {
 	switch {
 	case strings.HasPrefix(loc, "local:"):
 		return local.New(strings.TrimPrefix(loc, "local:")), nil
-	case strings.HasPrefix(loc, "sftp:"), strings.HasPrefix(loc, "s3:"), strings.Contains(loc, "://"):
+	case strings.HasPrefix(loc, "sftp:"):
+		cfg, err := sftp.ParseURL(loc)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range g.options {
+			k, v, _ := strings.Cut(o, "=")
+			switch k {
+			case "sftp.command":
+				cfg.Command = v
+			default:
+				return nil, fmt.Errorf("unknown option -o %s for an sftp repository (known: sftp.command)", k)
+			}
+		}
+		return sftp.Open(ctx, cfg)
+	case strings.HasPrefix(loc, "s3:"), strings.Contains(loc, "://"):
 		return nil, &exitError{code: exitFatal, err: fmt.Errorf("repository %s: unsupported location", loc),
-			hint: "give a local directory, /path or local:/path"}
+			hint: "give a local directory (/path or local:/path) or sftp:user@host:/path"}
 	}
 	return local.New(loc), nil
 }
@@ -246,7 +264,7 @@ func (g *globalOptions) openRepo(ctx context.Context, withIndex bool) (*repo.Rep
 
 // openRepoWith is openRepo with a dry-run blob store when dryRun is set.
 func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool) (*repo.Repository, error) {
-	be, err := g.openBackend()
+	be, err := g.openBackend(ctx)
 	if err != nil {
 		return nil, err
 	}
