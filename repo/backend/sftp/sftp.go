@@ -35,7 +35,7 @@ func ParseURL(s string) (Config, error) {
 	var c Config
 	rest, ok := strings.CutPrefix(s, "sftp:")
 	if !ok {
-		return c, fmt.Errorf("sftp location %q: must start with sftp:", s)
+		return c, fmt.Errorf("sftp location %q: want the prefix sftp: or sftp://", s)
 	}
 	if u, ok := strings.CutPrefix(rest, "//"); ok {
 		hostPart, p, found := strings.Cut(u, "/")
