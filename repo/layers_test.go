@@ -19,6 +19,7 @@ func TestLayers(t *testing.T) {
 		"repo/backend":             {},
 		"repo/backend/local":       {"repo/backend"},
 		"repo/backend/sftp":        {"repo/backend"},
+		"repo/backend/s3":          {"repo/backend"},
 		"index":                    {"pack"},
 		"repo":                     {"pack", "index", "chunker", "repo/crypto", "repo/backend"},
 		"repo/snapshot":            {"pack", "index", "repo", "repo/backend"},

@@ -12,10 +12,20 @@ fi
 
 # Test servers on 127.0.0.1, stopped when the script ends, also on failure.
 # Without sshd the SFTP tests skip, except under CI (which installs it).
+# Without MinIO (scripts/minio.sh build) the S3 tests skip, except under CI.
+stop_servers() {
+  [ -n "${CAIRN_TEST_SSHD_DIR:-}" ] && scripts/sshd.sh stop "$CAIRN_TEST_SSHD_DIR"
+  [ -n "${CAIRN_TEST_MINIO_DIR:-}" ] && scripts/minio.sh stop "$CAIRN_TEST_MINIO_DIR"
+  return 0
+}
+trap stop_servers EXIT
 if command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; then
   eval "$(scripts/sshd.sh)"
-  trap 'scripts/sshd.sh stop "$CAIRN_TEST_SSHD_DIR"' EXIT
   echo "== sshd for the SFTP tests: $CAIRN_TEST_SFTP"
+fi
+if command -v minio >/dev/null 2>&1 || [ -x "$(go env GOPATH)/bin/minio" ]; then
+  eval "$(scripts/minio.sh)"
+  echo "== MinIO for the S3 tests: $CAIRN_TEST_S3"
 fi
 
 echo "== gofmt"

@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/local"
+	"github.com/cairn-backup/cairn/repo/backend/s3"
 	"github.com/cairn-backup/cairn/repo/backend/sftp"
 	"github.com/cairn-backup/cairn/repo/restorer"
 )
@@ -250,9 +251,23 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 			}
 		}
 		return sftp.Open(ctx, cfg)
-	case strings.HasPrefix(loc, "s3:"), strings.Contains(loc, "://"):
+	case strings.HasPrefix(loc, "s3:"):
+		cfg, err := s3.ParseURL(loc)
+		if err != nil {
+			return nil, err
+		}
+		cfg.KeyID, cfg.Secret = g.env.Getenv("AWS_ACCESS_KEY_ID"), g.env.Getenv("AWS_SECRET_ACCESS_KEY")
+		cfg.SessionToken, cfg.Region = g.env.Getenv("AWS_SESSION_TOKEN"), g.env.Getenv("AWS_DEFAULT_REGION")
+		for _, o := range g.options {
+			k, v, _ := strings.Cut(o, "=")
+			if err := cfg.ApplyOption(k, v); err != nil {
+				return nil, err
+			}
+		}
+		return s3.Open(cfg)
+	case strings.Contains(loc, "://"):
 		return nil, &exitError{code: exitFatal, err: fmt.Errorf("repository %s: unsupported location", loc),
-			hint: "give a local directory (/path or local:/path) or sftp:user@host:/path"}
+			hint: "give a local directory (/path or local:/path), sftp:user@host:/path or s3:https://host/bucket"}
 	}
 	return local.New(loc), nil
 }

@@ -43,3 +43,48 @@ func TestSFTPRepository(t *testing.T) {
 		t.Fatalf("broken ssh command: %d %q", r.code, r.stderr)
 	}
 }
+
+// TestConcurrentHosts: several hosts back up into one repository at the
+// same time (shared locks); every snapshot is complete and check is clean.
+func TestConcurrentHosts(t *testing.T) {
+	base := t.TempDir()
+	repoLoc := filepath.Join(base, "repo")
+	var opt []string
+	if loc := os.Getenv("CAIRN_TEST_SFTP"); loc != "" {
+		repoLoc = fmt.Sprintf("%s/hosts-%d", loc, os.Getpid())
+		opt = []string{"-o", "sftp.command=" + os.Getenv("CAIRN_TEST_SFTP_COMMAND")}
+	}
+	env := []string{"CAIRN_REPOSITORY=" + repoLoc, "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, append(opt, "init", "--pack-size", "1")...)
+	const hosts = 3
+	srcs := make([]string, hosts)
+	for h := range hosts {
+		srcs[h] = filepath.Join(base, fmt.Sprintf("host%d", h))
+		writeSpecial(t, srcs[h], 2<<20)
+		writeRandom(t, filepath.Join(srcs[h], "own.bin"), 3<<20, byte(h))
+	}
+	errs := make(chan string, hosts)
+	for h := range hosts {
+		go func() {
+			r := cairn(t, env, append(opt, "backup", "-q", "--host", fmt.Sprintf("host%d", h), srcs[h])...)
+			if r.code != 0 {
+				errs <- fmt.Sprintf("host%d: exit %d %s", h, r.code, r.stderr)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range hosts {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+	if out := mustCairn(t, env, append(opt, "check", "--read-data")...); !strings.Contains(out, "no errors") {
+		t.Fatalf("check: %s", out)
+	}
+	for h := range hosts {
+		target := filepath.Join(base, fmt.Sprintf("t%d", h))
+		mustCairn(t, env, append(opt, "restore", "latest", "--host", fmt.Sprintf("host%d", h), "--target", target)...)
+		compareTrees(t, srcs[h], filepath.Join(target, srcs[h]))
+	}
+}

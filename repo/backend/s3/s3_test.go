@@ -1,0 +1,91 @@
+package s3_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/backendtest"
+	"github.com/cairn-backup/cairn/repo/backend/s3"
+)
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		in   string
+		want s3.Config
+		bad  bool
+	}{
+		{in: "s3:https://s3.amazonaws.com/bucket", want: s3.Config{Endpoint: "s3.amazonaws.com", Secure: true, Bucket: "bucket"}},
+		{in: "s3:http://127.0.0.1:9000/b/some/prefix", want: s3.Config{Endpoint: "127.0.0.1:9000", Bucket: "b", Prefix: "some/prefix"}},
+		{in: "s3:http://host", bad: true},
+		{in: "s3:ftp://host/b", bad: true},
+		{in: "s3:bucket", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := s3.ParseURL(tt.in)
+		if tt.bad {
+			if err == nil {
+				t.Errorf("%s accepted", tt.in)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %+v %v, want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	var c s3.Config
+	for _, o := range [][2]string{{"s3.bucket-lookup", "sideways"}, {"s3.connections", "0"}, {"s3.color", "red"}} {
+		if err := c.ApplyOption(o[0], o[1]); err == nil {
+			t.Errorf("-o %s=%s accepted", o[0], o[1])
+		}
+	}
+}
+
+// server returns the MinIO test server (scripts/minio.sh, started by
+// scripts/test.sh); skipped without one unless CI is set.
+func server(t *testing.T) s3.Config {
+	loc := os.Getenv("CAIRN_TEST_S3")
+	if loc == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but CAIRN_TEST_S3 is not: the MinIO test server must run (scripts/minio.sh)")
+		}
+		t.Skip("no S3 test server (run scripts/test.sh, which starts MinIO when it is installed)")
+	}
+	cfg, err := s3.ParseURL(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KeyID, cfg.Secret = os.Getenv("CAIRN_TEST_S3_KEY"), os.Getenv("CAIRN_TEST_S3_SECRET")
+	cfg.BucketLookup = "path"
+	return cfg
+}
+
+var n atomic.Int64
+
+func TestSuite(t *testing.T) {
+	cfg := server(t)
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		c := cfg
+		c.Prefix = fmt.Sprintf("suite-%d-%d", os.Getpid(), n.Add(1))
+		be, err := s3.Open(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be
+	})
+}
+
+func TestWrongCredentials(t *testing.T) {
+	cfg := server(t)
+	cfg.Secret = "wrong"
+	be, err := s3.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := be.Stat(context.Background(), backend.Handle{Type: backend.ConfigFile}); err == nil {
+		t.Fatal("wrong secret accepted")
+	}
+}
