@@ -100,7 +100,8 @@ func TestNewGenerationStoresAgain(t *testing.T) {
 	sn := backup(t, r, archiver.Options{Paths: []string{src}})
 	gen, _ := repo.NewGeneration()
 	sn2 := backup(t, r, archiver.Options{Paths: []string{src}, Parent: sn, Generation: gen})
-	if sn2.Summary.BytesAdded < sn.Summary.BytesAdded {
+	// Everything is stored again (trees may differ by a few bytes of atime).
+	if sn2.Summary.BytesAdded < sn.Summary.BytesAdded*99/100 {
 		t.Fatalf("new generation added %d bytes, first backup %d", sn2.Summary.BytesAdded, sn.Summary.BytesAdded)
 	}
 	if sn2.Summary.FilesUnmodified != 0 {
