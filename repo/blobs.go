@@ -269,6 +269,9 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	if err := r.be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, ra, size); err != nil {
 		return err
 	}
+	if r.cache != nil && p.buf != nil {
+		r.cache.put(backend.Handle{Type: backend.PackFile, Name: id.String()}, p.buf.Bytes())
+	}
 	ip := index.Pack{ID: id, Generation: p.w.Generation(), Entries: entries}
 	w := r.w
 	w.mu.Lock()
@@ -398,6 +401,18 @@ func (r *Repository) LoadBlob(ctx context.Context, h pack.BlobHandle, dst []byte
 }
 
 func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {
+	if r.cache != nil && loc.Type == pack.TreeBlob {
+		// Tree packs are small and read again and again: keep them whole.
+		h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
+		b, err := r.loadCached(ctx, h)
+		if err == nil && int64(loc.Offset)+int64(loc.Length) <= int64(len(b)) {
+			out, derr := r.DecodeBlob(b[loc.Offset:loc.Offset+loc.Length], loc.Entry, dst, loc.Pack)
+			if derr == nil {
+				return out, nil
+			}
+			r.cache.forget(h)
+		}
+	}
 	stored := make([]byte, loc.Length)
 	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int(loc.Length), int64(loc.Offset),
 		func(rd io.Reader) error {

@@ -93,7 +93,8 @@ type Repository struct {
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec
 
-	w *writer
+	w     *writer
+	cache *Cache
 }
 
 // InitOptions are the settings of a new repository.
@@ -344,8 +345,12 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	}
 	sealed := r.key.Seal(nil, plaintext, unpackedAD(t))
 	id := pack.Hash(sealed)
-	if err := backend.SaveBytes(ctx, r.be, backend.Handle{Type: t, Name: id.String()}, sealed); err != nil {
+	h := backend.Handle{Type: t, Name: id.String()}
+	if err := backend.SaveBytes(ctx, r.be, h, sealed); err != nil {
 		return id, err
+	}
+	if r.cache != nil && (t == backend.IndexFile || t == backend.SnapshotFile) {
+		r.cache.put(h, sealed)
 	}
 	return id, nil
 }
@@ -353,7 +358,13 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 // LoadUnpacked reads, checks and opens a file of type t.
 func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pack.ID) ([]byte, error) {
 	h := backend.Handle{Type: t, Name: id.String()}
-	sealed, err := backend.LoadAll(ctx, r.be, h)
+	var sealed []byte
+	var err error
+	if t == backend.IndexFile || t == backend.SnapshotFile {
+		sealed, err = r.loadCached(ctx, h)
+	} else {
+		sealed, err = backend.LoadAll(ctx, r.be, h)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,11 @@ func runPruneLocked(cmd *cobra.Command, g *globalOptions, r *repo.Repository, lk
 	if err != nil {
 		return err
 	}
+	if !o.dryRun {
+		if err := r.PruneCache(ctx); err != nil {
+			g.warnf("warning: cleaning the cache: %v\n", err)
+		}
+	}
 	if g.json {
 		return jsonOut(g, plan)
 	}

@@ -17,8 +17,9 @@ import (
 	"time"
 )
 
-// cairnBin is the binary built once for the end-to-end tests.
-var cairnBin string
+// cairnBin is the binary built once for the end-to-end tests; cacheHome
+// keeps their caches out of the user's.
+var cairnBin, cacheHome string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cairn-e2e-")
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // the tests also run it as an unprivileged user
 	cairnBin = filepath.Join(dir, "cairn")
+	cacheHome = filepath.Join(dir, "cache")
 	out, err := exec.Command("go", "build", "-o", cairnBin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build cairn: %v\n%s", err, out)
@@ -46,7 +48,7 @@ type result struct {
 func cairn(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(cairnBin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + cacheHome}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -70,6 +71,8 @@ type globalOptions struct {
 	limitUpload     int
 	limitDownload   int
 	options         []string
+	cacheDir        string
+	noCache         bool
 	env             *Env
 	progress        progressState
 }
@@ -157,6 +160,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
 	f.StringArrayVarP(&g.options, "option", "o", nil, "backend `key=value` option, e.g. sftp.command=\"ssh host -s sftp\" (repeatable)")
+	f.StringVar(&g.cacheDir, "cache-dir", "", "local cache `directory` for remote repositories (default $XDG_CACHE_HOME/cairn)")
+	f.BoolVar(&g.noCache, "no-cache", false, "don't use the local cache")
 	f.IntVar(&g.limitUpload, "limit-upload", 0, "limit uploads to `KiB/s` (0: unlimited)")
 	f.IntVar(&g.limitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: unlimited)")
 	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` for a lock held by another process")
@@ -297,12 +302,44 @@ func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool
 	// The KDF's 64 MiB are garbage now; collect them before the real work
 	// so they are reused instead of adding to the peak.
 	debug.FreeOSMemory()
+	if c := g.openCache(r); c != nil {
+		r.SetCache(c)
+	}
 	if withIndex {
 		if err := r.LoadIndex(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// openCache returns the local cache for a remote repository (a local one
+// is as fast as its cache), or nil with --no-cache. A cache that can't be
+// made is only a warning.
+func (g *globalOptions) openCache(r *repo.Repository) *repo.Cache {
+	loc, _ := g.repoLocation()
+	remote := strings.HasPrefix(loc, "sftp:") || strings.HasPrefix(loc, "s3:")
+	if g.noCache || (!remote && g.cacheDir == "") {
+		return nil
+	}
+	dir := g.cacheDir
+	if dir == "" {
+		base := g.env.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			home := g.env.Getenv("HOME")
+			if home == "" {
+				return nil
+			}
+			base = filepath.Join(home, ".cache")
+		}
+		dir = filepath.Join(base, "cairn")
+	}
+	c, err := repo.OpenCache(dir, r.Config().ID)
+	if err != nil {
+		g.warnf("warning: no cache: %v\n", err)
+		return nil
+	}
+	return c
 }
 
 func hostname() string {

@@ -88,3 +88,35 @@ func TestConcurrentHosts(t *testing.T) {
 		compareTrees(t, srcs[h], filepath.Join(target, srcs[h]))
 	}
 }
+
+// TestCacheOverSFTP: with a warm cache, ls of a remote snapshot works
+// from the cache; --no-cache works too; a cache dir can be chosen.
+func TestCacheOverSFTP(t *testing.T) {
+	loc := os.Getenv("CAIRN_TEST_SFTP")
+	if loc == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but CAIRN_TEST_SFTP is not")
+		}
+		t.Skip("no SFTP test server")
+	}
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	writeSpecial(t, src, 1<<20)
+	env := []string{"CAIRN_REPOSITORY=" + fmt.Sprintf("%s/cache-%d", loc, os.Getpid()), "CAIRN_PASSWORD=pw"}
+	cacheDir := filepath.Join(base, "cache")
+	opt := []string{"-o", "sftp.command=" + os.Getenv("CAIRN_TEST_SFTP_COMMAND"), "--cache-dir", cacheDir}
+	mustCairn(t, env, append(opt, "init")...)
+	mustCairn(t, env, append(opt, "backup", "-q", src)...)
+	files, _ := filepath.Glob(filepath.Join(cacheDir, "*", "snapshots", "*"))
+	if len(files) != 1 {
+		t.Fatalf("snapshot not cached: %v", files)
+	}
+	if _, err := os.Stat(filepath.Join(cacheDir, "CACHEDIR.TAG")); err != nil {
+		t.Fatal("cache not tagged with CACHEDIR.TAG")
+	}
+	a := mustCairn(t, env, append(opt, "ls", "-R", "latest")...)
+	b := mustCairn(t, env, append(opt, "--no-cache", "ls", "-R", "latest")...)
+	if a != b || !strings.Contains(a, "hard-a") {
+		t.Fatalf("ls with and without cache differ:\n%s\n%s", a, b)
+	}
+}
