@@ -25,22 +25,38 @@ func TestSFTPRepository(t *testing.T) {
 	repo := fmt.Sprintf("%s/e2e-%d", loc, os.Getpid())
 	env := []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_PASSWORD=pw"}
 	opt := []string{"-o", "sftp.command=" + os.Getenv("CAIRN_TEST_SFTP_COMMAND")}
+	remoteRoundTrip(t, env, opt, base, src)
+	if r := cairn(t, env, "-o", "sftp.command=false", "snapshots"); r.code == 0 || !strings.Contains(r.stderr, "sftp") {
+		t.Fatalf("broken ssh command: %d %q", r.code, r.stderr)
+	}
+}
+
+// remoteRoundTrip runs init, backup, incremental backup, restore,
+// forget --prune and check --read-data on a remote repository; the
+// restores must equal the source, as they do for a local repository.
+func remoteRoundTrip(t *testing.T, env, opt []string, base, src string) {
+	t.Helper()
 	run := func(args ...string) string { return mustCairn(t, env, append(opt, args...)...) }
-	run("init")
+	run("init", "--pack-size", "32")
 	run("backup", "-q", src)
 	write(t, filepath.Join(src, "later.txt"), "second")
+	os.Remove(filepath.Join(src, "big.bin"))
 	s := backupSummary(t, env, append(opt, src)...)
-	if s.FilesUnmodified == 0 {
-		t.Fatalf("incremental over sftp read everything: %+v", s)
+	if s.FilesUnmodified == 0 || s.FilesNew != 1 {
+		t.Fatalf("incremental backup: %+v", s)
 	}
 	target := filepath.Join(base, "t")
 	run("restore", "latest", "--target", target)
 	compareTrees(t, src, filepath.Join(target, src))
-	if out := run("check", "--read-data"); !strings.Contains(out, "no errors") {
-		t.Fatalf("check over sftp: %s", out)
+	out := run("forget", "--keep-last", "1", "--prune", "--grace", "0")
+	if !strings.Contains(out, "removed 1 snapshots") || !strings.Contains(out, "deleted:") {
+		t.Fatalf("forget --prune: %s", out)
 	}
-	if r := cairn(t, env, "-o", "sftp.command=false", "snapshots"); r.code == 0 || !strings.Contains(r.stderr, "sftp") {
-		t.Fatalf("broken ssh command: %d %q", r.code, r.stderr)
+	target2 := filepath.Join(base, "t2")
+	run("restore", "latest", "--target", target2)
+	compareTrees(t, src, filepath.Join(target2, src))
+	if out := run("check", "--read-data"); !strings.Contains(out, "no errors") {
+		t.Fatalf("check: %s", out)
 	}
 }
 

@@ -155,6 +155,61 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		}
 	})
 
+	t.Run("ManyObjects", func(t *testing.T) {
+		// More than one page of an S3 listing (1000 keys).
+		be := create(t)
+		const n = 1100
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				data := []byte(fmt.Sprint("object ", i))
+				errs <- backend.SaveBytes(ctx, be, backend.Handle{Type: backend.SnapshotFile, Name: pack.Hash(data).String()}, data)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := 0
+		if err := be.List(ctx, backend.SnapshotFile, func(backend.FileInfo) error { count++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if count != n {
+			t.Fatalf("listed %d of %d objects", count, n)
+		}
+	})
+
+	t.Run("LargeObject", func(t *testing.T) {
+		be := create(t)
+		data := make([]byte, 40<<20)
+		for i := range data {
+			data[i] = byte(i * 7 / 5)
+		}
+		h := backend.Handle{Type: backend.PackFile, Name: pack.Hash(data).String()}
+		if err := backend.SaveBytes(ctx, be, h, data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := backend.LoadAll(ctx, be, h)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("large object round trip: %v (%d bytes)", err, len(got))
+		}
+		var part []byte
+		if err := be.Load(ctx, h, 1000, 33<<20, func(rd io.Reader) error {
+			var err error
+			part, err = io.ReadAll(rd)
+			return err
+		}); err != nil || !bytes.Equal(part, data[33<<20:33<<20+1000]) {
+			t.Fatalf("range of a large object: %v", err)
+		}
+	})
+
 	t.Run("NoOverwrite", func(t *testing.T) {
 		be := create(t)
 		h := backend.Handle{Type: backend.SnapshotFile, Name: pack.Hash([]byte("a")).String()}

@@ -4,8 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/archiver"
+	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/snapshot"
 
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
@@ -87,5 +94,71 @@ func TestWrongCredentials(t *testing.T) {
 	}
 	if _, err := be.Stat(context.Background(), backend.Handle{Type: backend.ConfigFile}); err == nil {
 		t.Fatal("wrong secret accepted")
+	}
+}
+
+// TestRequestCounts counts S3 requests with a warm cache: an incremental
+// backup of an unchanged tree and listing snapshots must stay small.
+func TestRequestCounts(t *testing.T) {
+	ctx := context.Background()
+	cfg := server(t)
+	cfg.Prefix = fmt.Sprintf("counts-%d", os.Getpid())
+	raw, err := s3.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &backendtest.Counting{Backend: raw}
+	if _, err := repo.Init(ctx, be, "pw", repo.InitOptions{KDF: crypto.KDFParams{Time: 1, Memory: 64, Threads: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	for i := 0; i < 200; i++ {
+		p := filepath.Join(src, fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%d", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(strings.Repeat(fmt.Sprint(i), 500)), 0o644)
+	}
+	cacheDir := t.TempDir()
+	open := func() *repo.Repository {
+		r, err := repo.Open(ctx, be, "pw", repo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := repo.OpenCache(cacheDir, r.Config().ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetCache(c)
+		if err := r.LoadIndex(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := open()
+	first, err := archiver.Run(ctx, r, archiver.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be.Requests()
+
+	// What `cairn backup` does on an unchanged tree.
+	r = open()
+	if _, err := r.DropMissingPacks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sns, _ := snapshot.LoadAll(ctx, r)
+	if _, err := archiver.Run(ctx, r, archiver.Options{Paths: []string{src}, Parent: sns[len(sns)-1], Generation: first.Generation}); err != nil {
+		t.Fatal(err)
+	}
+	backupReqs := be.Requests()
+
+	// What `cairn snapshots` does.
+	r = open()
+	if _, err := snapshot.LoadAll(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	snapshotsReqs := be.Requests()
+	t.Logf("S3 requests with a warm cache: unchanged backup %d, snapshots %d", backupReqs, snapshotsReqs)
+	if backupReqs > 20 || snapshotsReqs > 6 {
+		t.Fatalf("too many requests: unchanged backup %d, snapshots %d", backupReqs, snapshotsReqs)
 	}
 }
