@@ -409,6 +409,7 @@ func TestExitCodes(t *testing.T) {
 		{"restore without target", env, []string{"restore", "latest"}, 1, "--target"},
 		{"bad exclude pattern", env, []string{"backup", "--exclude", "[x", base}, 1, "[x"},
 		{"init twice", env, []string{"init"}, 1, "already exists"},
+		{"check takes no arguments", env, []string{"check", "snapshots"}, 1, "snapshots"},
 		{"unsupported location", []string{"CAIRN_REPOSITORY=ftp://x/y", "CAIRN_PASSWORD=x"}, []string{"snapshots"}, 1, "ftp://x/y"},
 	}
 	for _, tt := range tests {
