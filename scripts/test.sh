@@ -19,6 +19,8 @@ stop_servers() {
   return 0
 }
 trap stop_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; then
   eval "$(scripts/sshd.sh)"
   echo "== sshd for the SFTP tests: $CAIRN_TEST_SFTP"
