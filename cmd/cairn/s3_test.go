@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,19 +17,13 @@ import (
 // by scripts/test.sh), restores byte for byte and checks every blob; init
 // creates the bucket.
 func TestS3Repository(t *testing.T) {
-	loc := os.Getenv("CAIRN_TEST_S3")
-	if loc == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but CAIRN_TEST_S3 is not: the MinIO test server must run")
-		}
-		t.Skip("no S3 test server (scripts/test.sh starts MinIO when installed)")
-	}
+	loc, key, secret := backendtest.S3Server(t)
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
 	writeSpecial(t, src, 20<<20) // packs above the multipart size
 	repo := fmt.Sprintf("%s-e2e-%d/repo", loc, os.Getpid())
 	env := []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_PASSWORD=pw",
-		"AWS_ACCESS_KEY_ID=" + os.Getenv("CAIRN_TEST_S3_KEY"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("CAIRN_TEST_S3_SECRET")}
+		"AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret}
 	opt := []string{"-o", "s3.bucket-lookup=path", "-o", "s3.connections=4"}
 	remoteRoundTrip(t, env, opt, base, src)
 	bad := append([]string{}, env...)
@@ -42,12 +37,10 @@ func TestS3Repository(t *testing.T) {
 // starts it again: the backup finishes after retries (or fails with a
 // clear error), and the repository checks clean either way.
 func TestS3ServerRestart(t *testing.T) {
-	loc, dir := os.Getenv("CAIRN_TEST_S3"), os.Getenv("CAIRN_TEST_MINIO_DIR")
-	if loc == "" || dir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but the MinIO test server is not running")
-		}
-		t.Skip("no S3 test server")
+	loc, key, secret := backendtest.S3Server(t)
+	dir := os.Getenv("CAIRN_TEST_MINIO_DIR")
+	if dir == "" {
+		t.Skip("the S3 server was not started by scripts/minio.sh, so it can't be restarted")
 	}
 	bin, err := exec.LookPath("minio")
 	if err != nil {
@@ -63,7 +56,7 @@ func TestS3ServerRestart(t *testing.T) {
 	bucket := fmt.Sprintf("restart-%d", os.Getpid())
 	repoLoc := fmt.Sprintf("s3:http://%s/%s/repo", u.Host, bucket)
 	env := []string{"CAIRN_REPOSITORY=" + repoLoc, "CAIRN_PASSWORD=pw",
-		"AWS_ACCESS_KEY_ID=" + os.Getenv("CAIRN_TEST_S3_KEY"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("CAIRN_TEST_S3_SECRET")}
+		"AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret}
 	opt := []string{"-o", "s3.bucket-lookup=path"}
 	mustCairn(t, env, append(opt, "init", "--pack-size", "1")...)
 
@@ -89,7 +82,7 @@ func TestS3ServerRestart(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	srv := exec.Command(bin, "server", "--quiet", "--address", u.Host, filepath.Join(dir, "data"))
-	srv.Env = append(os.Environ(), "MINIO_ROOT_USER="+os.Getenv("CAIRN_TEST_S3_KEY"), "MINIO_ROOT_PASSWORD="+os.Getenv("CAIRN_TEST_S3_SECRET"), "MINIO_BROWSER=off")
+	srv.Env = append(os.Environ(), "MINIO_ROOT_USER="+key, "MINIO_ROOT_PASSWORD="+secret, "MINIO_BROWSER=off")
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,19 +13,13 @@ import (
 // by scripts/test.sh through scripts/sshd.sh), restores byte for byte and
 // checks every blob.
 func TestSFTPRepository(t *testing.T) {
-	loc := os.Getenv("CAIRN_TEST_SFTP")
-	if loc == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but CAIRN_TEST_SFTP is not: the SFTP test server must run")
-		}
-		t.Skip("no SFTP test server (scripts/test.sh starts one)")
-	}
+	loc, command := backendtest.SFTPServer(t)
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
 	writeSpecial(t, src, 5<<20)
 	repo := fmt.Sprintf("%s/e2e-%d", loc, os.Getpid())
 	env := []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_PASSWORD=pw"}
-	opt := []string{"-o", "sftp.command=" + os.Getenv("CAIRN_TEST_SFTP_COMMAND")}
+	opt := []string{"-o", "sftp.command=" + command}
 	remoteRoundTrip(t, env, opt, base, src)
 	if r := cairn(t, env, "-o", "sftp.command=false", "snapshots"); r.code == 0 || !strings.Contains(r.stderr, "sftp") {
 		t.Fatalf("broken ssh command: %d %q", r.code, r.stderr)
@@ -108,19 +103,13 @@ func TestConcurrentHosts(t *testing.T) {
 // TestCacheOverSFTP: with a warm cache, ls of a remote snapshot works
 // from the cache; --no-cache works too; a cache dir can be chosen.
 func TestCacheOverSFTP(t *testing.T) {
-	loc := os.Getenv("CAIRN_TEST_SFTP")
-	if loc == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but CAIRN_TEST_SFTP is not")
-		}
-		t.Skip("no SFTP test server")
-	}
+	loc, command := backendtest.SFTPServer(t)
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
 	writeSpecial(t, src, 1<<20)
 	env := []string{"CAIRN_REPOSITORY=" + fmt.Sprintf("%s/cache-%d", loc, os.Getpid()), "CAIRN_PASSWORD=pw"}
 	cacheDir := filepath.Join(base, "cache")
-	opt := []string{"-o", "sftp.command=" + os.Getenv("CAIRN_TEST_SFTP_COMMAND"), "--cache-dir", cacheDir}
+	opt := []string{"-o", "sftp.command=" + command, "--cache-dir", cacheDir}
 	mustCairn(t, env, append(opt, "init")...)
 	mustCairn(t, env, append(opt, "backup", "-q", src)...)
 	files, _ := filepath.Glob(filepath.Join(cacheDir, "*", "snapshots", "*"))

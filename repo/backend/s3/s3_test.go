@@ -51,21 +51,13 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// server returns the MinIO test server (scripts/minio.sh, started by
-// scripts/test.sh); skipped without one unless CI is set.
 func server(t *testing.T) s3.Config {
-	loc := os.Getenv("CAIRN_TEST_S3")
-	if loc == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but CAIRN_TEST_S3 is not: the MinIO test server must run (scripts/minio.sh)")
-		}
-		t.Skip("no S3 test server (run scripts/test.sh, which starts MinIO when it is installed)")
-	}
+	loc, key, secret := backendtest.S3Server(t)
 	cfg, err := s3.ParseURL(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.KeyID, cfg.Secret = os.Getenv("CAIRN_TEST_S3_KEY"), os.Getenv("CAIRN_TEST_S3_SECRET")
+	cfg.KeyID, cfg.Secret = key, secret
 	cfg.BucketLookup = "path"
 	return cfg
 }

@@ -41,29 +41,20 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// server returns the test server's location, from the environment that
-// scripts/sshd.sh prints (scripts/test.sh starts it). Without it the test
-// is skipped, except under CI, where it must run.
-func server(t *testing.T) (sftp.Config, string) {
-	loc := os.Getenv("CAIRN_TEST_SFTP")
-	if loc == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but CAIRN_TEST_SFTP is not: the SFTP test server must run (scripts/sshd.sh)")
-		}
-		t.Skip("no SFTP test server (run scripts/test.sh, which starts one)")
-	}
+func server(t *testing.T) sftp.Config {
+	loc, command := backendtest.SFTPServer(t)
 	cfg, err := sftp.ParseURL(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Command = os.Getenv("CAIRN_TEST_SFTP_COMMAND")
-	return cfg, loc
+	cfg.Command = command
+	return cfg
 }
 
 var n atomic.Int64
 
 func TestSuite(t *testing.T) {
-	cfg, _ := server(t)
+	cfg := server(t)
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
 		c := cfg
 		c.Path = path.Join(cfg.Path, fmt.Sprintf("suite-%d-%d", os.Getpid(), n.Add(1)))
