@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"time"
 )
 
@@ -142,3 +143,29 @@ func (l *Limited) Create(ctx context.Context) error { return create(ctx, l.Backe
 
 // Create forwards to the wrapped backend.
 func (f *Faulty) Create(ctx context.Context) error { return create(ctx, f.Backend) }
+
+// File is what a file-based backend (local, SFTP) opens for Load.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	Stat() (fs.FileInfo, error)
+}
+
+// RangeOf returns the reader Load hands to its callback for an opened
+// file: the whole file, or length bytes at offset (length 0: to the end).
+func RangeOf(f File, length int, offset int64) (io.Reader, error) {
+	if offset == 0 && length == 0 {
+		return f, nil
+	}
+	if length == 0 {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if offset > st.Size() {
+			return nil, fmt.Errorf("offset %d beyond end: %w", offset, io.ErrUnexpectedEOF)
+		}
+		length = int(st.Size() - offset)
+	}
+	return io.NewSectionReader(f, offset, int64(length)), nil
+}

@@ -137,19 +137,9 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		return fmt.Errorf("load %s: %w", h, err)
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if offset > 0 || length > 0 {
-		if length == 0 {
-			st, err := f.Stat()
-			if err != nil {
-				return fmt.Errorf("load %s: %w", h, err)
-			}
-			length = int(st.Size() - offset)
-			if length < 0 {
-				return fmt.Errorf("load %s: offset %d beyond end: %w", h, offset, io.ErrUnexpectedEOF)
-			}
-		}
-		r = io.NewSectionReader(f, offset, int64(length))
+	r, err := backend.RangeOf(f, length, offset)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", h, err)
 	}
 	if err := fn(r); err != nil {
 		return fmt.Errorf("load %s: %w", h, err)
