@@ -269,6 +269,10 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	if err := r.be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, ra, size); err != nil {
 		return err
 	}
+	// Parity right after the pack, before the index names it.
+	if err := r.writeParity(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, ra, size); err != nil {
+		return err
+	}
 	if r.cache != nil && p.buf != nil {
 		r.cache.put(backend.Handle{Type: backend.PackFile, Name: id.String()}, p.buf.Bytes())
 	}
@@ -397,7 +401,27 @@ func (r *Repository) LoadBlob(ctx context.Context, h pack.BlobHandle, dst []byte
 		}
 		errs = append(errs, err)
 	}
+	// Every copy is damaged: read through the packs' parity.
+	for _, loc := range locs {
+		if out, err := r.BlobFromParity(ctx, loc, dst); err == nil {
+			return out, nil
+		}
+	}
 	return nil, errors.Join(errs...)
+}
+
+// BlobFromParity decodes the blob at loc from its pack rebuilt from the
+// pack's parity file.
+func (r *Repository) BlobFromParity(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {
+	b, err := r.RepairedFile(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()})
+	if err != nil {
+		return nil, err
+	}
+	end := int64(loc.Offset) + int64(loc.Length)
+	if end > int64(len(b)) {
+		return nil, fmt.Errorf("blob %s: %w: beyond the end of rebuilt pack %s", loc.ID.Short(), ErrDamaged, loc.Pack.Short())
+	}
+	return r.DecodeBlob(b[loc.Offset:end], loc.Entry, dst, loc.Pack)
 }
 
 func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {

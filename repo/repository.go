@@ -20,6 +20,7 @@ import (
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/parity"
 )
 
 // Errors callers map to exit codes.
@@ -45,6 +46,20 @@ type Config struct {
 	MaxChunkSize      uint        `json:"max_chunk_size"`
 	PackSize          int         `json:"pack_size"`
 	Compression       string      `json:"compression"`
+	// Parity is off when zero; otherwise every pack, index and snapshot
+	// file written gets a parity file with these shard counts.
+	Parity parity.Params `json:"parity,omitzero"`
+	// Mirrors are repositories `copy --mirrors` keeps up to date.
+	Mirrors []Mirror `json:"mirrors,omitempty"`
+}
+
+// Mirror is a repository listed in the config as a copy target. It holds
+// where the mirror's password comes from, never the password; without
+// either, the mirror shares this repository's password.
+type Mirror struct {
+	Location        string `json:"location"`
+	PasswordFile    string `json:"password_file,omitempty"`
+	PasswordCommand string `json:"password_command,omitempty"`
 }
 
 // Compression levels accepted by --compression and the config.
@@ -78,6 +93,9 @@ type Options struct {
 	// DryRun makes the blob store count what it would store without
 	// writing anything.
 	DryRun bool
+	// OnParity is told when a damaged file was read through its parity
+	// file (once per file).
+	OnParity func(h backend.Handle, rep *parity.Report)
 }
 
 // Repository is an opened repository: keys, config, index and blob store.
@@ -93,12 +111,18 @@ type Repository struct {
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec
 
-	w     *writer
-	cache *Cache
+	w        *writer
+	cache    *Cache
+	repaired repairedFiles
 }
 
 // InitOptions are the settings of a new repository.
 type InitOptions struct {
+	// Chunker, when set, gives the new repository these chunker
+	// parameters (init --copy-chunker-params) instead of random ones, so
+	// backups deduplicate against copies from the repository they came
+	// from.
+	Chunker *Config
 	PackSize    int
 	Compression string
 	KDF         crypto.KDFParams
@@ -147,6 +171,9 @@ func Init(ctx context.Context, be backend.Backend, password string, o InitOption
 	cfg := Config{Version: FormatVersion, ID: pack.ID(rid).String(), ChunkerPolynomial: pol,
 		MinChunkSize: chunker.DefaultMinSize, MaxChunkSize: chunker.DefaultMaxSize,
 		PackSize: o.PackSize, Compression: o.Compression}
+	if c := o.Chunker; c != nil {
+		cfg.ChunkerPolynomial, cfg.MinChunkSize, cfg.MaxChunkSize = c.ChunkerPolynomial, c.MinChunkSize, c.MaxChunkSize
+	}
 	key, err := crypto.NewRandomKey()
 	if err != nil {
 		return nil, err
@@ -218,6 +245,11 @@ func Open(ctx context.Context, be backend.Backend, password string, o Options) (
 	}
 	if _, err := ParseCompression(cfg.Compression); err != nil {
 		return nil, fmt.Errorf("decode config: %w", err)
+	}
+	if cfg.Parity.Enabled() {
+		if err := cfg.Parity.Validate(); err != nil {
+			return nil, fmt.Errorf("decode config: %w", err)
+		}
 	}
 	r := newRepository(be, key, cfg, o)
 	r.keyID = keyID
@@ -352,6 +384,11 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	if r.cache != nil && (t == backend.IndexFile || t == backend.SnapshotFile) {
 		r.cache.put(h, sealed)
 	}
+	if t == backend.IndexFile || t == backend.SnapshotFile {
+		if err := r.writeParity(ctx, h, bytes.NewReader(sealed), int64(len(sealed))); err != nil {
+			return id, err
+		}
+	}
 	return id, nil
 }
 
@@ -365,11 +402,19 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pa
 	} else {
 		sealed, err = backend.LoadAll(ctx, r.be, h)
 	}
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if pack.Hash(sealed) != id {
-		return nil, fmt.Errorf("load %s: %w: content does not match its name", h, ErrDamaged)
+	if err != nil || pack.Hash(sealed) != id {
+		// Read through parity where there is some.
+		fixed, perr := r.RepairedFile(ctx, h)
+		if perr != nil {
+			if err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("load %s: %w: content does not match its name", h, ErrDamaged)
+		}
+		sealed = fixed
 	}
 	plain, err := r.key.Open(nil, sealed, unpackedAD(t))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func newCheckCommand(g *globalOptions) *cobra.Command {
-	var readData bool
+	var readData, mirrors bool
 	var subset string
 	cmd := &cobra.Command{
 		Use:   "check",
@@ -26,6 +26,10 @@ index against the packs, and every snapshot's trees and blobs. With
 --read-data every pack is downloaded and every blob authenticated,
 decompressed and checked against its ID; --read-data-subset n/m, P% or SIZE
 reads a share (n/m for m runs that together read every pack once).
+With parity on, files without parity are reported, parity files are
+read and checked with the packs, and the parity of a damaged file says
+which parts are bad and whether "repair" can rebuild it.
+--mirrors also says, for each mirror, which snapshots it lacks.
 Damage is reported with what depends on it, and gives exit code 13.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,30 +41,63 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 				}
 			}
 			var rep *checker.Report
+			var lags []mirrorLag
 			err := g.withLockedRepo(ctx, true, false, "check", func(r *repo.Repository) (err error) {
 				rep, err = checker.Check(ctx, r, o)
+				if err == nil && mirrors {
+					lags, err = checkMirrors(ctx, g, r)
+				}
 				return err
 			})
 			if err != nil {
 				return err
 			}
 			if g.json {
-				if err := jsonOut(g, rep); err != nil {
+				var out any = rep
+				if mirrors {
+					out = struct {
+						*checker.Report
+						Mirrors []mirrorLag `json:"mirrors"`
+					}{rep, lags}
+				}
+				if err := jsonOut(g, out); err != nil {
 					return err
 				}
 			} else {
 				writeCheck(g.env.Stdout, g.env.Stderr, rep, g.quiet)
+				writeMirrorLags(g, lags)
+			}
+			if !rep.Damaged() {
+				for _, l := range lags {
+					if l.Error != "" {
+						return fmt.Errorf("check --mirrors: mirror %s can't be read: %s", l.Mirror, l.Error)
+					}
+				}
 			}
 			if rep.Damaged() {
 				return &exitError{code: exitDamage, err: fmt.Errorf("check: %d problems found: %w", len(rep.Errors), checker.ErrDamage),
-					hint: "`cairn repair index` rebuilds a lost or damaged index; `cairn repair packs ID…` then `cairn repair snapshots` cut out damaged data"}
+					hint: "`cairn repair index` rebuilds a lost or damaged index; `cairn repair packs ID…` rebuilds packs from parity or, without it, `cairn repair snapshots` then cuts out damaged data"}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&readData, "read-data", false, "read and verify every blob of every pack")
 	cmd.Flags().StringVar(&subset, "read-data-subset", "", "read only a `subset` of the packs: n/m, P% or SIZE")
+	cmd.Flags().BoolVar(&mirrors, "mirrors", false, "also say which snapshots each mirror lacks")
 	return cmd
+}
+
+func writeMirrorLags(g *globalOptions, lags []mirrorLag) {
+	for _, l := range lags {
+		switch {
+		case l.Error != "":
+			g.warnf("error: mirror %s can't be read: %s\n", l.Mirror, l.Error)
+		case len(l.Missing) == 0:
+			g.printf("mirror %s: up to date (%d snapshots)\n", l.Mirror, l.Snapshots)
+		default:
+			g.printf("mirror %s lacks %d snapshots: %s; `cairn copy --mirrors` copies them\n", l.Mirror, len(l.Missing), strings.Join(l.Missing, " "))
+		}
+	}
 }
 
 func parseSubset(s string, o *checker.Options) error {
@@ -114,15 +151,20 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 		Use:   "repair",
 		Short: "Repair a damaged repository",
 	}
-	cmd.AddCommand(&cobra.Command{
+	var readAll bool
+	indexCmd := &cobra.Command{
 		Use:   "index",
-		Short: "Rebuild the index from the pack headers",
-		Args:  cobra.NoArgs,
+		Short: "Rebuild damaged index files from parity, or the index from the pack headers",
+		Long: `Damaged index files with parity are rebuilt from it first. If the index is
+then whole (every index file intact and every pack indexed), nothing else
+is done; otherwise (or with --read-all-packs) the index is rebuilt from the
+headers of all packs, superseding every old index file.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var res *checker.IndexRepair
 			err := g.withLockedRepo(ctx, false, true, "repair index", func(r *repo.Repository) (err error) {
-				res, err = checker.RepairIndex(ctx, r)
+				res, err = checker.RepairIndex(ctx, r, readAll)
 				return err
 			})
 			if err != nil {
@@ -130,6 +172,11 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 			}
 			if g.json {
 				return jsonOut(g, res)
+			}
+			writeParityRepairs(g, res.Parity)
+			if !res.Rebuilt {
+				g.printf("the index is whole (%d blobs in %d packs); no rebuild needed\n", res.Blobs, res.Packs)
+				return nil
 			}
 			g.printf("indexed %d blobs in %d packs, replacing %d index files\n", res.Blobs, res.Packs, res.OldIndexFile)
 			for _, u := range res.Unreadable {
@@ -141,7 +188,9 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 			}
 			return nil
 		},
-	})
+	}
+	indexCmd.Flags().BoolVar(&readAll, "read-all-packs", false, "rebuild from the pack headers even if the index is whole")
+	cmd.AddCommand(indexCmd)
 	var forget bool
 	snaps := &cobra.Command{
 		Use:   "snapshots",
@@ -150,12 +199,17 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 keeps the blobs that exist (a truncated copy), a lost directory becomes
 empty. The new snapshot lists the damaged paths in its summary, is tagged
 "repaired" and records the original's ID; --forget removes the originals.
-Run "repair packs" first for packs that check --read-data reports damaged.`,
+Run "repair packs" first for packs that check --read-data reports damaged.
+Damaged snapshot files with parity are first rebuilt from it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var res []checker.SnapshotRepair
+			var fixed []checker.FileRepair
 			err := g.withLockedRepo(ctx, true, true, "repair snapshots", func(r *repo.Repository) (err error) {
+				if fixed, err = checker.RepairFromParity(ctx, r, backend.SnapshotFile, nil); err != nil {
+					return err
+				}
 				if _, err := r.DropMissingPacks(ctx); err != nil {
 					return err
 				}
@@ -166,8 +220,12 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 				return err
 			}
 			if g.json {
+				if res == nil {
+					res = []checker.SnapshotRepair{}
+				}
 				return jsonOut(g, res)
 			}
+			writeParityRepairs(g, fixed)
 			for _, s := range res {
 				g.printf("snapshot %s -> %s (%d damaged paths)\n", s.Snapshot, s.NewSnapshot, len(s.Damaged))
 				for _, d := range s.Damaged {
@@ -181,8 +239,13 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 	snaps.Flags().BoolVar(&forget, "forget", false, "remove the original snapshots")
 	packs := &cobra.Command{
 		Use:   "packs ID...",
-		Short: "Salvage the good blobs of damaged packs into new packs",
-		Args:  cobra.MinimumNArgs(1),
+		Short: "Rebuild damaged packs from parity, or salvage their good blobs into new packs",
+		Long: `A damaged or truncated pack with a parity file is rebuilt byte for byte
+when at most M of its K+M shards are damaged; the result must match the
+pack's name before it replaces anything. Otherwise the good blobs are
+salvaged into new packs of the same generation and the pack is removed;
+"repair snapshots" then cuts the lost blobs out of the snapshots.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var res []checker.PackRepair
@@ -205,13 +268,34 @@ Run "repair packs" first for packs that check --read-data reports damaged.`,
 			if g.json {
 				return jsonOut(g, res)
 			}
+			lost := false
 			for _, p := range res {
+				if p.Rebuilt {
+					g.printf("pack %s: rebuilt byte for byte from its parity file (%s)\n", p.Pack, p.Parity)
+					continue
+				}
+				if p.Parity != "" {
+					g.printf("pack %s: parity could not rebuild it: %s\n", p.Pack, p.Parity)
+				}
 				g.printf("pack %s: %d blobs saved, %d lost\n", p.Pack, p.Saved, p.Lost)
+				lost = lost || p.Lost > 0
 			}
-			g.printf("next: run `cairn repair snapshots` for the snapshots that needed lost blobs\n")
+			if lost {
+				g.printf("next: run `cairn repair snapshots` for the snapshots that needed lost blobs\n")
+			}
 			return nil
 		},
 	}
 	cmd.AddCommand(snaps, packs)
 	return cmd
+}
+
+func writeParityRepairs(g *globalOptions, fixed []checker.FileRepair) {
+	for _, f := range fixed {
+		if f.Rebuilt {
+			g.printf("%s: rebuilt byte for byte from its parity file (%s)\n", f.File, f.Damage)
+		} else {
+			g.warnf("%s is damaged; parity could not rebuild it: %s\n", f.File, f.Error)
+		}
+	}
 }

@@ -183,7 +183,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		if err := lk.Check(ctx); err != nil {
 			return err
 		}
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
 			return fmt.Errorf("forget snapshot %s: %w", sn.ID().Short(), err)
 		}
 	}

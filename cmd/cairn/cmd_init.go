@@ -2,17 +2,23 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/crypto"
+	"github.com/cairn-backup/cairn/repo/parity"
 )
 
 type initOptions struct {
 	packSizeMiB     int
 	newPasswordFile string
+	copyChunker     bool
+	from            repoSource
+	parityData      int
+	parityShards    int
 }
 
 func newInitCommand(g *globalOptions) *cobra.Command {
@@ -27,6 +33,12 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&o.packSizeMiB, "pack-size", 16, "target pack size in `MiB`")
 	cmd.Flags().StringVar(&o.newPasswordFile, "new-password-file", "", "read the password of the new repository from `file`")
+	cmd.Flags().BoolVar(&o.copyChunker, "copy-chunker-params", false, "take the chunker parameters of --from-repo, so backups made here deduplicate against copies from it")
+	cmd.Flags().StringVar(&o.from.location, "from-repo", "", "source repository `location` for --copy-chunker-params (default $CAIRN_FROM_REPOSITORY)")
+	cmd.Flags().StringVar(&o.from.passwordFile, "from-password-file", "", "read the source password from `file` (default $CAIRN_FROM_PASSWORD_FILE)")
+	cmd.Flags().StringVar(&o.from.passwordCommand, "from-password-command", "", "run `command` for the source password")
+	cmd.Flags().IntVar(&o.parityData, "parity-data", 0, "enable parity with `K` data shards per file (see `cairn parity`)")
+	cmd.Flags().IntVar(&o.parityShards, "parity-shards", 0, "parity shards per file (`M`, default 2 when --parity-data is given)")
 	return cmd
 }
 
@@ -36,15 +48,46 @@ func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 	if err != nil {
 		return err
 	}
+	io := repo.InitOptions{PackSize: o.packSizeMiB << 20, Compression: g.compression, Now: g.env.Now(), KDF: defaultKDF()}
+	if o.copyChunker {
+		from, err := g.fromSource(o.from, "init --copy-chunker-params")
+		if err != nil {
+			return err
+		}
+		src, err := g.other(from).openRepo(ctx, false)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", from.location, err)
+		}
+		cfg := src.Config()
+		io.Chunker = &cfg
+	} else if o.from.location != "" {
+		return errors.New("init: --from-repo is only used with --copy-chunker-params")
+	}
+	var par parity.Params
+	if o.parityData > 0 || o.parityShards > 0 {
+		par = parity.Params{K: o.parityData, M: o.parityShards}
+		if par.K == 0 {
+			par.K = parity.Default.K
+		}
+		if par.M == 0 {
+			par.M = parity.Default.M
+		}
+		if err := par.Validate(); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+	}
 	pw, err := g.newPassword(o.newPasswordFile)
 	if err != nil {
 		return err
 	}
-	r, err := repo.Init(ctx, be, pw, repo.InitOptions{
-		PackSize: o.packSizeMiB << 20, Compression: g.compression, Now: g.env.Now(), KDF: defaultKDF(),
-	})
+	r, err := repo.Init(ctx, be, pw, io)
 	if err != nil {
 		return err
+	}
+	if par.Enabled() {
+		if err := r.UpdateConfig(ctx, func(c *repo.Config) error { c.Parity = par; return nil }); err != nil {
+			return err
+		}
 	}
 	if g.json {
 		return json.NewEncoder(g.env.Stdout).Encode(map[string]string{

@@ -28,11 +28,26 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Parity space, when there is parity.
+			var ps *parityStatus
+			if pst, err := r.ParityState(ctx); err != nil {
+				return err
+			} else if r.Config().Parity.Enabled() || pst.ParityFiles > 0 {
+				v := parityView(r, pst)
+				ps = &v
+			}
 			if g.json {
-				return jsonOut(g, st)
+				return jsonOut(g, struct {
+					snapshot.Stats
+					Parity *parityStatus `json:"parity,omitempty"`
+				}{st, ps})
 			}
 			if !g.quiet {
 				writeStats(g.env.Stdout, st)
+				if ps != nil {
+					fmt.Fprintf(g.env.Stdout, "Parity:             %s in %d files (%.1f%% of %s), %d of %d files protected\n",
+						formatBytes(ps.ParityBytes), ps.ParityFiles, ps.OverheadPct, formatBytes(ps.Bytes), ps.Protected, ps.Files)
+				}
 			}
 			return nil
 		},

@@ -14,6 +14,15 @@ import (
 // terminal. Without a terminal and without a source it fails at once
 // rather than hang.
 func (g *globalOptions) password(prompt string) (string, error) {
+	if g.pw != "" {
+		return g.pw, nil
+	}
+	pw, err := g.readPassword(prompt)
+	g.pw = pw
+	return pw, err
+}
+
+func (g *globalOptions) readPassword(prompt string) (string, error) {
 	file := g.passwordFile
 	if file == "" {
 		file = g.env.Getenv("CAIRN_PASSWORD_FILE")

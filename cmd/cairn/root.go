@@ -21,6 +21,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/backend/s3"
 	"github.com/cairn-backup/cairn/repo/backend/sftp"
+	"github.com/cairn-backup/cairn/repo/parity"
 	"github.com/cairn-backup/cairn/repo/restorer"
 )
 
@@ -74,7 +75,10 @@ type globalOptions struct {
 	cacheDir        string
 	noCache         bool
 	env             *Env
-	progress        progressState
+	progress        *progressState
+	// pw is the password once read, so a mirror that shares it doesn't
+	// ask again.
+	pw string
 }
 
 // exitError carries an explicit exit code with an error.
@@ -96,7 +100,7 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if env.IsTerminal == nil {
 		env.IsTerminal = func() bool { return false }
 	}
-	g := &globalOptions{env: env}
+	g := &globalOptions{env: env, progress: &progressState{}}
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -198,6 +202,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),
 		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
 		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
+		newCopyCommand(g), newMirrorCommand(g), newParityCommand(g),
 	)
 	return root
 }
@@ -248,9 +253,11 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 		}
 		for _, o := range g.options {
 			k, v, _ := strings.Cut(o, "=")
-			switch k {
-			case "sftp.command":
+			switch {
+			case k == "sftp.command":
 				cfg.Command = v
+			case strings.HasPrefix(k, "s3."):
+				// for an S3 repository in the same command (copy)
 			default:
 				return nil, fmt.Errorf("unknown option -o %s for an sftp repository (known: sftp.command)", k)
 			}
@@ -265,6 +272,9 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 		cfg.SessionToken, cfg.Region = g.env.Getenv("AWS_SESSION_TOKEN"), g.env.Getenv("AWS_DEFAULT_REGION")
 		for _, o := range g.options {
 			k, v, _ := strings.Cut(o, "=")
+			if strings.HasPrefix(k, "sftp.") {
+				continue // for an SFTP repository in the same command (copy)
+			}
 			if err := cfg.ApplyOption(k, v); err != nil {
 				return nil, err
 			}
@@ -275,6 +285,35 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 			hint: "give a local directory (/path or local:/path), sftp:user@host:/path or s3:https://host/bucket"}
 	}
 	return local.New(loc), nil
+}
+
+// repoSource is where another repository than --repo is and where its
+// password comes from (copy's source, a mirror).
+type repoSource struct {
+	location        string
+	passwordFile    string
+	passwordCommand string
+	password        string
+}
+
+// other returns options for another repository: its location and password
+// sources, the global flags for everything else.
+func (g *globalOptions) other(src repoSource) *globalOptions {
+	o := *g
+	o.repo, o.passwordFile, o.passwordCommand = src.location, src.passwordFile, src.passwordCommand
+	env := *g.env
+	env.Getenv = func(k string) string {
+		switch k {
+		case "CAIRN_PASSWORD":
+			return src.password
+		case "CAIRN_PASSWORD_FILE", "CAIRN_REPOSITORY":
+			return ""
+		}
+		return g.env.Getenv(k)
+	}
+	o.env = &env
+	o.pw = ""
+	return &o
 }
 
 // openRepo opens the repository; withIndex loads the index too.
@@ -295,7 +334,18 @@ func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now, DryRun: dryRun})
+	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now, DryRun: dryRun,
+		OnParity: func(h backend.Handle, rep *parity.Report) {
+			what := "the file"
+			if h.Type == backend.PackFile {
+				what = "`cairn repair packs " + h.Name[:12] + "`"
+			} else if h.Type == backend.IndexFile {
+				what = "`cairn repair index`"
+			} else if h.Type == backend.SnapshotFile {
+				what = "`cairn repair snapshots`"
+			}
+			g.warnf("warning: %s is damaged (%s); read through its parity file: run %s to fix it for good\n", h, rep, what)
+		}})
 	if err != nil {
 		return nil, err
 	}

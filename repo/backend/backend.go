@@ -23,6 +23,7 @@ const (
 	IndexFile
 	SnapshotFile
 	LockFile
+	ParityFile
 )
 
 func (t FileType) String() string {
@@ -39,12 +40,18 @@ func (t FileType) String() string {
 		return "snapshots"
 	case LockFile:
 		return "locks"
+	case ParityFile:
+		return "parity"
 	}
 	return fmt.Sprintf("filetype(%d)", uint8(t))
 }
 
+// Sharded reports whether files of type t are spread over 256
+// subdirectories by the first two characters of their names.
+func (t FileType) Sharded() bool { return t == PackFile || t == ParityFile }
+
 // AllTypes lists the file types that live in directories.
-var AllTypes = []FileType{KeyFile, PackFile, IndexFile, SnapshotFile, LockFile}
+var AllTypes = []FileType{KeyFile, PackFile, IndexFile, SnapshotFile, LockFile, ParityFile}
 
 // Handle names a file in a repository.
 type Handle struct {
@@ -60,13 +67,14 @@ func (h Handle) String() string {
 }
 
 // Path returns the slash-separated path of h below the repository root.
-// Packs are spread over 256 directories by the first two characters.
+// Packs and parity files are spread over 256 directories by the first two
+// characters.
 func (h Handle) Path() string {
 	switch {
 	case h.Type == ConfigFile:
 		return "config"
-	case h.Type == PackFile && len(h.Name) >= 2:
-		return "data/" + h.Name[:2] + "/" + h.Name
+	case h.Type.Sharded() && len(h.Name) >= 2:
+		return h.Type.String() + "/" + h.Name[:2] + "/" + h.Name
 	}
 	return h.Type.String() + "/" + h.Name
 }
@@ -79,6 +87,12 @@ type FileInfo struct {
 	ModTime time.Time
 }
 
+// FileInfoOf is a listed file with its type.
+type FileInfoOf struct {
+	Type FileType
+	FileInfo
+}
+
 // Backend stores repository files. Implementations are safe for concurrent
 // use. A missing file is reported with an error for which
 // errors.Is(err, fs.ErrNotExist) holds.
@@ -89,6 +103,11 @@ type Backend interface {
 	// see all of it or nothing. rd may be read more than once (retries).
 	// Saving an existing name fails.
 	Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error
+	// Replace stores size bytes read from rd under h atomically, replacing
+	// the file if it exists: readers see the old or the new content, never
+	// a mix or nothing. Only the config and files rebuilt to their exact
+	// named content are replaced.
+	Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error
 	// Load calls fn with a reader of length bytes from offset (length 0:
 	// to the end). fn may be called again if the read is retried, and must
 	// not keep the reader.

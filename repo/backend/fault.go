@@ -121,6 +121,26 @@ func (f *Faulty) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64)
 	return f.Backend.Save(ctx, h, bytes.NewReader(buf), int64(len(buf)))
 }
 
+// Replace injects faults into replacements (as "save" operations).
+func (f *Faulty) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	ft := f.fault("save", h)
+	if ft == nil {
+		return f.Backend.Replace(ctx, h, rd, size)
+	}
+	if err := ft.wait(ctx); err != nil {
+		return err
+	}
+	if err := ft.err("save", h); err != nil {
+		return err
+	}
+	buf := make([]byte, size)
+	if _, err := rd.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	buf = ft.mangle(buf)
+	return f.Backend.Replace(ctx, h, bytes.NewReader(buf), int64(len(buf)))
+}
+
 // Load injects faults into loads.
 func (f *Faulty) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
 	ft := f.fault("load", h)

@@ -39,6 +39,14 @@ func (l *Limited) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64
 	return l.Backend.Save(ctx, h, &limitedReaderAt{ctx: ctx, r: rd, lim: l.up}, size)
 }
 
+// Replace sends through the upload limit.
+func (l *Limited) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	if l.up == nil {
+		return l.Backend.Replace(ctx, h, rd, size)
+	}
+	return l.Backend.Replace(ctx, h, &limitedReaderAt{ctx: ctx, r: rd, lim: l.up}, size)
+}
+
 // Load receives through the download limit.
 func (l *Limited) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if l.down == nil {

@@ -98,6 +98,11 @@ func (r *Retry) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) 
 	})
 }
 
+// Replace retries replacements, which are atomic and idempotent.
+func (r *Retry) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	return r.do(ctx, "replace", h, func() error { return r.Backend.Replace(ctx, h, rd, size) })
+}
+
 // Load retries loads; fn may be called again with a fresh reader.
 func (r *Retry) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
 	return r.do(ctx, "load", h, func() error { return r.Backend.Load(ctx, h, length, offset, fn) })

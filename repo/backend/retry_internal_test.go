@@ -27,6 +27,10 @@ func (m *memBackend) Save(ctx context.Context, h Handle, rd io.ReaderAt, size in
 	m.files[h.Path()] = b
 	return nil
 }
+func (m *memBackend) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	delete(m.files, h.Path())
+	return m.Save(ctx, h, rd, size)
+}
 func (m *memBackend) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
 	b, ok := m.files[h.Path()]
 	if !ok {

@@ -62,6 +62,8 @@ type Report struct {
 	Packs        int       `json:"packs"`
 	PacksRead    int       `json:"packs_read"`
 	BlobsChecked int       `json:"blobs_checked"`
+	ParityFiles  int       `json:"parity_files"`
+	ParityRead   int       `json:"parity_files_read"`
 }
 
 // Damaged reports whether the check found damage.
@@ -76,6 +78,7 @@ type checker struct {
 	uses map[pack.ID][]string
 	// blobs snapshots need, and the packs holding them
 	needed map[pack.BlobHandle]bool
+	parity *repo.ParityState
 }
 
 func (c *checker) fail(kind, obj, msg string, affects ...string) {
@@ -94,6 +97,9 @@ func Check(ctx context.Context, r *repo.Repository, o Options) (*Report, error) 
 	}
 	c := &checker{r: r, o: o, rep: &Report{}, uses: map[pack.ID][]string{}, needed: map[pack.BlobHandle]bool{}}
 	if err := c.keys(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.parityState(ctx); err != nil {
 		return nil, err
 	}
 	if err := c.index(ctx); err != nil {
@@ -137,11 +143,20 @@ func (c *checker) index(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
+		h := backend.Handle{Type: backend.IndexFile, Name: id.String()}
+		if !c.verifyFile(ctx, h) {
+			continue
+		}
 		if _, err := c.r.LoadIndexFile(ctx, id); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			c.fail("index", id.Short(), err.Error())
+		}
+		if c.o.ReadData {
+			if err := c.checkParityFile(ctx, h); err != nil {
+				return err
+			}
 		}
 	}
 	lengths := map[pack.BlobHandle]uint32{}
@@ -190,11 +205,13 @@ func (c *checker) packs(ctx context.Context) (map[pack.ID]*packInfo, error) {
 			p.expected += int64(l.Length)
 		}
 		if p.size != p.expected {
-			c.fail("pack", id.Short(), fmt.Sprintf("has %d bytes, the index says %d (truncated or damaged)", p.size, p.expected))
+			note := c.parityNote(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, nil)
+			c.fail("pack", id.Short(), fmt.Sprintf("has %d bytes, the index says %d (truncated or damaged)%s", p.size, p.expected, note))
 		}
 	}
 	for _, id := range missing {
-		c.fail("pack", id.Short(), "is in the index but missing from the repository")
+		note := c.parityNote(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, nil)
+		c.fail("pack", id.Short(), "is in the index but missing from the repository"+note)
 	}
 	// Forget missing packs, so the snapshot walk names the blobs gone
 	// with them and what needs them.
@@ -215,12 +232,23 @@ func (c *checker) snapshots(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
+		h := backend.Handle{Type: backend.SnapshotFile, Name: id.String()}
+		intact := c.verifyFile(ctx, h)
+		if c.o.ReadData {
+			if err := c.checkParityFile(ctx, h); err != nil {
+				return err
+			}
+		}
+		// Load reads a damaged snapshot file through its parity, so the
+		// trees behind it are still checked.
 		sn, err := snapshot.Load(ctx, c.r, id)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.fail("snapshot", id.Short(), err.Error())
+			if intact {
+				c.fail("snapshot", id.Short(), err.Error())
+			}
 			continue
 		}
 		c.snap = append(c.snap, sn)
@@ -268,6 +296,24 @@ func (c *checker) snapshots(ctx context.Context) error {
 		walk(sn.Tree, "/")
 	}
 	return nil
+}
+
+// verifyFile loads file h and checks it against its name; damage is
+// reported with what its parity file says.
+func (c *checker) verifyFile(ctx context.Context, h backend.Handle) bool {
+	kind := map[backend.FileType]string{backend.IndexFile: "index", backend.SnapshotFile: "snapshot"}[h.Type]
+	b, err := backend.LoadAll(ctx, c.r.Backend(), h)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.fail(kind, h.Name[:12], "can't be read: "+err.Error()+c.parityNote(ctx, h, nil))
+		}
+		return false
+	}
+	if pack.Hash(b).String() != h.Name {
+		c.fail(kind, h.Name[:12], "content does not match its name"+c.parityNote(ctx, h, b))
+		return false
+	}
+	return true
 }
 
 // use remembers a few places that need blob id, for reports.
@@ -355,8 +401,12 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
 	for _, l := range p.entries {
 		blobIDs = append(blobIDs, l.ID)
 	}
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
 	if pack.Hash(data) != id {
-		c.fail("pack", id.Short(), "content does not match its name", c.affects(blobIDs)...)
+		c.fail("pack", id.Short(), "content does not match its name"+c.parityNote(ctx, h, data), c.affects(blobIDs)...)
+	}
+	if err := c.checkParityFile(ctx, h); err != nil {
+		return err
 	}
 	_, entries, err := pack.ReadHeader(bytesReaderAt(data), int64(len(data)), c.r.Key())
 	if err != nil {

@@ -13,6 +13,11 @@ import (
 
 // IndexRepair says what RepairIndex did.
 type IndexRepair struct {
+	// Parity lists index files rebuilt (or not) from their parity files.
+	Parity []FileRepair `json:"parity,omitempty"`
+	// Rebuilt is set when the index was rebuilt from the pack headers;
+	// it isn't when parity alone made the index whole again.
+	Rebuilt      bool     `json:"rebuilt_from_packs"`
 	Packs        int      `json:"packs"`
 	Blobs        int      `json:"blobs"`
 	Unreadable   []string `json:"unreadable_packs,omitempty"`
@@ -24,12 +29,16 @@ type IndexRepair struct {
 // superseding every old index file, then removes the old files. Packs whose
 // header can't be read are left out and listed. The caller holds an
 // exclusive lock.
-func RepairIndex(ctx context.Context, r *repo.Repository) (*IndexRepair, error) {
+func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*IndexRepair, error) {
+	fixed, err := RepairFromParity(ctx, r, backend.IndexFile, nil)
+	if err != nil {
+		return nil, err
+	}
 	old, err := r.List(ctx, backend.IndexFile)
 	if err != nil {
 		return nil, err
 	}
-	res := &IndexRepair{OldIndexFile: len(old)}
+	res := &IndexRepair{OldIndexFile: len(old), Parity: fixed}
 	var sizes []backend.FileInfo
 	if err := r.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		sizes = append(sizes, fi)
@@ -37,6 +46,12 @@ func RepairIndex(ctx context.Context, r *repo.Repository) (*IndexRepair, error) 
 	}); err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)
 	}
+	if !readAllPacks && indexWhole(ctx, r, fixed, sizes) {
+		res.Packs = len(sizes)
+		r.Index().Each(func(index.Location) { res.Blobs++ })
+		return res, nil
+	}
+	res.Rebuilt = true
 	idx := index.New()
 	for _, fi := range sizes {
 		id, err := pack.ParseID(fi.Name)
@@ -60,11 +75,34 @@ func RepairIndex(ctx context.Context, r *repo.Repository) (*IndexRepair, error) 
 		return nil, fmt.Errorf("write index: %w", err)
 	}
 	for _, id := range old {
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
 			return nil, fmt.Errorf("remove old index %s: %w", id.Short(), err)
 		}
 	}
 	return res, nil
+}
+
+// indexWhole reports whether, after the parity step, every index file is
+// intact and loads, and names every pack there is.
+func indexWhole(ctx context.Context, r *repo.Repository, fixed []FileRepair, packs []backend.FileInfo) bool {
+	for _, f := range fixed {
+		if !f.Rebuilt {
+			return false
+		}
+	}
+	if err := r.LoadIndex(ctx); err != nil {
+		return false
+	}
+	indexed := map[pack.ID]bool{}
+	for p := range r.Index().Packs() {
+		indexed[p] = true
+	}
+	for _, fi := range packs {
+		if id, err := pack.ParseID(fi.Name); err == nil && !indexed[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // readPackHeader reads the header at the end of pack id with range reads.
@@ -91,7 +129,11 @@ func (b *backendReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // PackRepair says what RepairPacks did with one pack.
 type PackRepair struct {
-	Pack    string `json:"pack"`
+	Pack string `json:"pack"`
+	// Rebuilt is set when the pack was rebuilt from its parity file, byte
+	// for byte; Parity says what parity found (or why it could not help).
+	Rebuilt bool   `json:"rebuilt_from_parity"`
+	Parity  string `json:"parity,omitempty"`
 	Saved   int    `json:"blobs_saved"`
 	Lost    int    `json:"blobs_lost"`
 	Removed bool   `json:"removed"`
@@ -102,6 +144,41 @@ type PackRepair struct {
 // that fail authentication are lost; `repair snapshots` then rewrites the
 // snapshots that needed them. The caller holds an exclusive lock.
 func RepairPacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]PackRepair, error) {
+	// Parity first: a pack rebuilt byte for byte loses nothing.
+	var out, salvaged []PackRepair
+	var salvage []pack.ID
+	for _, id := range ids {
+		fr, err := RepairFromParity(ctx, r, backend.PackFile, []pack.ID{id})
+		if err != nil {
+			return nil, err
+		}
+		res := PackRepair{Pack: id.Short()}
+		if len(fr) == 1 {
+			res.Parity = fr[0].Damage
+			if fr[0].Error != "" {
+				res.Parity = fr[0].Error
+			}
+			if fr[0].Rebuilt {
+				res.Rebuilt = true
+				out = append(out, res)
+				continue
+			}
+		}
+		salvage = append(salvage, id)
+		salvaged = append(salvaged, res)
+	}
+	if len(salvage) == 0 {
+		return out, nil
+	}
+	res, err := salvagePacks(ctx, r, salvage)
+	for i := range res {
+		res[i].Parity = salvaged[i].Parity
+	}
+	return append(out, res...), err
+}
+
+// salvagePacks copies the good blobs of packs into new packs.
+func salvagePacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]PackRepair, error) {
 	idx := r.Index()
 	byPack := map[pack.ID][]index.Location{}
 	idx.Each(func(l index.Location) { byPack[l.Pack] = append(byPack[l.Pack], l) })
@@ -158,12 +235,12 @@ func RepairPacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]Pack
 		return nil, err
 	}
 	for _, o := range old {
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: o.String()}); err != nil {
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.IndexFile, Name: o.String()}); err != nil {
 			return nil, err
 		}
 	}
 	for i, id := range ids {
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err == nil {
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err == nil {
 			out[i].Removed = true
 		}
 	}

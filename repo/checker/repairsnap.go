@@ -64,7 +64,7 @@ func RepairSnapshots(ctx context.Context, r *repo.Repository, forget bool) ([]Sn
 		}
 		res := SnapshotRepair{Snapshot: sn.ID().Short(), NewSnapshot: ns.ID().Short(), Damaged: rw.damaged}
 		if forget {
-			if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
+			if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
 				return nil, fmt.Errorf("remove snapshot %s: %w", sn.ID().Short(), err)
 			}
 			res.Forgotten = true

@@ -334,12 +334,12 @@ func execute(ctx context.Context, r *repo.Repository, o Options, plan *Plan) err
 		}
 	}
 	for _, id := range oldIndex {
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
 			return fmt.Errorf("prune: remove old index %s: %w", id.Short(), err)
 		}
 	}
 	for _, id := range gone {
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err != nil {
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err != nil {
 			return fmt.Errorf("prune: remove pack %s: %w", id.Short(), err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -471,11 +472,15 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 				entries[i] = l.Entry
 			}
 			var buf []byte
+			var bad []pack.Entry
+			var badErr []error
+			delivered := 0
 			err := rs.r.ReadPack(gctx, packID, entries, func(e pack.Entry, stored []byte) error {
+				delivered++
 				var err error
 				buf, err = rs.r.DecodeBlob(stored, e, buf[:0], packID)
 				if err != nil {
-					rs.failBlob(e.ID, err)
+					bad, badErr = append(bad, e), append(badErr, err)
 					return nil
 				}
 				rs.writeBlob(e.ID, buf)
@@ -485,9 +490,25 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				for _, e := range entries {
-					rs.failBlob(e.ID, err)
+				// ReadPack hands entries over in offset order: the rest
+				// were not read.
+				slices.SortFunc(entries, func(a, b pack.Entry) int { return int(int64(a.Offset) - int64(b.Offset)) })
+				for _, e := range entries[delivered:] {
+					bad, badErr = append(bad, e), append(badErr, err)
 				}
+			}
+			// Damaged blobs are read through the pack's parity, if any.
+			for i, e := range bad {
+				out, perr := rs.r.BlobFromParity(gctx, index.Location{Pack: packID, Entry: e}, buf[:0])
+				if perr != nil {
+					if gctx.Err() != nil {
+						return gctx.Err()
+					}
+					rs.failBlob(e.ID, badErr[i])
+					continue
+				}
+				buf = out
+				rs.writeBlob(e.ID, out)
 			}
 			return nil
 		})

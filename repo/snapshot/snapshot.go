@@ -278,7 +278,7 @@ func Retag(ctx context.Context, r *repo.Repository, sn *Snapshot, set, add, remo
 	if err := Save(ctx, r, &ns); err != nil {
 		return nil, false, err
 	}
-	if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
+	if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
 		return &ns, true, fmt.Errorf("remove old snapshot %s: %w", sn.ID().Short(), err)
 	}
 	return &ns, true, nil

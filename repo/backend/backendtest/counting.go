@@ -32,6 +32,12 @@ func (c *Counting) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, s
 	return c.Backend.Save(ctx, h, rd, size)
 }
 
+// Replace counts one request.
+func (c *Counting) Replace(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	c.n.Add(1)
+	return c.Backend.Replace(ctx, h, rd, size)
+}
+
 // Load counts one request.
 func (c *Counting) Load(ctx context.Context, h backend.Handle, n int, off int64, fn func(io.Reader) error) error {
 	c.n.Add(1)

@@ -224,4 +224,36 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 			t.Fatalf("file was overwritten: %q", got)
 		}
 	})
+
+	t.Run("Replace", func(t *testing.T) {
+		be := create(t)
+		h := backend.Handle{Type: backend.ConfigFile}
+		if err := be.Replace(ctx, h, bytes.NewReader([]byte("new")), 3); err != nil {
+			t.Fatalf("replace of a missing file: %v", err)
+		}
+		if err := be.Replace(ctx, h, bytes.NewReader([]byte("newer")), 5); err != nil {
+			t.Fatalf("replace of an existing file: %v", err)
+		}
+		got, err := backend.LoadAll(ctx, be, h)
+		if err != nil || string(got) != "newer" {
+			t.Fatalf("after replace: %q, %v", got, err)
+		}
+		ph := backend.Handle{Type: backend.ParityFile, Name: pack.Hash([]byte("p")).String()}
+		if err := backend.SaveBytes(ctx, be, ph, []byte("p")); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		if err := be.List(ctx, backend.ParityFile, func(fi backend.FileInfo) error {
+			names = append(names, fi.Name)
+			return nil
+		}); err != nil || len(names) != 1 || names[0] != ph.Name {
+			t.Fatalf("list parity: %v, %v", names, err)
+		}
+		if err := be.Replace(ctx, ph, bytes.NewReader([]byte("q")), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := backend.LoadAll(ctx, be, ph); string(got) != "q" {
+			t.Fatalf("replaced parity file holds %q", got)
+		}
+	})
 }

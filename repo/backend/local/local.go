@@ -51,7 +51,16 @@ func (b *Backend) Create(ctx context.Context) error {
 
 // Save writes to a temporary file, syncs it, renames it into place and syncs
 // the directory, so a crash leaves either the whole file or none.
-func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) (err error) {
+func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	return b.save(ctx, h, rd, size, false)
+}
+
+// Replace is Save that may replace an existing file (rename is atomic).
+func (b *Backend) Replace(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	return b.save(ctx, h, rd, size, true)
+}
+
+func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, replace bool) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -96,7 +105,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
 	}
-	if _, statErr := os.Lstat(final); statErr == nil {
+	if _, statErr := os.Lstat(final); statErr == nil && !replace {
 		err = fmt.Errorf("save %s: %w", h, fs.ErrExist)
 		return err
 	}
@@ -169,8 +178,11 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 // List calls fn for each file of type t.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	dir := filepath.Join(b.root, t.String())
-	if t == backend.PackFile {
+	if t.Sharded() {
 		subs, err := os.ReadDir(dir)
+		if t == backend.ParityFile && errors.Is(err, fs.ErrNotExist) {
+			return nil // made by the first parity file
+		}
 		if err != nil {
 			return fmt.Errorf("list %s: %w", t, err)
 		}

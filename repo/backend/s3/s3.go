@@ -173,13 +173,25 @@ func (b *Backend) Create(ctx context.Context) error {
 // Save uploads h; an object appears whole or not at all (large packs go
 // up in parts, which S3 assembles only when all arrived).
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	return b.save(ctx, h, rd, size, false)
+}
+
+// Replace is Save that may replace an existing object (a PUT replaces
+// an object atomically).
+func (b *Backend) Replace(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	return b.save(ctx, h, rd, size, true)
+}
+
+func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, replace bool) error {
 	if err := b.acquire(ctx); err != nil {
 		return err
 	}
 	defer b.release()
 	key := b.key(h)
-	if _, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{}); err == nil {
-		return fmt.Errorf("save %s: %w", h, fs.ErrExist)
+	if !replace {
+		if _, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{}); err == nil {
+			return fmt.Errorf("save %s: %w", h, fs.ErrExist)
+		}
 	}
 	_, err := b.client.PutObject(ctx, b.cfg.Bucket, key, io.NewSectionReader(rd, 0, size), size,
 		minio.PutObjectOptions{ContentType: "application/octet-stream", StorageClass: b.cfg.StorageClass, PartSize: 16 << 20})

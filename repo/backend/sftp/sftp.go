@@ -176,12 +176,22 @@ func (b *Backend) Create(ctx context.Context) error {
 
 // Save writes to a temporary name and renames it into place, so readers
 // see all of the file or nothing.
-func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) (err error) {
+func (b *Backend) Save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	return b.save(ctx, h, rd, size, false)
+}
+
+// Replace is Save that may replace an existing file (posix-rename is
+// atomic).
+func (b *Backend) Replace(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64) error {
+	return b.save(ctx, h, rd, size, true)
+}
+
+func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, replace bool) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	final := b.path(h)
-	if _, err := b.client.Lstat(final); err == nil {
+	if _, err := b.client.Lstat(final); err == nil && !replace {
 		return fmt.Errorf("save %s: %w", h, fs.ErrExist)
 	}
 	tmp := path.Join(path.Dir(final), ".tmp-"+path.Base(final)+fmt.Sprintf("-%d", os.Getpid()))
@@ -258,8 +268,11 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	dir := path.Join(b.cfg.Path, t.String())
 	dirs := []string{dir}
-	if t == backend.PackFile {
+	if t.Sharded() {
 		subs, err := b.client.ReadDir(dir)
+		if t == backend.ParityFile && errors.Is(notExist(err), fs.ErrNotExist) {
+			return nil // made by the first parity file
+		}
 		if err != nil {
 			return fmt.Errorf("list %s: %w", t, notExist(err))
 		}

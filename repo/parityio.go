@@ -1,0 +1,392 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/parity"
+)
+
+// ProtectedTypes are the file types that get parity files.
+var ProtectedTypes = []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile}
+
+// ParityHandle returns the handle of the parity file of h.
+func ParityHandle(h backend.Handle) backend.Handle {
+	return backend.Handle{Type: backend.ParityFile, Name: h.Name}
+}
+
+// UpdateConfig changes the config with fn and replaces the config file
+// atomically. The caller holds an exclusive lock.
+func (r *Repository) UpdateConfig(ctx context.Context, fn func(*Config) error) error {
+	cfg := r.cfg
+	cfg.Mirrors = append([]Mirror(nil), cfg.Mirrors...)
+	if err := fn(&cfg); err != nil {
+		return err
+	}
+	plain, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	sealed := r.key.Seal(nil, plain, "config")
+	if err := r.be.Replace(ctx, backend.Handle{Type: backend.ConfigFile}, bytes.NewReader(sealed), int64(len(sealed))); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	r.cfg = cfg
+	return nil
+}
+
+// writeParity stores the parity file of a file just written, when parity
+// is on. An existing parity file of the same name is for the same bytes.
+func (r *Repository) writeParity(ctx context.Context, h backend.Handle, ra io.ReaderAt, size int64) error {
+	if !r.cfg.Parity.Enabled() || r.opts.DryRun {
+		return nil
+	}
+	err := r.WriteParity(ctx, h, ra, size, r.cfg.Parity, false)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
+}
+
+// WriteParity computes the parity file of h, whose size bytes rd holds,
+// and stores it; replace overwrites an existing (damaged) one.
+func (r *Repository) WriteParity(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, p parity.Params, replace bool) error {
+	par, err := parity.Encode(rd, size, p)
+	if err != nil {
+		return fmt.Errorf("parity of %s: %w", h, err)
+	}
+	ph := ParityHandle(h)
+	if replace {
+		err = r.be.Replace(ctx, ph, bytes.NewReader(par), int64(len(par)))
+	} else {
+		err = backend.SaveBytes(ctx, r.be, ph, par)
+	}
+	if err != nil {
+		return fmt.Errorf("save parity of %s: %w", h, err)
+	}
+	return nil
+}
+
+// RemoveFile deletes h and then its parity file, so a crash in between
+// leaves an orphaned parity file (removed by `parity update`), never an
+// unprotected file that claims protection.
+func (r *Repository) RemoveFile(ctx context.Context, h backend.Handle) error {
+	if err := r.be.Remove(ctx, h); err != nil {
+		return err
+	}
+	if h.Type == backend.PackFile || h.Type == backend.IndexFile || h.Type == backend.SnapshotFile {
+		if err := r.be.Remove(ctx, ParityHandle(h)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove parity of %s: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// repairedFiles remembers files rebuilt from parity during this command:
+// a damaged pack is rebuilt once however many blobs are read from it, and
+// reported once.
+type repairedFiles struct {
+	mu    sync.Mutex
+	files map[backend.Handle][]byte
+	order []backend.Handle
+}
+
+const keepRepaired = 4
+
+// RepairedFile rebuilds file h from its parity file: it loads whatever is
+// left of h (nothing if it is missing) and the parity file, rebuilds the
+// damaged shards and checks the result against h's name. Options.OnParity
+// is told the first time each file is read this way.
+func (r *Repository) RepairedFile(ctx context.Context, h backend.Handle) ([]byte, error) {
+	rf := &r.repaired
+	rf.mu.Lock()
+	if b, ok := rf.files[h]; ok {
+		rf.mu.Unlock()
+		return b, nil
+	}
+	rf.mu.Unlock()
+	fixed, rep, err := r.rebuild(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	rf.mu.Lock()
+	if rf.files == nil {
+		rf.files = map[backend.Handle][]byte{}
+	}
+	if _, ok := rf.files[h]; !ok {
+		if len(rf.order) == keepRepaired {
+			delete(rf.files, rf.order[0])
+			rf.order = rf.order[1:]
+		}
+		rf.files[h] = fixed
+		rf.order = append(rf.order, h)
+		if r.opts.OnParity != nil {
+			r.opts.OnParity(h, rep)
+		}
+	}
+	rf.mu.Unlock()
+	return fixed, nil
+}
+
+// Rebuild rebuilds file h from its parity file without remembering it.
+func (r *Repository) Rebuild(ctx context.Context, h backend.Handle) ([]byte, *parity.Report, error) {
+	return r.rebuild(ctx, h)
+}
+
+func (r *Repository) rebuild(ctx context.Context, h backend.Handle) ([]byte, *parity.Report, error) {
+	par, err := backend.LoadAll(ctx, r.be, ParityHandle(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("rebuild %s: %w: it has no parity file", h, ErrDamaged)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild %s: load parity: %w", h, err)
+	}
+	file, err := backend.LoadAll(ctx, r.be, h)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("rebuild %s: %w", h, err)
+	}
+	fixed, rep, err := parity.Repair(file, par)
+	if err != nil {
+		return nil, rep, fmt.Errorf("rebuild %s from parity: %w: %w", h, ErrDamaged, err)
+	}
+	if pack.Hash(fixed).String() != h.Name {
+		return nil, rep, fmt.Errorf("rebuild %s from parity: %w: the rebuilt content does not match its name", h, ErrDamaged)
+	}
+	return fixed, rep, nil
+}
+
+// ParityState is what a listing says about parity in the repository.
+type ParityState struct {
+	// Files and Bytes count the protected kinds of files.
+	Files int
+	Bytes int64
+	// Protected files have a parity file; ParityBytes is the size of all
+	// parity files (orphans included).
+	Protected   int
+	ParityFiles int
+	ParityBytes int64
+	// Missing are files without a parity file.
+	Missing []backend.FileInfoOf
+	// Orphans are parity files whose file is gone.
+	Orphans []backend.FileInfo
+	// Present maps the name of each protected file to its parity file.
+	Present map[string]backend.FileInfo
+	// Sizes maps each protected file's name to its size.
+	Sizes map[string]int64
+}
+
+// ParityState lists the protected files and the parity files. Parity
+// files are listed first: a file written meanwhile has its parity written
+// after it, so no parity file is taken for an orphan wrongly.
+func (r *Repository) ParityState(ctx context.Context) (*ParityState, error) {
+	st := &ParityState{Present: map[string]backend.FileInfo{}, Sizes: map[string]int64{}}
+	pars := map[string]backend.FileInfo{}
+	if err := r.be.List(ctx, backend.ParityFile, func(fi backend.FileInfo) error {
+		pars[fi.Name] = fi
+		st.ParityFiles++
+		st.ParityBytes += fi.Size
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list parity: %w", err)
+	}
+	for _, t := range ProtectedTypes {
+		if err := r.be.List(ctx, t, func(fi backend.FileInfo) error {
+			if _, err := pack.ParseID(fi.Name); err != nil {
+				return nil
+			}
+			st.Files++
+			st.Bytes += fi.Size
+			st.Sizes[fi.Name] = fi.Size
+			if p, ok := pars[fi.Name]; ok {
+				st.Protected++
+				st.Present[fi.Name] = p
+			} else {
+				st.Missing = append(st.Missing, backend.FileInfoOf{Type: t, FileInfo: fi})
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("list %s: %w", t, err)
+		}
+	}
+	for name, fi := range pars {
+		if _, ok := st.Sizes[name]; !ok {
+			st.Orphans = append(st.Orphans, fi)
+		}
+	}
+	return st, nil
+}
+
+// ParityUpdate is what UpdateParity did.
+type ParityUpdate struct {
+	Written  int   `json:"written"`
+	Replaced int   `json:"replaced"`
+	Removed  int   `json:"orphans_removed"`
+	Bytes    int64 `json:"parity_bytes_written"`
+	Verified int   `json:"verified"`
+	// Damaged lists protected files found damaged: their parity is left
+	// alone, so it can still repair them.
+	Damaged []string `json:"damaged,omitempty"`
+}
+
+// ParityProgress reports UpdateParity's progress.
+type ParityProgress func(done, total int)
+
+// UpdateParity writes the parity files that are missing, and with verify
+// also reads every existing parity file and rewrites the damaged ones. It
+// removes orphaned parity files. Each file is done on its own, so an
+// interrupted update resumes where it stopped. The caller holds a lock
+// that keeps prune away.
+func (r *Repository) UpdateParity(ctx context.Context, verify bool, progress ParityProgress) (*ParityUpdate, error) {
+	if !r.cfg.Parity.Enabled() {
+		return nil, errors.New("parity update: parity is not enabled (cairn parity enable)")
+	}
+	st, err := r.ParityState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &ParityUpdate{}
+	for _, o := range st.Orphans {
+		if err := r.be.Remove(ctx, backend.Handle{Type: backend.ParityFile, Name: o.Name}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, fmt.Errorf("remove orphaned parity file %s: %w", o.Name, err)
+		}
+		res.Removed++
+	}
+	type job struct {
+		h       backend.Handle
+		size    int64
+		replace bool
+	}
+	var jobs []job
+	for _, m := range st.Missing {
+		jobs = append(jobs, job{h: backend.Handle{Type: m.Type, Name: m.Name}, size: m.Size})
+	}
+	var checks []backend.Handle
+	if verify {
+		for _, t := range ProtectedTypes {
+			ids, err := r.List(ctx, t)
+			if err != nil {
+				return res, err
+			}
+			for _, id := range ids {
+				if _, ok := st.Present[id.String()]; ok {
+					checks = append(checks, backend.Handle{Type: t, Name: id.String()})
+				}
+			}
+		}
+	}
+	total, done := len(jobs)+len(checks), 0
+	var mu sync.Mutex
+	step := func(f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		f()
+		done++
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	if progress != nil {
+		progress(0, total)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, h := range checks {
+		g.Go(func() error {
+			par, err := backend.LoadAll(gctx, r.be, ParityHandle(h))
+			if err != nil {
+				return fmt.Errorf("load parity of %s: %w", h, err)
+			}
+			rep, err := parity.CheckParity(par)
+			bad := err != nil || rep.Damaged() || rep.Header.FileSize != st.Sizes[h.Name]
+			if !bad {
+				step(func() { res.Verified++ })
+				return nil
+			}
+			n, werr := r.reprotect(gctx, h, true)
+			if errors.Is(werr, ErrDamaged) {
+				step(func() { res.Damaged = append(res.Damaged, h.String()) })
+				return nil
+			}
+			if werr != nil {
+				return werr
+			}
+			step(func() { res.Replaced++; res.Bytes += n })
+			return nil
+		})
+	}
+	for _, j := range jobs {
+		g.Go(func() error {
+			n, err := r.reprotect(gctx, j.h, false)
+			if errors.Is(err, ErrDamaged) {
+				step(func() { res.Damaged = append(res.Damaged, j.h.String()) })
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			step(func() { res.Written++; res.Bytes += n })
+			return nil
+		})
+	}
+	err = g.Wait()
+	return res, err
+}
+
+// reprotect reads file h, checks it against its name and writes its
+// parity file. A damaged file gets none (ErrDamaged): parity of damaged
+// bytes would protect the damage.
+func (r *Repository) reprotect(ctx context.Context, h backend.Handle, replace bool) (int64, error) {
+	b, err := backend.LoadAll(ctx, r.be, h)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", h, err)
+	}
+	if pack.Hash(b).String() != h.Name {
+		return 0, fmt.Errorf("%s: %w: content does not match its name", h, ErrDamaged)
+	}
+	if err := r.WriteParity(ctx, h, bytes.NewReader(b), int64(len(b)), r.cfg.Parity, replace); err != nil {
+		if !replace && errors.Is(err, fs.ErrExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return r.cfg.Parity.Size(int64(len(b))), nil
+}
+
+// DisableParity switches parity off in the config, then removes every
+// parity file. Run again, it removes what an interrupted run left.
+func (r *Repository) DisableParity(ctx context.Context) (int, error) {
+	if r.cfg.Parity.Enabled() {
+		if err := r.UpdateConfig(ctx, func(c *Config) error { c.Parity = parity.Params{}; return nil }); err != nil {
+			return 0, err
+		}
+	}
+	var names []string
+	if err := r.be.List(ctx, backend.ParityFile, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("list parity: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, n := range names {
+		g.Go(func() error {
+			err := r.be.Remove(gctx, backend.Handle{Type: backend.ParityFile, Name: n})
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		})
+	}
+	return len(names), g.Wait()
+}
