@@ -122,7 +122,7 @@ type InitOptions struct {
 	// parameters (init --copy-chunker-params) instead of random ones, so
 	// backups deduplicate against copies from the repository they came
 	// from.
-	Chunker *Config
+	Chunker     *Config
 	PackSize    int
 	Compression string
 	KDF         crypto.KDFParams

@@ -210,6 +210,9 @@ Damaged snapshot files with parity are first rebuilt from it.`,
 				if fixed, err = checker.RepairFromParity(ctx, r, backend.SnapshotFile, nil); err != nil {
 					return err
 				}
+				if !g.json {
+					writeParityRepairs(g, fixed)
+				}
 				if _, err := r.DropMissingPacks(ctx); err != nil {
 					return err
 				}
@@ -223,16 +226,24 @@ Damaged snapshot files with parity are first rebuilt from it.`,
 				if res == nil {
 					res = []checker.SnapshotRepair{}
 				}
-				return jsonOut(g, res)
+				if err := jsonOut(g, res); err != nil {
+					return err
+				}
+			} else {
+				for _, s := range res {
+					g.printf("snapshot %s -> %s (%d damaged paths)\n", s.Snapshot, s.NewSnapshot, len(s.Damaged))
+					for _, d := range s.Damaged {
+						g.printf("  %s\n", d)
+					}
+				}
+				g.printf("%d snapshots repaired\n", len(res))
 			}
-			writeParityRepairs(g, fixed)
-			for _, s := range res {
-				g.printf("snapshot %s -> %s (%d damaged paths)\n", s.Snapshot, s.NewSnapshot, len(s.Damaged))
-				for _, d := range s.Damaged {
-					g.printf("  %s\n", d)
+			for _, f := range fixed {
+				if !f.Rebuilt {
+					return &exitError{code: exitDamage, err: fmt.Errorf("repair snapshots: %s is damaged and parity could not rebuild it: %w", f.File, repo.ErrDamaged),
+						hint: "the data it references is intact; `cairn snapshots` lists the readable snapshots"}
 				}
 			}
-			g.printf("%d snapshots repaired\n", len(res))
 			return nil
 		},
 	}

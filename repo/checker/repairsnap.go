@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 
@@ -26,8 +27,10 @@ type SnapshotRepair struct {
 // With forget the originals are removed. The caller holds an exclusive
 // lock and has dropped missing packs from the index.
 func RepairSnapshots(ctx context.Context, r *repo.Repository, forget bool) ([]SnapshotRepair, error) {
+	// Snapshot files that can't be read are left to the caller: there is
+	// nothing in them to rewrite.
 	sns, err := snapshot.LoadAll(ctx, r)
-	if sns == nil && err != nil {
+	if sns == nil && err != nil && !errors.Is(err, repo.ErrDamaged) {
 		return nil, err
 	}
 	r.StartWriting()
