@@ -304,7 +304,9 @@ func (c *copier) copyBlobs(ctx context.Context, workers int) (int, int64, error)
 			}
 			var buf []byte
 			store := func(e pack.Entry, plain []byte) error {
-				d, _, _, err := s.Save(gctx, pack.DataBlob, plain, c.gen)
+				// ctx, not gctx: the pack may be uploaded in the
+				// background after the group is done (and gctx canceled).
+				d, _, _, err := s.Save(ctx, pack.DataBlob, plain, c.gen)
 				if err != nil {
 					return err
 				}
