@@ -5,7 +5,8 @@
 # Data sets: a copy of $(go env GOROOT) (many small files) and a ~1 GB mix
 # of text, compressible binary, random and VM-image-like files
 # (scripts/gendata). Steps: init, first backup, unchanged backup, full
-# restore, single-file restore. Per step: wall time, CPU time (user+sys)
+# restore, single-file restore; and cairn's first backup with parity 10+2
+# against its first backup without. Per step: wall time, CPU time (user+sys)
 # and peak RSS; per data set: repository size. Then cairn/restic ratios.
 #
 # Environment: RESTIC (restic binary; default: $(go env GOPATH)/bin/restic,
@@ -82,6 +83,12 @@ bench_set() { # NAME SOURCE SINGLE_FILE
   # First backup needs a fresh repository on every repetition.
   BEFORE="rm -rf '$cr' && '$CAIRN' -r '$cr' init >/dev/null" measure "$name first backup" cairn "$CAIRN" -r "$cr" backup -q "$src"
   BEFORE="rm -rf '$rr' '$RESTIC_CACHE_DIR' && '$RESTIC' -r '$rr' init >/dev/null" measure "$name first backup" restic "$RESTIC" -r "$rr" backup -q "$src"
+  # The same first backup with parity on (10+2): its cost is compared with
+  # cairn's own first backup, restic has no parity.
+  local cp="$BENCH_DIR/repo-cairn-parity-$name"
+  BEFORE="rm -rf '$cp' && '$CAIRN' -r '$cp' init --parity-data 10 --parity-shards 2 >/dev/null" measure "$name first backup" cairn-parity "$CAIRN" -r "$cp" backup -q "$src"
+  printf '%s\t%s\t%s\n' "$name repository size" cairn-parity "$(du -sb "$cp" | cut -f1)" >>"$results"
+  rm -rf "$cp"
   measure "$name unchanged backup" cairn "$CAIRN" -r "$cr" backup -q "$src"
   measure "$name unchanged backup" restic "$RESTIC" -r "$rr" backup -q "$src"
   local t="$BENCH_DIR/target"
@@ -98,6 +105,7 @@ bench_set goroot "$BENCH_DIR/data/goroot" "$BENCH_DIR/data/goroot/src/fmt/print.
 bench_set mix "$BENCH_DIR/data/mix" "$BENCH_DIR/data/mix/vm/vm-001.dat"
 
 awk -F'\t' '
+  $2 == "cairn-parity" { par[$1] = $3 " " $4 " " $5; next }
   $1 ~ /repository size/ { size[$1, $2] = $3; steps[$1] = 1; order[++n] = $1; next }
   { wall[$1, $2] = $3; cpu[$1, $2] = $4; rss[$1, $2] = $5; steps[$1] = 1; order[++n] = $1 }
   END {
@@ -113,5 +121,11 @@ awk -F'\t' '
       rw = wall[s, "restic"] > 0 ? wall[s, "cairn"] / wall[s, "restic"] : 0
       rr = rss[s, "restic"] > 0 ? rss[s, "cairn"] / rss[s, "restic"] : 0
       printf "%-28s %26s %26s %9.2f / %5.2f\n", s, c, r, rw, rr
+    }
+    printf "\nparity 10+2 (cairn with parity / cairn without)\n"
+    for (s in par) {
+      split(par[s], a, " ")
+      if (s ~ /repository size/) printf "%-28s %10.1f MiB vs %10.1f MiB  %.3f\n", s, a[1] / 1048576, size[s, "cairn"] / 1048576, a[1] / size[s, "cairn"]
+      else printf "%-28s %8.2fs vs %8.2fs wall  %.3f   rss %dM vs %dM\n", s, a[1], wall[s, "cairn"], a[1] / wall[s, "cairn"], a[3] / 1024, rss[s, "cairn"] / 1024
     }
   }' "$results"

@@ -76,5 +76,6 @@ fuzz ./index FuzzDecode
 fuzz ./repo/crypto FuzzParseKeyFile
 fuzz ./repo/snapshot FuzzDecodeTree
 fuzz ./repo/snapshot FuzzDecodeSnapshot
+fuzz ./repo/parity FuzzRepair
 
 echo "== all tests passed"

@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 )
@@ -164,17 +161,7 @@ func TestKillDuringCopy(t *testing.T) {
 	mustCairn(t, envA, "init", "--pack-size", "1")
 	mustCairn(t, envA, "backup", "-q", src)
 	mustCairn(t, envB, "init", "--pack-size", "1", "--parity-data", "4")
-	cmd := exec.Command(cairnBin, "copy")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, envB...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(listFiles(t, filepath.Join(b, "data"))) < 4 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	killWhen(t, envB, func() bool { return len(listFiles(t, filepath.Join(b, "data"))) >= 4 }, "copy")
 	if n := len(listFiles(t, filepath.Join(b, "snapshots"))); n != 0 {
 		t.Skipf("the copy finished before the kill")
 	}

@@ -301,17 +301,7 @@ func TestKillDuringParityUpdate(t *testing.T) {
 			len(listFiles(t, filepath.Join(repoDir, "snapshots")))
 	}
 	total := protectable()
-	cmd := exec.Command(cairnBin, "parity", "update")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(listFiles(t, filepath.Join(repoDir, "parity"))) < 3 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	killWhen(t, env, func() bool { return len(listFiles(t, filepath.Join(repoDir, "parity"))) >= 3 }, "parity", "update")
 	done := len(listFiles(t, filepath.Join(repoDir, "parity")))
 	if done >= total {
 		t.Skipf("update finished (%d files) before the kill", done)
@@ -327,4 +317,21 @@ func TestKillDuringParityUpdate(t *testing.T) {
 	if n := len(listFiles(t, filepath.Join(repoDir, "parity"))); n != total {
 		t.Fatalf("%d parity files for %d files", n, total)
 	}
+}
+
+// killWhen runs cairn with args and kills it with SIGKILL as soon as
+// ready reports true (polled; at most 30 s).
+func killWhen(t *testing.T, env []string, ready func() bool, args ...string) {
+	t.Helper()
+	cmd := exec.Command(cairnBin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready() && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
 }

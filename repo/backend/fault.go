@@ -103,29 +103,18 @@ func (ft *Fault) err(op string, h Handle) error {
 
 // Save injects faults into saves.
 func (f *Faulty) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
-	ft := f.fault("save", h)
-	if ft == nil {
-		return f.Backend.Save(ctx, h, rd, size)
-	}
-	if err := ft.wait(ctx); err != nil {
-		return err
-	}
-	if err := ft.err("save", h); err != nil {
-		return err
-	}
-	buf := make([]byte, size)
-	if _, err := rd.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	buf = ft.mangle(buf)
-	return f.Backend.Save(ctx, h, bytes.NewReader(buf), int64(len(buf)))
+	return f.put(ctx, h, rd, size, f.Backend.Save)
 }
 
 // Replace injects faults into replacements (as "save" operations).
 func (f *Faulty) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
+	return f.put(ctx, h, rd, size, f.Backend.Replace)
+}
+
+func (f *Faulty) put(ctx context.Context, h Handle, rd io.ReaderAt, size int64, put func(context.Context, Handle, io.ReaderAt, int64) error) error {
 	ft := f.fault("save", h)
 	if ft == nil {
-		return f.Backend.Replace(ctx, h, rd, size)
+		return put(ctx, h, rd, size)
 	}
 	if err := ft.wait(ctx); err != nil {
 		return err
@@ -138,7 +127,7 @@ func (f *Faulty) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int
 		return err
 	}
 	buf = ft.mangle(buf)
-	return f.Backend.Replace(ctx, h, bytes.NewReader(buf), int64(len(buf)))
+	return put(ctx, h, bytes.NewReader(buf), int64(len(buf)))
 }
 
 // Load injects faults into loads.
