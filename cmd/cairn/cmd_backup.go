@@ -64,6 +64,23 @@ everything without starting a generation).
 Exit code 3 means the snapshot was written but some files could not be read
 (each is reported on stderr).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if p := g.prof; p != nil {
+				// A profile gives what to back up when no paths do.
+				if len(args) == 0 && !o.stdin && len(o.filesFrom)+len(o.filesFromRaw) == 0 {
+					args = p.Sources
+				}
+				o.excludes = append(append([]string{}, p.Exclude...), o.excludes...)
+				o.excludeFiles = append(append([]string{}, p.ExcludeFile...), o.excludeFiles...)
+				o.excludeIfPresent = append(append([]string{}, p.ExcludeIfPresent...), o.excludeIfPresent...)
+				o.excludeCaches = o.excludeCaches || p.ExcludeCaches
+				o.tags = append(append([]string{}, p.Tags...), o.tags...)
+				if o.excludeLargerThan == "" {
+					o.excludeLargerThan = p.ExcludeLargerThan
+				}
+				if o.host == "" {
+					o.host = p.Host
+				}
+			}
 			return runBackup(cmd, g, o, args)
 		},
 	}

@@ -429,44 +429,13 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestUnreadableFileExit3(t *testing.T) {
-	// As root every file is readable, so run cairn as nobody then.
-	var prefix []string
-	if os.Geteuid() == 0 {
-		sp, err := exec.LookPath("setpriv")
-		if err != nil {
-			t.Skip("running as root without setpriv")
-		}
-		prefix = []string{sp, "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
-	}
-	base := t.TempDir()
-	os.Chmod(filepath.Dir(base), 0o755)
-	os.Chmod(base, 0o777)
+	base := sharedTempDir(t)
 	src := filepath.Join(base, "src")
 	repotestWrite(t, src)
 	secret := filepath.Join(src, "secret")
 	os.WriteFile(secret, []byte("x"), 0o000)
 	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw", "HOME=" + base}
-	run := func(args ...string) result {
-		cmd := exec.Command(prefix[0], append(append(prefix[1:], cairnBin), args...)...)
-		if len(prefix) == 0 {
-			cmd = exec.Command(cairnBin, args...)
-		}
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.String(), errb.String(), code}
-	}
-	if len(prefix) == 0 {
-		prefix = []string{cairnBin}
-		run = func(args ...string) result { return cairn(t, env, args...) }
-	}
+	run := func(args ...string) result { return cairnUnprivileged(t, env, args...) }
 	if r := run("init"); r.code != 0 {
 		t.Fatalf("init: %d %s", r.code, r.stderr)
 	}
@@ -478,6 +447,39 @@ func TestUnreadableFileExit3(t *testing.T) {
 	if r := run("ls", "latest:"+src); r.code != 0 || !strings.Contains(r.stdout, "a.txt") || strings.Contains(r.stdout, "secret") {
 		t.Fatalf("ls after partial backup: %d %q", r.code, r.stdout)
 	}
+}
+
+// sharedTempDir is a temporary directory an unprivileged user can use.
+func sharedTempDir(t *testing.T) string {
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755)
+	os.Chmod(base, 0o777)
+	return base
+}
+
+// cairnUnprivileged runs cairn as nobody when the tests run as root (to
+// whom every file is readable), else as the current user.
+func cairnUnprivileged(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return cairn(t, env, args...)
+	}
+	sp, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("running as root without setpriv")
+	}
+	cmd := exec.Command(sp, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--", cairnBin}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
 }
 
 // repotestWrite writes a small world-readable tree.

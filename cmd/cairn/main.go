@@ -40,6 +40,15 @@ func main() {
 			return string(b), err
 		},
 	}
+	// CAIRN_NOW fixes the clock (tests and simulations; never sleeps).
+	if v := os.Getenv("CAIRN_NOW"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "error: CAIRN_NOW=%q: want an RFC 3339 time like 2026-01-02T03:04:05Z\n", v)
+			os.Exit(1)
+		}
+		env.Now = func() time.Time { return t }
+	}
 	code := Run(ctx, env, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -22,6 +22,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend/s3"
 	"github.com/cairn-backup/cairn/repo/backend/sftp"
 	"github.com/cairn-backup/cairn/repo/parity"
+	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/restorer"
 )
 
@@ -79,6 +80,12 @@ type globalOptions struct {
 	// pw is the password once read, so a mirror that shares it doesn't
 	// ask again.
 	pw string
+	// configPath and profileName select a profile (--config, --profile);
+	// prof is the profile, once loaded.
+	configPath  string
+	profileName string
+	prof        *profile.Profile
+	profFile    *profile.File
 }
 
 // exitError carries an explicit exit code with an error.
@@ -170,11 +177,18 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.IntVar(&g.limitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: unlimited)")
 	f.DurationVar(&g.retryLock, "retry-lock", 0, "wait up to `duration` for a lock held by another process")
 	f.StringVar(&g.compression, "compression", "", "compression for new data: auto, off, fastest, better or max (default: the repository's)")
+	f.StringVar(&g.configPath, "config", "", "configuration `file` (default $CAIRN_CONFIG, $XDG_CONFIG_HOME/cairn/cairn.toml, /etc/cairn/cairn.toml)")
+	f.StringVar(&g.profileName, "profile", "", "take the repository, password and options from profile `name` of the configuration file")
 	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to `file` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
 	f.StringVar(&g.memProfile, "mem-profile", "", "write a heap profile to `file` at exit (for performance work)")
 	_ = f.MarkHidden("mem-profile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.profileName != "" {
+			if err := g.applyProfile(g.profileName); err != nil {
+				return err
+			}
+		}
 		if g.memProfile != "" {
 			runtime.MemProfileRate = 64 << 10
 			cobra.OnFinalize(func() {
@@ -203,8 +217,54 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
 		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
 		newCopyCommand(g), newMirrorCommand(g), newParityCommand(g),
+		newRunCommand(g), newStatusCommand(g), newScheduleCommand(g), newConfigCommand(g),
 	)
 	return root
+}
+
+// loadConfig reads the configuration file (--config, $CAIRN_CONFIG, …).
+func (g *globalOptions) loadConfig() (*profile.File, error) {
+	if g.profFile != nil {
+		return g.profFile, nil
+	}
+	path, err := profile.Lookup(g.configPath, g.env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	f, err := profile.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	g.profFile = f
+	return f, nil
+}
+
+// applyProfile takes the repository, password source, backend options
+// and compression of profile name where no flag gave them.
+func (g *globalOptions) applyProfile(name string) error {
+	f, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	p, err := f.Get(name)
+	if err != nil {
+		return err
+	}
+	g.prof = p
+	if g.repo == "" {
+		g.repo = p.Repository
+	}
+	if g.passwordFile == "" && g.passwordCommand == "" {
+		g.passwordFile, g.passwordCommand = p.PasswordFile, p.PasswordCommand
+		if p.Password != "" {
+			g.pw = p.Password
+		}
+	}
+	g.options = append(append([]string{}, p.Options...), g.options...)
+	if g.compression == "" {
+		g.compression = p.Compression
+	}
+	return nil
 }
 
 // repoLocation returns the repository location from --repo or the env.

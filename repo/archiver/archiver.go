@@ -239,6 +239,17 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 			Errors: a.errors.Load(), Duration: time.Since(start),
 		},
 	}
+	// Carry when this generation's full backup and its newest
+	// differential were made, so a schedule can tell after retention
+	// removed those snapshots.
+	if opts.Parent != nil && sn.Kind != snapshot.Full {
+		if t := opts.Parent.FullTime(); !t.IsZero() {
+			sn.GenerationFullTime = &t
+		}
+		if t := opts.Parent.DiffTime(); !t.IsZero() && sn.Kind == snapshot.Incremental {
+			sn.LastDifferentialTime = &t
+		}
+	}
 	if u, err := user.Current(); err == nil {
 		sn.Username = u.Username
 	}

@@ -23,8 +23,9 @@ type Plan struct {
 // and the absolute paths, from the repository's snapshots (oldest first):
 //
 //   - full: no parent, a new generation;
-//   - differential: the latest full snapshot of the same host and paths
-//     and its generation (none: a full backup);
+//   - differential: the full snapshot of the newest generation of the
+//     same host and paths (if retention removed it, that generation's
+//     oldest snapshot left) and its generation (none: a full backup);
 //   - incremental: explicit, or else the latest snapshot of any kind of
 //     the same host and paths, and its generation (none: generation 0).
 func PlanKind(sns []*snapshot.Snapshot, kind snapshot.Kind, host string, paths []string, explicit *snapshot.Snapshot) (Plan, error) {
@@ -47,13 +48,33 @@ func PlanKind(sns []*snapshot.Snapshot, kind snapshot.Kind, host string, paths [
 		gen, err := repo.NewGeneration()
 		return Plan{Kind: snapshot.Full, Generation: gen}, err
 	case snapshot.Differential:
-		base := latest(func(sn *snapshot.Snapshot) bool { return same(sn) && sn.Kind == snapshot.Full })
-		if base == nil {
+		// The newest generation is the one whose full backup is newest;
+		// snapshots carry their full backup's time, so it is known even
+		// when retention removed the full snapshot itself.
+		var newest *snapshot.Snapshot
+		for _, sn := range sns {
+			if same(sn) && !sn.FullTime().IsZero() && (newest == nil || !sn.FullTime().Before(newest.FullTime())) {
+				newest = sn
+			}
+		}
+		if newest == nil {
 			gen, err := repo.NewGeneration()
 			return Plan{Kind: snapshot.Full, Generation: gen,
 				Fallback: "no full snapshot of this host and paths yet: making a full backup"}, err
 		}
-		return Plan{Kind: snapshot.Differential, Parent: base, Generation: base.Generation}, nil
+		base := latest(func(sn *snapshot.Snapshot) bool { return same(sn) && sn.Kind == snapshot.Full && sn.Generation == newest.Generation })
+		if base != nil {
+			return Plan{Kind: snapshot.Differential, Parent: base, Generation: base.Generation}, nil
+		}
+		// The full snapshot is gone: compare with the oldest snapshot
+		// left of its generation, which stores into the same generation.
+		for _, sn := range sns {
+			if same(sn) && sn.Generation == newest.Generation && (base == nil || sn.Time.Before(base.Time)) {
+				base = sn
+			}
+		}
+		return Plan{Kind: snapshot.Differential, Parent: base, Generation: base.Generation,
+			Fallback: fmt.Sprintf("the full snapshot of generation %s was removed: comparing with its oldest snapshot left, %s", base.Generation.Short(), base.ID().Short())}, nil
 	case snapshot.Incremental:
 		base := explicit
 		if base == nil {

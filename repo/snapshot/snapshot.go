@@ -67,8 +67,39 @@ type Snapshot struct {
 	Program    string          `json:"program_version,omitempty"`
 	// Original is the ID of the snapshot this one rewrites (e.g. `tag`).
 	Original *pack.ID `json:"original,omitempty"`
+	// GenerationFullTime is when the full backup that started this
+	// snapshot's generation was made, LastDifferentialTime when the
+	// newest differential backup it builds on was (unset for a full one,
+	// or when unknown). Schedules read them after retention removed those
+	// snapshots.
+	GenerationFullTime   *time.Time `json:"generation_full_time,omitempty"`
+	LastDifferentialTime *time.Time `json:"last_differential_time,omitempty"`
 
 	id pack.ID
+}
+
+// FullTime returns when the full backup of sn's generation was made (zero:
+// unknown).
+func (sn *Snapshot) FullTime() time.Time {
+	if sn.Kind == Full {
+		return sn.Time
+	}
+	if sn.GenerationFullTime != nil {
+		return *sn.GenerationFullTime
+	}
+	return time.Time{}
+}
+
+// DiffTime returns when the newest differential backup sn builds on (or
+// is) was made (zero: none).
+func (sn *Snapshot) DiffTime() time.Time {
+	if sn.Kind == Differential {
+		return sn.Time
+	}
+	if sn.LastDifferentialTime != nil {
+		return *sn.LastDifferentialTime
+	}
+	return time.Time{}
 }
 
 // ID returns the snapshot's ID (zero until saved or loaded).

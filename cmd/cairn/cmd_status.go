@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/copier"
+	"github.com/cairn-backup/cairn/repo/profile"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// profileStatus is the JSON shape of `cairn status` (one per profile).
+type profileStatus struct {
+	Profile     string             `json:"profile"`
+	Repository  string             `json:"repository"`
+	LastRun     *runSummary        `json:"last_run"`
+	LastSuccess *time.Time         `json:"last_success"`
+	Newest      *time.Time         `json:"newest_snapshot"`
+	AgeSeconds  *float64           `json:"newest_snapshot_age_seconds"`
+	Snapshots   int                `json:"snapshots"`
+	Levels      map[string]*levelS `json:"last_by_level"`
+	Mirrors     []mirrorStatus     `json:"mirrors"`
+	Verified    *verifiedShare     `json:"verified"`
+	Error       string             `json:"error,omitempty"`
+}
+
+type runSummary struct {
+	RunID    string    `json:"run_id"`
+	End      time.Time `json:"end"`
+	Status   string    `json:"status"`
+	ExitCode int       `json:"exit_code"`
+	Level    string    `json:"level"`
+}
+
+type levelS struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+}
+
+type mirrorStatus struct {
+	Mirror  string `json:"mirror"`
+	Missing int    `json:"missing"`
+	Error   string `json:"error,omitempty"`
+}
+
+type verifiedShare struct {
+	Parts  int `json:"parts_read"`
+	Of     int `json:"of"`
+	Window int `json:"window_days"`
+}
+
+func newStatusCommand(g *globalOptions) *cobra.Command {
+	var maxAge time.Duration
+	cmd := &cobra.Command{
+		Use:   "status [PROFILE]",
+		Short: "Show each profile's last run, newest backups, mirror lag and verified share",
+		Long: `For each profile of the configuration file (or the one given): the last run
+and its result, the last snapshot of each level, the age of the newest
+snapshot, how many snapshots each mirror lacks, and the share of the
+repository read by the rotating check in its window. With --max-age the
+command exits 1 when a profile's newest snapshot is older (for Nagios or
+Icinga checks); the repository must then be readable.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			f, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			names := f.Names()
+			if len(args) == 1 {
+				if _, err := f.Get(args[0]); err != nil {
+					return err
+				}
+				names = args
+			}
+			var out []profileStatus
+			var stale []string
+			for _, n := range names {
+				ps := g.profileStatus(ctx, f, n)
+				out = append(out, ps)
+				if maxAge > 0 && (ps.AgeSeconds == nil || time.Duration(*ps.AgeSeconds*float64(time.Second)) > maxAge) {
+					age := "no snapshot"
+					if ps.AgeSeconds != nil {
+						age = "newest snapshot is " + time.Duration(*ps.AgeSeconds*float64(time.Second)).Round(time.Minute).String() + " old"
+					}
+					if ps.Error != "" {
+						age = "repository can't be read: " + ps.Error
+					}
+					stale = append(stale, fmt.Sprintf("profile %s: %s (limit %s)", n, age, maxAge))
+				}
+			}
+			if g.json {
+				if err := jsonOut(g, out); err != nil {
+					return err
+				}
+			} else {
+				for _, ps := range out {
+					writeStatus(g.env.Stdout, ps, g.env.Now())
+				}
+			}
+			if len(stale) > 0 {
+				return &exitError{code: exitFatal, err: fmt.Errorf("status: %s", joinSemi(stale))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "exit 1 when the newest snapshot of a profile is older than `duration` (e.g. 26h)")
+	return cmd
+}
+
+func joinSemi(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
+
+func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name string) profileStatus {
+	p, _ := f.Get(name)
+	ps := profileStatus{Profile: name, Repository: p.Repository, Levels: map[string]*levelS{}, Mirrors: []mirrorStatus{}}
+	now := g.env.Now()
+	if st, err := profile.LoadState(profile.StateDir(g.env.Getenv), name); err == nil {
+		if r := st.LastRun; r != nil {
+			ps.LastRun = &runSummary{RunID: r.RunID, End: r.End, Status: r.Status, ExitCode: r.ExitCode, Level: r.Level}
+		}
+		if !st.LastSuccess.IsZero() {
+			t := st.LastSuccess
+			ps.LastSuccess = &t
+		}
+		if p.CheckWindow != "" {
+			w, _ := profile.ParseDays(p.CheckWindow)
+			of := max(1, int(w/(24*time.Hour)))
+			parts := map[int]bool{}
+			for _, c := range st.Checks {
+				if c.Of == of && now.Sub(c.Time) < w {
+					parts[c.Part] = true
+				}
+			}
+			ps.Verified = &verifiedShare{Parts: len(parts), Of: of, Window: of}
+		}
+	}
+	// The repository, through the profile's password source.
+	pg := g.other(repoSource{location: p.Repository, passwordFile: p.PasswordFile, passwordCommand: p.PasswordCommand, password: p.Password})
+	pg.options = append(append([]string{}, p.Options...), g.options...)
+	r, err := pg.openRepo(ctx, false)
+	if err != nil {
+		ps.Error = err.Error()
+		return ps
+	}
+	sns, err := snapshot.LoadAll(ctx, r)
+	if sns == nil && err != nil {
+		ps.Error = err.Error()
+		return ps
+	}
+	host := p.Host
+	if host == "" {
+		host = hostname()
+	}
+	var paths []string
+	for _, s := range p.Sources {
+		paths = append(paths, absPath(s))
+	}
+	filter := snapshot.Filter{Hosts: []string{host}, Paths: paths}
+	var mine []*snapshot.Snapshot
+	for _, sn := range sns {
+		if !filter.Match(sn) {
+			continue
+		}
+		mine = append(mine, sn)
+		l := ps.Levels[string(sn.Kind)]
+		if l == nil || sn.Time.After(l.Time) {
+			ps.Levels[string(sn.Kind)] = &levelS{ID: sn.ID().Short(), Time: sn.Time}
+		}
+		if ps.Newest == nil || sn.Time.After(*ps.Newest) {
+			t := sn.Time
+			ps.Newest = &t
+		}
+	}
+	ps.Snapshots = len(mine)
+	if ps.Newest != nil {
+		age := now.Sub(*ps.Newest).Seconds()
+		ps.AgeSeconds = &age
+	}
+	for _, m := range p.Mirrors {
+		ms := mirrorStatus{Mirror: m}
+		mr, err := pg.other(repoSource{location: m, password: pg.pw}).openRepo(ctx, false)
+		if err == nil {
+			var dsns []*snapshot.Snapshot
+			if dsns, err = snapshot.LoadAll(ctx, mr); dsns != nil {
+				err = nil
+			}
+			ms.Missing = len(copier.Missing(mine, dsns))
+		}
+		if err != nil {
+			ms.Error = err.Error()
+		}
+		ps.Mirrors = append(ps.Mirrors, ms)
+	}
+	return ps
+}
+
+func writeStatus(w io.Writer, ps profileStatus, now time.Time) {
+	ts := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+	fmt.Fprintf(w, "profile %s (%s)\n", ps.Profile, ps.Repository)
+	if r := ps.LastRun; r != nil {
+		fmt.Fprintf(w, "  last run:          %s  %s (exit %d, %s backup), run %s\n", ts(r.End), r.Status, r.ExitCode, r.Level, r.RunID)
+	} else {
+		fmt.Fprintf(w, "  last run:          never\n")
+	}
+	if ps.LastSuccess != nil {
+		fmt.Fprintf(w, "  last success:      %s\n", ts(*ps.LastSuccess))
+	}
+	if ps.Error != "" {
+		fmt.Fprintf(w, "  repository:        can't be read: %s\n", ps.Error)
+	}
+	if ps.Newest != nil {
+		fmt.Fprintf(w, "  newest snapshot:   %s (%s old), %d snapshots\n", ts(*ps.Newest), now.Sub(*ps.Newest).Round(time.Minute), ps.Snapshots)
+	} else if ps.Error == "" {
+		fmt.Fprintf(w, "  newest snapshot:   none\n")
+	}
+	for _, k := range []string{"full", "differential", "incremental"} {
+		if l := ps.Levels[k]; l != nil {
+			fmt.Fprintf(w, "  last %-13s %s  %s\n", k+":", ts(l.Time), l.ID)
+		}
+	}
+	for _, m := range ps.Mirrors {
+		switch {
+		case m.Error != "":
+			fmt.Fprintf(w, "  mirror %s: can't be read: %s\n", m.Mirror, m.Error)
+		case m.Missing == 0:
+			fmt.Fprintf(w, "  mirror %s: up to date\n", m.Mirror)
+		default:
+			fmt.Fprintf(w, "  mirror %s: lacks %d snapshots\n", m.Mirror, m.Missing)
+		}
+	}
+	if v := ps.Verified; v != nil {
+		fmt.Fprintf(w, "  verified:          %d of %d parts in the last %d days (%.0f%%)\n", v.Parts, v.Of, v.Window, 100*float64(v.Parts)/float64(v.Of))
+	}
+}

@@ -1,0 +1,239 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+
+	"github.com/cairn-backup/cairn/repo/profile"
+)
+
+// runSetup is a configuration with profile "home" in a temporary
+// directory, its repository and mirror initialized.
+type runSetup struct {
+	base, src, repo, mirror, config, state string
+	env                                    []string
+}
+
+func newRunSetup(t *testing.T, base string, extra string) *runSetup {
+	t.Helper()
+	s := &runSetup{base: base}
+	s.src = filepath.Join(base, "src")
+	s.repo = filepath.Join(base, "repo")
+	s.mirror = filepath.Join(base, "mirror")
+	s.config = filepath.Join(base, "cairn.toml")
+	s.state = filepath.Join(base, "state")
+	write(t, filepath.Join(s.src, "a.txt"), strings.Repeat("alpha\n", 1000))
+	write(t, filepath.Join(base, "pass"), "pw\n")
+	os.Chmod(filepath.Join(base, "pass"), 0o644)
+	cfg := fmt.Sprintf(`# test profile
+[profile.home]
+repository = %q
+password-file = %q
+sources = [%q]
+exclude = ["*.tmp"]
+full = "monthly"
+differential = "weekly"
+keep = { daily = 7, weekly = 4, monthly = 12 }
+prune = "weekly"
+mirrors = [%q]
+check-window = "7d"
+verify-sample = "50%%"
+metrics-file = %q
+report-file = %q
+%s`, s.repo, filepath.Join(base, "pass"), s.src, s.mirror, filepath.Join(base, "metrics", "cairn.prom"),
+		filepath.Join(base, "log", "home.jsonl"), extra)
+	write(t, s.config, cfg)
+	s.env = []string{"CAIRN_CONFIG=" + s.config, "CAIRN_STATE_DIR=" + s.state, "TZ=UTC", "HOME=" + base}
+	mustCairn(t, append(s.env, "CAIRN_PASSWORD=pw"), "-r", s.repo, "init")
+	mustCairn(t, append(s.env, "CAIRN_PASSWORD=pw", "CAIRN_FROM_PASSWORD=pw"), "-r", s.mirror, "init", "--copy-chunker-params", "--from-repo", s.repo)
+	return s
+}
+
+func (s *runSetup) run(t *testing.T, day time.Time, args ...string) (result, profile.Report) {
+	t.Helper()
+	ts := day.Format(time.RFC3339)
+	r := cairn(t, append(s.env, "CAIRN_NOW="+ts), append([]string{"run", "home", "--json", "--time", ts}, args...)...)
+	var rep profile.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("run on %s: exit %d, report %q: %v\n%s", ts, r.code, r.stdout, err, r.stderr)
+	}
+	return r, rep
+}
+
+// TestThirtyDays runs a profile nightly for thirty simulated days (one
+// night skipped: the machine was off) with a monthly full, weekly
+// differential and daily incremental schedule, retention, a weekly prune,
+// a mirror and a seven-day check window; then everything is exactly as the
+// schedule says.
+func TestThirtyDays(t *testing.T) {
+	s := newRunSetup(t, t.TempDir(), "")
+	start := time.Date(2027, 2, 15, 2, 0, 0, 0, time.UTC) // a Monday
+	var days []time.Time
+	for d := start; !d.After(time.Date(2027, 3, 17, 2, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+		if d.Day() == 15 && d.Month() == time.March {
+			continue // off that night: the differential comes a day late
+		}
+		days = append(days, d)
+	}
+	if len(days) != 30 {
+		t.Fatalf("%d days", len(days))
+	}
+	want := map[string]string{"2027-02-15": "full", "2027-02-22": "differential", "2027-03-01": "full",
+		"2027-03-08": "differential", "2027-03-16": "differential"}
+	pruned := []string{"2027-02-15", "2027-02-22", "2027-03-01", "2027-03-08", "2027-03-16"}
+	gens := map[string]string{}
+	for i, d := range days {
+		write(t, filepath.Join(s.src, "day.txt"), fmt.Sprintf("day %d %s\n", i, strings.Repeat(d.String(), 100)))
+		r, rep := s.run(t, d)
+		day := d.Format("2006-01-02")
+		if r.code != 0 || rep.Status != "success" {
+			t.Fatalf("%s: exit %d %+v\n%s", day, r.code, rep, r.stderr)
+		}
+		level := want[day]
+		if level == "" {
+			level = "incremental"
+		}
+		if rep.Level != level {
+			t.Fatalf("%s: level %s, want %s", day, rep.Level, level)
+		}
+		var sn struct {
+			ID         string `json:"snapshot_id"`
+			Generation string `json:"generation"`
+		}
+		json.Unmarshal(rep.Snapshot, &sn)
+		gens[day] = sn.Generation
+		if p := rep.Step("prune"); (p.Status == "ok") != slices.Contains(pruned, day) {
+			t.Fatalf("%s: prune %s", day, p.Status)
+		}
+		if v := rep.Step("verify"); v.Status != "ok" || v.Figures["files"].(float64) < 1 {
+			t.Fatalf("%s: verify %+v", day, v)
+		}
+	}
+	// One generation per full backup.
+	if gens["2027-02-15"] == gens["2027-03-01"] || gens["2027-02-28"] != gens["2027-02-15"] || gens["2027-03-17"] != gens["2027-03-01"] {
+		t.Fatalf("generations: %v", gens)
+	}
+	// Retention (daily 7, weekly 4, monthly 12) after the last run.
+	sns := listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"})
+	var kept []string
+	for _, sn := range sns {
+		kept = append(kept, sn.Time[:10])
+	}
+	wantKept := []string{"2027-02-28", "2027-03-07", "2027-03-10", "2027-03-11", "2027-03-12", "2027-03-13", "2027-03-14", "2027-03-16", "2027-03-17"}
+	if !slices.Equal(kept, wantKept) {
+		t.Fatalf("kept %v, want %v", kept, wantKept)
+	}
+	// The mirror got every snapshot the day it was made.
+	if m := listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.mirror, "CAIRN_PASSWORD=pw"}); len(m) != 30 {
+		t.Fatalf("mirror has %d snapshots", len(m))
+	}
+	// The report file has a line per run.
+	f, err := os.Open(filepath.Join(s.base, "log", "home.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	parts := map[int]bool{}
+	lines := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
+		var rep profile.Report
+		if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		parts[int(rep.Step("check").Figures["part"].(float64))] = true
+	}
+	if lines != 30 || len(parts) != 7 {
+		t.Fatalf("%d report lines, check parts %v", lines, parts)
+	}
+	// Status: the check window read 6 of 7 parts in the last 7 days (one
+	// night was skipped), nothing lags, the last run succeeded.
+	var st []struct {
+		LastRun  struct{ Status string } `json:"last_run"`
+		Verified struct {
+			Parts int `json:"parts_read"`
+			Of    int `json:"of"`
+		} `json:"verified"`
+		Mirrors  []struct{ Missing int } `json:"mirrors"`
+		Levels   map[string]struct {
+			Time time.Time `json:"time"`
+		} `json:"last_by_level"`
+	}
+	out := mustCairn(t, append(s.env, "CAIRN_NOW=2027-03-17T09:00:00Z"), "status", "--json", "--max-age", "26h")
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
+		t.Fatalf("status: %v %s", err, out)
+	}
+	if st[0].LastRun.Status != "success" || st[0].Verified.Parts != 6 || st[0].Verified.Of != 7 || st[0].Mirrors[0].Missing != 0 {
+		t.Fatalf("status: %+v", st[0])
+	}
+	if r := cairn(t, append(s.env, "CAIRN_NOW=2027-03-19T09:00:00Z"), "status", "--max-age", "26h"); r.code != 1 || !strings.Contains(r.stderr, "newest snapshot is 55h0m0s old") {
+		t.Fatalf("stale status: exit %d %s", r.code, r.stderr)
+	}
+	// Metrics, read back by the Prometheus parser.
+	mf := parseMetrics(t, filepath.Join(s.base, "metrics", "cairn.prom"))
+	if v := metric(t, mf, "cairn_run_status", nil); v != 0 {
+		t.Fatalf("cairn_run_status %v", v)
+	}
+	for kind, n := range map[string]float64{"full": 0, "differential": 1, "incremental": 8} {
+		if v := metric(t, mf, "cairn_snapshots", map[string]string{"kind": kind}); v != n {
+			t.Fatalf("cairn_snapshots{kind=%s} = %v, want %v", kind, v, n)
+		}
+	}
+	if v := metric(t, mf, "cairn_last_success_timestamp_seconds", nil); v < float64(days[29].Unix()) {
+		t.Fatalf("last success %v", v)
+	}
+	target := filepath.Join(s.base, "out")
+	mustCairn(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"}, "restore", "latest", "--target", target)
+	compareTrees(t, s.src, filepath.Join(target, s.src))
+}
+
+func parseMetrics(t *testing.T, path string) map[string]*dto.MetricFamily {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mf, err := p.TextToMetricFamilies(f)
+	if err != nil {
+		t.Fatalf("metrics file: %v", err)
+	}
+	return mf
+}
+
+func metric(t *testing.T, mf map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	t.Helper()
+	fam := mf[name]
+	if fam == nil {
+		t.Fatalf("no metric %s", name)
+	}
+next:
+	for _, m := range fam.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		if got["profile"] != "home" {
+			continue
+		}
+		for k, v := range labels {
+			if got[k] != v {
+				continue next
+			}
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no metric %s%v", name, labels)
+	return 0
+}
