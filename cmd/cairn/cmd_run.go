@@ -64,16 +64,16 @@ of one profile never overlap: the second exits with 11.`,
 
 // runner carries one run.
 type runner struct {
-	g       *globalOptions
-	p       *profile.Profile
-	rep     *profile.Report
-	now     time.Time
-	pw      string
-	host    string
-	paths   []string
-	stderr  io.Writer
-	state   *profile.State
-	force   string // --level
+	g      *globalOptions
+	p      *profile.Profile
+	rep    *profile.Report
+	now    time.Time
+	pw     string
+	host   string
+	paths  []string
+	stderr io.Writer
+	state  *profile.State
+	force  string // --level
 }
 
 func newRunID() string {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/cairn-backup/cairn/repo/profile"
@@ -164,8 +164,8 @@ func TestThirtyDays(t *testing.T) {
 			Parts int `json:"parts_read"`
 			Of    int `json:"of"`
 		} `json:"verified"`
-		Mirrors  []struct{ Missing int } `json:"mirrors"`
-		Levels   map[string]struct {
+		Mirrors []struct{ Missing int } `json:"mirrors"`
+		Levels  map[string]struct {
 			Time time.Time `json:"time"`
 		} `json:"last_by_level"`
 	}

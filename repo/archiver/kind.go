@@ -62,7 +62,9 @@ func PlanKind(sns []*snapshot.Snapshot, kind snapshot.Kind, host string, paths [
 			return Plan{Kind: snapshot.Full, Generation: gen,
 				Fallback: "no full snapshot of this host and paths yet: making a full backup"}, err
 		}
-		base := latest(func(sn *snapshot.Snapshot) bool { return same(sn) && sn.Kind == snapshot.Full && sn.Generation == newest.Generation })
+		base := latest(func(sn *snapshot.Snapshot) bool {
+			return same(sn) && sn.Kind == snapshot.Full && sn.Generation == newest.Generation
+		})
 		if base != nil {
 			return Plan{Kind: snapshot.Differential, Parent: base, Generation: base.Generation}, nil
 		}

@@ -92,17 +92,17 @@ type Profile struct {
 	Tags              []string `toml:"tags"`
 	Host              string   `toml:"host"`
 
-	Full         string `toml:"full"`
-	Differential string `toml:"differential"`
-	Keep         Keep   `toml:"keep"`
-	Prune        string `toml:"prune"`
+	Full         string   `toml:"full"`
+	Differential string   `toml:"differential"`
+	Keep         Keep     `toml:"keep"`
+	Prune        string   `toml:"prune"`
 	Mirrors      []string `toml:"mirrors"`
-	CheckWindow  string `toml:"check-window"`
-	VerifySample string `toml:"verify-sample"`
-	MetricsFile  string `toml:"metrics-file"`
-	ReportFile   string `toml:"report-file"`
-	RunAt        string `toml:"run-at"`
-	Hooks        Hooks  `toml:"hooks"`
+	CheckWindow  string   `toml:"check-window"`
+	VerifySample string   `toml:"verify-sample"`
+	MetricsFile  string   `toml:"metrics-file"`
+	ReportFile   string   `toml:"report-file"`
+	RunAt        string   `toml:"run-at"`
+	Hooks        Hooks    `toml:"hooks"`
 }
 
 // Defaults of the schedule keys.

@@ -294,4 +294,3 @@ func StatusOf(code int) string {
 	}
 	return "failure"
 }
-
