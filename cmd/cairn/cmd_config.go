@@ -84,7 +84,7 @@ func settings(p *profile.Profile) []setting {
 		{"sources", p.Sources}, {"exclude", p.Exclude}, {"exclude-file", p.ExcludeFile},
 		{"exclude-caches", p.ExcludeCaches}, {"exclude-if-present", p.ExcludeIfPresent},
 		{"exclude-larger-than", p.ExcludeLargerThan}, {"tags", p.Tags}, {"host", p.Host},
-		{"full", p.Full}, {"differential", p.Differential}, {"keep", keepString(p.Keep)}, {"prune", p.Prune},
+		{"full", p.Full}, {"differential", p.Differential}, {"keep", rawValue(keepString(p.Keep))}, {"prune", p.Prune},
 		{"mirrors", p.Mirrors}, {"check-window", p.CheckWindow}, {"verify-sample", p.VerifySample},
 		{"metrics-file", p.MetricsFile}, {"report-file", p.ReportFile}, {"run-at", p.RunAt},
 		{"hooks.before", p.Hooks.Before}, {"hooks.after", p.Hooks.After},
@@ -103,8 +103,13 @@ func writeSettings(g *globalOptions, f *profile.File, p *profile.Profile) {
 	}
 }
 
+// rawValue is a setting already written as TOML.
+type rawValue string
+
 func formatSetting(v any) string {
 	switch x := v.(type) {
+	case rawValue:
+		return string(x)
 	case string:
 		if x == "" {
 			return ""

@@ -48,7 +48,7 @@ overrides) and prints the command that enables the timer.`,
 			cfg, _ := filepath.Abs(f.Path)
 			command := fmt.Sprintf("%s --config %s run %s --quiet", exe, shellQuote(cfg), shellQuote(p.Name))
 			if cron {
-				fmt.Fprintf(g.env.Stdout, "%d %d * * * %s\n", at.Minute(), at.Hour(), command)
+				fmt.Fprintln(g.env.Stdout, cronLine(at, command))
 				return nil
 			}
 			service, timer := systemdUnits(p.Name, command, at)
@@ -93,10 +93,14 @@ overrides) and prints the command that enables the timer.`,
 	return cmd
 }
 
+// cronLine is a crontab line running command daily at the time of at.
+func cronLine(at time.Time, command string) string {
+	return fmt.Sprintf("%d %d * * * %s", at.Minute(), at.Hour(), command)
+}
+
 func systemdUnits(name, command string, at time.Time) (service, timer string) {
 	service = fmt.Sprintf(`[Unit]
 Description=cairn backup run of profile %[1]s
-Documentation=man:cairn(1)
 Wants=network-online.target
 After=network-online.target
 

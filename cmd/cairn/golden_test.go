@@ -6,11 +6,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/archiver"
+	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -117,5 +119,89 @@ func TestGoldenOutputs(t *testing.T) {
 	golden(t, "progress.txt", []byte(line+"\n"))
 	if len([]rune(line)) >= 100 {
 		t.Errorf("progress line of %d columns in a 100-column terminal", len(line))
+	}
+}
+
+const goldenConfig = `# cairn configuration
+[profile.home]
+repository = "/srv/backup/home"
+password-file = "/etc/cairn/home.pass"
+sources = ["/home", "/etc"]
+exclude = ["*.tmp", "/home/*/.cache"]
+full = "monthly"
+keep = { daily = 7, weekly = 4, monthly = 12 }
+mirrors = ["sftp:backup@offsite:/srv/cairn/home"]
+check-window = "30d"
+verify-sample = "2%"
+metrics-file = "/var/lib/node_exporter/textfile/cairn.prom"
+report-file = "/var/log/cairn/home.jsonl"
+run-at = "03:15"
+
+[profile.home.hooks]
+before = "pg_dump -Fc app > /var/backups/app.dump"
+on-failure = "mail -s 'cairn home failed' root < /dev/null"
+`
+
+func TestGoldenProfile(t *testing.T) {
+	time.Local = time.UTC
+	f, err := profile.Parse("/etc/cairn/cairn.toml", []byte(goldenConfig), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := f.Get("home")
+	var buf bytes.Buffer
+	g := &globalOptions{env: &Env{Stdout: &buf}}
+	writeSettings(g, f, p)
+	golden(t, "config-show", buf.Bytes())
+
+	at, _ := time.Parse("15:04", p.RunAt)
+	cmd := "/usr/local/bin/cairn --config /etc/cairn/cairn.toml run home --quiet"
+	golden(t, "schedule-cron", []byte(cronLine(at, cmd)+"\n"))
+	service, timer := systemdUnits("home", cmd, at)
+	golden(t, "schedule-systemd", []byte(service+"---\n"+timer))
+
+	now := time.Date(2027, 3, 17, 9, 0, 0, 0, time.UTC)
+	newest := now.Add(-7 * time.Hour)
+	age := 7 * 3600.0
+	last := newest.Add(95 * time.Second)
+	ps := profileStatus{Profile: "home", Repository: "/srv/backup/home",
+		LastRun:     &runSummary{RunID: "0a1b2c3d4e5f", End: last, Status: "partial", ExitCode: 3, Level: "incremental"},
+		LastSuccess: &newest, Newest: &newest, AgeSeconds: &age, Snapshots: 9,
+		Levels: map[string]*levelS{
+			"full":         {ID: "11111111", Time: newest.AddDate(0, 0, -16)},
+			"differential": {ID: "22222222", Time: newest.AddDate(0, 0, -1)},
+			"incremental":  {ID: "33333333", Time: newest},
+		},
+		Mirrors:  []mirrorStatus{{Mirror: "sftp:backup@offsite:/srv/cairn/home", Missing: 2}, {Mirror: "/mnt/usb", Error: "repository does not exist"}},
+		Verified: &verifiedShare{Parts: 6, Of: 7, Window: 7}}
+	buf.Reset()
+	writeStatus(&buf, ps, now)
+	golden(t, "status", buf.Bytes())
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, content string
+		perm          os.FileMode
+		want          string
+	}{
+		{"unknown key", "[profile.home]\nrepository = \"/r\"\nfulll = \"monthly\"\n", 0o644, "c.toml:3: unknown key profile.home.fulll"},
+		{"wrong type", "[profile.home]\nrepository = \"/r\"\nkeep = { daily = \"seven\" }\n", 0o644, "c.toml:3: key profile.home.keep: cannot decode TOML string into struct field profile.Keep.Daily"},
+		{"bad period", "[profile.home]\nrepository = \"/r\"\n\nfull = \"fortnightly\"\n", 0o644, "c.toml:4: profile home: key full: \"fortnightly\" is not one of"},
+		{"no repository", "[profile.home]\nsources = [\"/x\"]\n", 0o644, "c.toml:1: profile home: key repository: missing"},
+		{"password in a readable file", "[profile.home]\nrepository = \"/r\"\npassword = \"secret\"\n", 0o644, "c.toml:3: profile home: key password: the file holds a password but is readable by others"},
+		{"syntax", "[profile.home\nrepository = 1\n", 0o644, "c.toml:1"},
+		{"bad window", "[profile.home]\nrepository = \"/r\"\ncheck-window = \"soon\"\n", 0o644, "c.toml:3: profile home: key check-window"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := profile.Parse("c.toml", []byte(c.content), c.perm)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+	if _, err := profile.Parse("c.toml", []byte("[profile.home]\nrepository = \"/r\"\npassword = \"secret\"\n"), 0o600); err != nil {
+		t.Fatalf("password in a 0600 file: %v", err)
 	}
 }

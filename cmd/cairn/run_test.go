@@ -237,3 +237,170 @@ next:
 	t.Fatalf("no metric %s%v", name, labels)
 	return 0
 }
+
+func readEnvFile(t *testing.T, p string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("hook output: %v", err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		out[k] = v
+	}
+	return out
+}
+
+// TestRunMirrorDown: the copy to a mirror that is gone fails, the check
+// still runs, the run exits non-zero, and on-failure gets the variables.
+func TestRunMirrorDown(t *testing.T) {
+	base := t.TempDir()
+	hooks := fmt.Sprintf("\n[profile.home.hooks]\non-failure = \"env | grep ^CAIRN_ > %s\"\nafter = \"touch %s\"\n",
+		filepath.Join(base, "failure.env"), filepath.Join(base, "after"))
+	s := newRunSetup(t, base, hooks)
+	os.RemoveAll(s.mirror)
+	r, rep := s.run(t, time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC))
+	if r.code != 10 || rep.ExitCode != 10 || rep.Status != "failure" {
+		t.Fatalf("exit %d, report %+v\n%s", r.code, rep, r.stderr)
+	}
+	if c := rep.Step("copy"); c.Status != "failed" || !strings.Contains(c.Error, s.mirror) {
+		t.Fatalf("copy step %+v", c)
+	}
+	for _, name := range []string{"backup", "verify", "forget", "prune", "check", "after", "on-failure"} {
+		if st := rep.Step(name); st == nil || st.Status != "ok" {
+			t.Fatalf("step %s: %+v", name, st)
+		}
+	}
+	env := readEnvFile(t, filepath.Join(base, "failure.env"))
+	var sn struct {
+		ID string `json:"snapshot_id"`
+	}
+	json.Unmarshal(rep.Snapshot, &sn)
+	if env["CAIRN_RUN_STATUS"] != "failure" || env["CAIRN_EXIT_CODE"] != "10" || env["CAIRN_SNAPSHOT_ID"] != sn.ID ||
+		env["CAIRN_RUN_ID"] != rep.RunID || env["CAIRN_PROFILE"] != "home" || env["CAIRN_BACKUP_LEVEL"] != "full" ||
+		!strings.Contains(env["CAIRN_ERRORS"], "copy: mirror "+s.mirror) {
+		t.Fatalf("on-failure environment: %v", env)
+	}
+	if _, err := os.Stat(filepath.Join(base, "after")); err != nil {
+		t.Fatal("the after hook did not run")
+	}
+	mf := parseMetrics(t, filepath.Join(base, "metrics", "cairn.prom"))
+	if v := metric(t, mf, "cairn_run_status", nil); v != 10 {
+		t.Fatalf("cairn_run_status %v", v)
+	}
+	if v := metric(t, mf, "cairn_step_status", map[string]string{"step": "copy"}); v != 10 {
+		t.Fatalf("cairn_step_status{step=copy} %v", v)
+	}
+	if v := metric(t, mf, "cairn_last_success_timestamp_seconds", nil); v != 0 {
+		t.Fatalf("a failed run counted as success: %v", v)
+	}
+}
+
+// TestRunHookFails: a failing before hook stops the backup and what
+// depends on it, not the copy and check; --level overrides the schedule.
+func TestRunHookFails(t *testing.T) {
+	base := t.TempDir()
+	flag := filepath.Join(base, "fail-before")
+	hooks := fmt.Sprintf("\n[profile.home.hooks]\nbefore = \"test ! -e %s\"\non-failure = \"env | grep ^CAIRN_ > %s\"\n", flag, filepath.Join(base, "failure.env"))
+	s := newRunSetup(t, base, hooks)
+	write(t, flag, "")
+	r, rep := s.run(t, time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC))
+	if r.code != 1 || rep.Status != "failure" {
+		t.Fatalf("exit %d %+v", r.code, rep)
+	}
+	for name, want := range map[string]string{"before": "failed", "backup": "skipped", "verify": "skipped", "forget": "skipped",
+		"prune": "skipped", "copy": "ok", "check": "ok", "on-failure": "ok"} {
+		if st := rep.Step(name); st == nil || st.Status != want {
+			t.Fatalf("step %s: %+v, want %s", name, st, want)
+		}
+	}
+	if env := readEnvFile(t, filepath.Join(base, "failure.env")); env["CAIRN_EXIT_CODE"] != "1" || env["CAIRN_SNAPSHOT_ID"] != "" {
+		t.Fatalf("on-failure environment: %v", env)
+	}
+	if n := len(listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"})); n != 0 {
+		t.Fatalf("%d snapshots after a failed before hook", n)
+	}
+	os.Remove(flag)
+	// The schedule says full (none yet); --level says otherwise.
+	_, rep = s.run(t, time.Date(2027, 3, 1, 3, 0, 0, 0, time.UTC), "--level", "incremental")
+	if rep.Level != "incremental" || rep.ExitCode != 0 {
+		t.Fatalf("--level: %+v", rep)
+	}
+	_, rep = s.run(t, time.Date(2027, 3, 1, 4, 0, 0, 0, time.UTC))
+	if rep.Level != "full" {
+		t.Fatalf("no full snapshot yet, the schedule gave %s", rep.Level)
+	}
+}
+
+// TestRunLockAndBadConfig: a second run of a profile exits 11 naming the
+// run that holds it; a malformed configuration runs nothing.
+func TestRunLockAndBadConfig(t *testing.T) {
+	s := newRunSetup(t, t.TempDir(), "")
+	lk, err := profile.LockRun(s.state, "home", profile.Holder{RunID: "feedfacecafe", PID: os.Getpid(), Start: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cairn(t, s.env, "run", "home")
+	if r.code != 11 || !strings.Contains(r.stderr, "feedfacecafe") {
+		t.Fatalf("second run: exit %d %s", r.code, r.stderr)
+	}
+	lk.Unlock()
+	cfg, _ := os.ReadFile(s.config)
+	write(t, s.config, strings.Replace(string(cfg), "full = \"monthly\"", "full = 12", 1))
+	r = cairn(t, s.env, "run", "home")
+	if r.code != 1 || !strings.Contains(r.stderr, s.config+":7: key profile.home.full") {
+		t.Fatalf("bad config: exit %d %s", r.code, r.stderr)
+	}
+	write(t, s.config, string(cfg)+"[profile.other]\nrepository = \"/x\"\nschedule = \"daily\"\n")
+	r = cairn(t, s.env, "config", "check")
+	if r.code != 1 || !strings.Contains(r.stderr, "unknown key profile.other.schedule") {
+		t.Fatalf("config check: exit %d %s", r.code, r.stderr)
+	}
+	if n := len(listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"})); n != 0 {
+		t.Fatalf("%d snapshots after runs with a bad configuration", n)
+	}
+	if _, err := os.Stat(filepath.Join(s.state, "home.json")); err == nil {
+		t.Fatal("a run with a bad configuration left state")
+	}
+	write(t, s.config, string(cfg))
+	if out := mustCairn(t, s.env, "config", "check"); !strings.Contains(out, "1 profiles (home): ok") {
+		t.Fatalf("config check: %s", out)
+	}
+	// --profile gives any command the profile's repository and password.
+	mustCairn(t, s.env, "--profile", "home", "backup", "-q")
+	if out := mustCairn(t, s.env, "--profile", "home", "snapshots"); !strings.Contains(out, "1 snapshots") {
+		t.Fatalf("snapshots --profile: %s", out)
+	}
+}
+
+// TestRunUnreadableFile: a source file that can't be read makes the run
+// partial (exit 3) and the report names it.
+func TestRunUnreadableFile(t *testing.T) {
+	base := sharedTempDir(t)
+	src := filepath.Join(base, "src")
+	repotestWrite(t, src)
+	secret := filepath.Join(src, "secret")
+	os.WriteFile(secret, []byte("x"), 0o000)
+	write(t, filepath.Join(base, "pass"), "pw\n")
+	os.Chmod(filepath.Join(base, "pass"), 0o644)
+	cfgPath := filepath.Join(base, "cairn.toml")
+	write(t, cfgPath, fmt.Sprintf("[profile.home]\nrepository = %q\npassword-file = %q\nsources = [%q]\nreport-file = %q\n",
+		filepath.Join(base, "repo"), filepath.Join(base, "pass"), src, filepath.Join(base, "home.jsonl")))
+	env := []string{"CAIRN_CONFIG=" + cfgPath, "CAIRN_STATE_DIR=" + filepath.Join(base, "state"), "HOME=" + base}
+	if r := cairnUnprivileged(t, env, "--profile", "home", "init"); r.code != 0 {
+		t.Fatalf("init: %d %s", r.code, r.stderr)
+	}
+	r := cairnUnprivileged(t, env, "run", "home", "--json")
+	var rep profile.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("exit %d: %v\n%s", r.code, err, r.stderr)
+	}
+	if r.code != 3 || rep.Status != "partial" || rep.Step("backup").Status != "partial" || !strings.Contains(rep.Step("backup").Error, secret) {
+		t.Fatalf("exit %d, report %+v", r.code, rep.Step("backup"))
+	}
+	b, _ := os.ReadFile(filepath.Join(base, "home.jsonl"))
+	if !strings.Contains(string(b), secret) {
+		t.Fatalf("report file does not name the file: %s", b)
+	}
+}
