@@ -18,6 +18,7 @@ func TestLayers(t *testing.T) {
 		"repo/crypto":              {},
 		"repo/backend":             {},
 		"repo/parity":              {},
+		"repo/profile":             {},
 		"repo/backend/local":       {"repo/backend"},
 		"repo/backend/sftp":        {"repo/backend"},
 		"repo/backend/s3":          {"repo/backend"},

@@ -404,3 +404,79 @@ func TestRunUnreadableFile(t *testing.T) {
 		t.Fatalf("report file does not name the file: %s", b)
 	}
 }
+
+// TestScheduleInstall writes the systemd units where --unit-dir says.
+func TestScheduleInstall(t *testing.T) {
+	s := newRunSetup(t, t.TempDir(), "")
+	dir := filepath.Join(s.base, "units")
+	out := mustCairn(t, s.env, "schedule", "home", "--systemd", "--install", "--unit-dir", dir)
+	if !strings.Contains(out, "enable --now cairn-home.timer") {
+		t.Fatalf("install: %s", out)
+	}
+	timer, err := os.ReadFile(filepath.Join(dir, "cairn-home.timer"))
+	if err != nil || !strings.Contains(string(timer), "Persistent=true") {
+		t.Fatalf("timer: %v %s", err, timer)
+	}
+	service, err := os.ReadFile(filepath.Join(dir, "cairn-home.service"))
+	if err != nil || !strings.Contains(string(service), "--config "+s.config+" run home") {
+		t.Fatalf("service: %v %s", err, service)
+	}
+	if line := mustCairn(t, s.env, "schedule", "home", "--cron"); !strings.HasPrefix(line, "0 2 * * * ") || !strings.HasSuffix(line, " run home --quiet\n") {
+		t.Fatalf("cron line %q", line)
+	}
+	if r := cairn(t, s.env, "schedule", "home"); r.code != 1 || !strings.Contains(r.stderr, "--cron and --systemd") {
+		t.Fatalf("schedule without a format: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestReportSchema checks a real run report against the schema README
+// documents: the same keys with the same JSON types.
+func TestReportSchema(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(readme)
+	i, j := strings.Index(doc, "<!-- report-schema -->"), strings.Index(doc, "<!-- /report-schema -->")
+	if i < 0 || j < i {
+		t.Fatal("README has no report schema")
+	}
+	block := doc[i:j]
+	block = block[strings.Index(block, "```json")+len("```json") : strings.LastIndex(block, "```")]
+	var want map[string]any
+	if err := json.Unmarshal([]byte(block), &want); err != nil {
+		t.Fatalf("README's report example: %v", err)
+	}
+	s := newRunSetup(t, t.TempDir(), "")
+	r, _ := s.run(t, time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC))
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	kind := func(v any) string { return fmt.Sprintf("%T", v) }
+	for k, v := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		} else if kind(got[k]) != kind(v) {
+			t.Errorf("report %q is %s, README says %s", k, kind(got[k]), kind(v))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("report has %q, README doesn't document it", k)
+		}
+	}
+	wantStep := want["steps"].([]any)[0].(map[string]any)
+	for _, st := range got["steps"].([]any) {
+		for k, v := range st.(map[string]any) {
+			if w, ok := wantStep[k]; !ok || kind(w) != kind(v) {
+				t.Errorf("step key %q (%s) is not as README documents", k, kind(v))
+			}
+		}
+		for _, k := range []string{"name", "status", "exit_code", "start", "duration_seconds"} {
+			if _, ok := st.(map[string]any)[k]; !ok {
+				t.Errorf("step lacks %q", k)
+			}
+		}
+	}
+}
