@@ -266,11 +266,9 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	if err != nil {
 		return fmt.Errorf("verify new pack before upload: %w", err)
 	}
-	if err := r.be.Save(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, ra, size); err != nil {
-		return err
-	}
-	// Parity right after the pack, before the index names it.
-	if err := r.writeParity(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, ra, size); err != nil {
+	// The pack and its parity, before the index names it.
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	if err := r.saveProtected(ctx, h, ra, size, func() error { return r.be.Save(ctx, h, ra, size) }); err != nil {
 		return err
 	}
 	if r.cache != nil && p.buf != nil {

@@ -45,6 +45,23 @@ func (r *Repository) UpdateConfig(ctx context.Context, fn func(*Config) error) e
 	return nil
 }
 
+// saveProtected runs save, which stores file h (size bytes, readable
+// from ra), and writes h's parity file at the same time when parity is
+// on: the two writes (and their fsyncs) overlap. Both are done when it
+// returns nil, before any index or snapshot names the file.
+func (r *Repository) saveProtected(ctx context.Context, h backend.Handle, ra io.ReaderAt, size int64, save func() error) error {
+	if !r.cfg.Parity.Enabled() || r.opts.DryRun {
+		return save()
+	}
+	perr := make(chan error, 1)
+	go func() { perr <- r.writeParity(ctx, h, ra, size) }()
+	err := save()
+	if e := <-perr; err == nil {
+		err = e
+	}
+	return err
+}
+
 // writeParity stores the parity file of a file just written, when parity
 // is on. An existing parity file of the same name is for the same bytes.
 func (r *Repository) writeParity(ctx context.Context, h backend.Handle, ra io.ReaderAt, size int64) error {
@@ -262,9 +279,8 @@ func (r *Repository) UpdateParity(ctx context.Context, verify bool, progress Par
 		res.Removed++
 	}
 	type job struct {
-		h       backend.Handle
-		size    int64
-		replace bool
+		h    backend.Handle
+		size int64
 	}
 	var jobs []job
 	for _, m := range st.Missing {

@@ -378,16 +378,16 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	sealed := r.key.Seal(nil, plaintext, unpackedAD(t))
 	id := pack.Hash(sealed)
 	h := backend.Handle{Type: t, Name: id.String()}
-	if err := backend.SaveBytes(ctx, r.be, h, sealed); err != nil {
+	save := func() error { return backend.SaveBytes(ctx, r.be, h, sealed) }
+	if t == backend.IndexFile || t == backend.SnapshotFile {
+		if err := r.saveProtected(ctx, h, bytes.NewReader(sealed), int64(len(sealed)), save); err != nil {
+			return id, err
+		}
+	} else if err := save(); err != nil {
 		return id, err
 	}
 	if r.cache != nil && (t == backend.IndexFile || t == backend.SnapshotFile) {
 		r.cache.put(h, sealed)
-	}
-	if t == backend.IndexFile || t == backend.SnapshotFile {
-		if err := r.writeParity(ctx, h, bytes.NewReader(sealed), int64(len(sealed))); err != nil {
-			return id, err
-		}
 	}
 	return id, nil
 }

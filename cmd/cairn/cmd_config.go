@@ -39,11 +39,7 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 		Short: "Print a profile's effective settings and where each comes from",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			p, err := f.Get(args[0])
+			f, p, err := g.loadProfile(args[0])
 			if err != nil {
 				return err
 			}

@@ -83,11 +83,7 @@ func newRunID() string {
 }
 
 func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string) error {
-	f, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	p, err := f.Get(name)
+	_, p, err := g.loadProfile(name)
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,7 @@ overrides) and prints the command that enables the timer.`,
 			if install && !systemd {
 				return errors.New("schedule: --install writes systemd units; add --systemd")
 			}
-			f, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			p, err := f.Get(args[0])
+			f, p, err := g.loadProfile(args[0])
 			if err != nil {
 				return err
 			}

@@ -239,14 +239,23 @@ func (g *globalOptions) loadConfig() (*profile.File, error) {
 	return f, nil
 }
 
+// loadProfile reads the configuration file and returns profile name.
+func (g *globalOptions) loadProfile(name string) (*profile.File, *profile.Profile, error) {
+	f, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := f.Get(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, p, nil
+}
+
 // applyProfile takes the repository, password source, backend options
 // and compression of profile name where no flag gave them.
 func (g *globalOptions) applyProfile(name string) error {
-	f, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	p, err := f.Get(name)
+	_, p, err := g.loadProfile(name)
 	if err != nil {
 		return err
 	}
