@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -376,6 +377,26 @@ func (r *Repository) reprotect(ctx context.Context, h backend.Handle, replace bo
 		return 0, err
 	}
 	return r.cfg.Parity.Size(int64(len(b))), nil
+}
+
+// RemoveOrphanParity removes parity files whose file is gone and which
+// were written before cutoff.
+func (r *Repository) RemoveOrphanParity(ctx context.Context, cutoff time.Time) (int, error) {
+	st, err := r.ParityState(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range st.Orphans {
+		if !o.ModTime.IsZero() && o.ModTime.After(cutoff) {
+			continue
+		}
+		if err := r.be.Remove(ctx, backend.Handle{Type: backend.ParityFile, Name: o.Name}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("remove orphaned parity file %s: %w", o.Name, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // DisableParity switches parity off in the config, then removes every

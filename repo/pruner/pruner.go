@@ -310,6 +310,18 @@ func chooseRepacks(plan *Plan, cands []*packStat, packSize int, o Options) {
 // execute repacks, writes the new index superseding every old index file,
 // and only then deletes index files and packs.
 func execute(ctx context.Context, r *repo.Repository, o Options, plan *Plan) error {
+	if err := executePlan(ctx, r, o, plan); err != nil {
+		return err
+	}
+	// Parity files left by interrupted writers or deleters; young ones may
+	// belong to a file being written by a host that can't see our lock.
+	if _, err := r.RemoveOrphanParity(ctx, o.Now().Add(-o.Grace)); err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	return nil
+}
+
+func executePlan(ctx context.Context, r *repo.Repository, o Options, plan *Plan) error {
 	idx := r.Index()
 	gone := append(slices.Clone(plan.deletePacks), plan.repackPacks...)
 	if len(plan.repackPacks) > 0 {
