@@ -64,16 +64,17 @@ of one profile never overlap: the second exits with 11.`,
 
 // runner carries one run.
 type runner struct {
-	g      *globalOptions
-	p      *profile.Profile
-	rep    *profile.Report
-	now    time.Time
-	pw     string
-	host   string
-	paths  []string
-	stderr io.Writer
-	state  *profile.State
-	force  string // --level
+	g       *globalOptions
+	p       *profile.Profile
+	rep     *profile.Report
+	now     time.Time
+	pw      string
+	host    string
+	paths   []string
+	stderr  io.Writer
+	state   *profile.State
+	force   string // --level
+	started time.Time
 }
 
 func newRunID() string {
@@ -116,8 +117,8 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 	if err := g.applyProfile(name); err != nil {
 		return err
 	}
-	rn := &runner{g: g, p: p, rep: rep, now: now, stderr: g.env.Stderr, state: st, force: o.level}
 	started := time.Now()
+	rn := &runner{g: g, p: p, rep: rep, now: now, stderr: g.env.Stderr, state: st, force: o.level, started: started}
 	rn.host = p.Host
 	if rn.host == "" {
 		rn.host = hostname()
@@ -151,7 +152,7 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 
 // step records a step; fn returns its exit code, figures and error text.
 func (rn *runner) step(name string, skip skipReason, fn func() (int, map[string]any, string)) *profile.Step {
-	s := profile.Step{Name: name, Start: rn.now}
+	s := profile.Step{Name: name, Start: rn.now.Add(time.Since(rn.started))}
 	if skip != "" {
 		s.Status, s.Error = profile.StepSkipped, string(skip)
 		rn.rep.Steps = append(rn.rep.Steps, s)
