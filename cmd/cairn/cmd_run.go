@@ -291,7 +291,7 @@ func (rn *runner) run(ctx context.Context) {
 		}
 	}
 	backedUp := snapID != ""
-	rn.step("verify", skipIf(!backedUp, "no new snapshot"), func() (int, map[string]any, string) {
+	rn.step("verify", skipIf(p.VerifySample == "", "no verify-sample").or(!backedUp, "no new snapshot"), func() (int, map[string]any, string) {
 		return rn.verify(ctx, snapID)
 	})
 	forget := rn.step("forget", skipIf(p.Keep.Empty(), "no retention policy").or(!backedUp, "no new snapshot"), func() (int, map[string]any, string) {
@@ -558,13 +558,7 @@ func (rn *runner) finish(ctx context.Context, dir string) {
 // at least one) and compares them with the source; files changed since
 // the backup are passed over.
 func (rn *runner) verify(ctx context.Context, id string) (int, map[string]any, string) {
-	share := 0.0
-	if rn.p.VerifySample != "" {
-		share, _ = profile.ParsePercent(rn.p.VerifySample)
-	}
-	if share == 0 {
-		return 0, map[string]any{"files": 0}, ""
-	}
+	share, _ := profile.ParsePercent(rn.p.VerifySample)
 	r, err := rn.g.openRepo(ctx, true)
 	if err != nil {
 		code, _ := exitCode(ctx, err)
