@@ -194,7 +194,9 @@ func TestRestoreReadsThroughParity(t *testing.T) {
 		t.Fatalf("want several packs, have %d", len(packs))
 	}
 	for i, f := range packs {
-		mangle(t, f, func(b []byte, _ int) []byte { b[(i*7919)%len(b)] ^= 1; return b })
+		// Inside the first blob (every sealed blob has at least 40
+		// bytes), which restore reads, not in the header, which it doesn't.
+		mangle(t, f, func(b []byte, _ int) []byte { b[24+i%16] ^= 1; return b })
 	}
 	target := filepath.Join(base, "out")
 	r := cairn(t, env, "restore", "latest", "--target", target)
