@@ -521,5 +521,62 @@ func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.En
 	return nil
 }
 
+// ReadBlobs reads the blobs of entries from pack id once, decodes and
+// verifies each and calls fn with its plaintext (fn must not keep it).
+// Blobs the pack can't give — damaged, truncated or missing — are read
+// through the pack's parity file; a blob that can't be read either way is
+// passed to fail with the error of the first attempt. The error is for
+// cancellation or an error from fn.
+func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte) error, fail func(e pack.Entry, err error)) error {
+	var buf []byte
+	var bad []pack.Entry
+	var badErr []error
+	delivered := 0
+	var fnErr error
+	err := r.ReadPack(ctx, id, entries, func(e pack.Entry, stored []byte) error {
+		delivered++
+		var err error
+		buf, err = r.DecodeBlob(stored, e, buf[:0], id)
+		if err != nil {
+			bad, badErr = append(bad, e), append(badErr, err)
+			return nil
+		}
+		if fnErr = fn(e, buf); fnErr != nil {
+			return fnErr
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// ReadPack hands entries over in offset order: the rest were not
+		// read.
+		rest := slices.Clone(entries)
+		slices.SortFunc(rest, func(a, b pack.Entry) int { return int(int64(a.Offset) - int64(b.Offset)) })
+		for _, e := range rest[delivered:] {
+			bad, badErr = append(bad, e), append(badErr, err)
+		}
+	}
+	for i, e := range bad {
+		out, perr := r.BlobFromParity(ctx, index.Location{Pack: id, Entry: e}, buf[:0])
+		if perr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fail(e, badErr[i])
+			continue
+		}
+		buf = out
+		if err := fn(e, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DryRun reports whether the blob store only counts what it would store.
 func (r *Repository) DryRun() bool { return r.opts.DryRun }

@@ -231,17 +231,10 @@ func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) (
 	var out []mirrorLag
 	for _, m := range src.Config().Mirrors {
 		ml := mirrorLag{Mirror: m.Location, Missing: []string{}}
-		dst, err := g.other(g.mirrorSource(m)).openRepo(ctx, false)
-		if err == nil {
-			var dsns []*snapshot.Snapshot
-			dsns, err = snapshot.LoadAll(ctx, dst)
-			if dsns != nil {
-				err = nil
-			}
-			ml.Snapshots = len(dsns)
-			for _, sn := range copier.Missing(all, dsns) {
-				ml.Missing = append(ml.Missing, sn.ID().Short())
-			}
+		have, missing, err := g.other(g.mirrorSource(m)).lacking(ctx, all)
+		ml.Snapshots = have
+		for _, sn := range missing {
+			ml.Missing = append(ml.Missing, sn.ID().Short())
 		}
 		if err != nil {
 			ml.Error = err.Error()
@@ -250,4 +243,18 @@ func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) (
 	}
 	slices.SortStableFunc(out, func(a, b mirrorLag) int { return len(b.Missing) - len(a.Missing) })
 	return out, nil
+}
+
+// lacking opens the repository of gm (a mirror) and returns how many
+// snapshots it has and which of sns it lacks.
+func (gm *globalOptions) lacking(ctx context.Context, sns []*snapshot.Snapshot) (int, []*snapshot.Snapshot, error) {
+	dst, err := gm.openRepo(ctx, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	dsns, err := snapshot.LoadAll(ctx, dst)
+	if dsns == nil && err != nil {
+		return 0, nil, err
+	}
+	return len(dsns), copier.Missing(sns, dsns), nil
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,14 +118,7 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 	}
 	started := time.Now()
 	rn := &runner{g: g, p: p, rep: rep, now: now, stderr: g.env.Stderr, state: st, force: o.level, started: started}
-	rn.host = p.Host
-	if rn.host == "" {
-		rn.host = hostname()
-	}
-	for _, s := range p.Sources {
-		a, _ := filepath.Abs(s)
-		rn.paths = append(rn.paths, a)
-	}
+	rn.host, rn.paths = profileScope(p)
 	rn.run(ctx)
 	rep.End = now.Add(time.Since(started))
 	rep.ExitCode = 0
@@ -651,4 +643,19 @@ func sameContent(ctx context.Context, r *repo.Repository, n *snapshot.Node, path
 		return false, total, nil
 	}
 	return true, total, nil
+}
+
+// profileScope returns the host and absolute paths a profile's snapshots
+// are recorded with, which select them for the schedule, retention and
+// status.
+func profileScope(p *profile.Profile) (string, []string) {
+	host := p.Host
+	if host == "" {
+		host = hostname()
+	}
+	var paths []string
+	for _, s := range p.Sources {
+		paths = append(paths, absPath(s))
+	}
+	return host, paths
 }

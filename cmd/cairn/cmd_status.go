@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-backup/cairn/repo/copier"
 	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -161,14 +160,7 @@ func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name
 		ps.Error = err.Error()
 		return ps
 	}
-	host := p.Host
-	if host == "" {
-		host = hostname()
-	}
-	var paths []string
-	for _, s := range p.Sources {
-		paths = append(paths, absPath(s))
-	}
+	host, paths := profileScope(p)
 	filter := snapshot.Filter{Hosts: []string{host}, Paths: paths}
 	var mine []*snapshot.Snapshot
 	for _, sn := range sns {
@@ -192,14 +184,8 @@ func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name
 	}
 	for _, m := range p.Mirrors {
 		ms := mirrorStatus{Mirror: m}
-		mr, err := pg.other(repoSource{location: m, password: pg.pw}).openRepo(ctx, false)
-		if err == nil {
-			var dsns []*snapshot.Snapshot
-			if dsns, err = snapshot.LoadAll(ctx, mr); dsns != nil {
-				err = nil
-			}
-			ms.Missing = len(copier.Missing(mine, dsns))
-		}
+		_, missing, err := pg.other(repoSource{location: m, password: pg.pw}).lacking(ctx, mine)
+		ms.Missing = len(missing)
 		if err != nil {
 			ms.Error = err.Error()
 		}

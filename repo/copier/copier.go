@@ -19,7 +19,6 @@ package copier
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -302,7 +301,6 @@ func (c *copier) copyBlobs(ctx context.Context, workers int) (int, int64, error)
 			for i, l := range locs {
 				entries[i] = l.Entry
 			}
-			var buf []byte
 			store := func(e pack.Entry, plain []byte) error {
 				// ctx, not gctx: the pack may be uploaded in the
 				// background after the group is done (and gctx canceled).
@@ -317,33 +315,22 @@ func (c *copier) copyBlobs(ctx context.Context, workers int) (int, int64, error)
 				mu.Unlock()
 				return nil
 			}
-			done := map[pack.ID]bool{}
-			err := c.src.ReadPack(gctx, packID, entries, func(e pack.Entry, stored []byte) error {
-				var err error
-				buf, err = c.src.DecodeBlob(stored, e, buf[:0], packID)
-				if err != nil {
-					return nil // read through parity below
+			var lost error
+			err := c.src.ReadBlobs(gctx, packID, entries, store, func(e pack.Entry, err error) {
+				// Neither the pack nor its parity: another copy of the
+				// blob, if the index knows one.
+				b, lerr := c.src.LoadBlob(gctx, pack.BlobHandle{ID: e.ID, Type: pack.DataBlob}, nil)
+				if lerr == nil {
+					lerr = store(e, b)
 				}
-				done[e.ID] = true
-				return store(e, buf)
+				if lerr != nil && lost == nil {
+					lost = fmt.Errorf("data blob %s: %w", e.ID.Short(), err)
+				}
 			})
-			if err != nil && (gctx.Err() != nil || !errors.Is(err, repo.ErrDamaged)) {
+			if err != nil {
 				return err
 			}
-			for _, e := range entries {
-				if done[e.ID] {
-					continue
-				}
-				// LoadBlob tries every copy and then the packs' parity.
-				b, lerr := c.src.LoadBlob(gctx, pack.BlobHandle{ID: e.ID, Type: pack.DataBlob}, buf[:0])
-				if lerr != nil {
-					return lerr
-				}
-				if err := store(e, b); err != nil {
-					return err
-				}
-			}
-			return nil
+			return lost
 		})
 	}
 	return n, bytes, g.Wait()

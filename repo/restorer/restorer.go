@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -471,46 +470,9 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 			for i, l := range locs {
 				entries[i] = l.Entry
 			}
-			var buf []byte
-			var bad []pack.Entry
-			var badErr []error
-			delivered := 0
-			err := rs.r.ReadPack(gctx, packID, entries, func(e pack.Entry, stored []byte) error {
-				delivered++
-				var err error
-				buf, err = rs.r.DecodeBlob(stored, e, buf[:0], packID)
-				if err != nil {
-					bad, badErr = append(bad, e), append(badErr, err)
-					return nil
-				}
-				rs.writeBlob(e.ID, buf)
-				return nil
-			})
-			if err != nil {
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				// ReadPack hands entries over in offset order: the rest
-				// were not read.
-				slices.SortFunc(entries, func(a, b pack.Entry) int { return int(int64(a.Offset) - int64(b.Offset)) })
-				for _, e := range entries[delivered:] {
-					bad, badErr = append(bad, e), append(badErr, err)
-				}
-			}
-			// Damaged blobs are read through the pack's parity, if any.
-			for i, e := range bad {
-				out, perr := rs.r.BlobFromParity(gctx, index.Location{Pack: packID, Entry: e}, buf[:0])
-				if perr != nil {
-					if gctx.Err() != nil {
-						return gctx.Err()
-					}
-					rs.failBlob(e.ID, badErr[i])
-					continue
-				}
-				buf = out
-				rs.writeBlob(e.ID, out)
-			}
-			return nil
+			return rs.r.ReadBlobs(gctx, packID, entries,
+				func(e pack.Entry, plain []byte) error { rs.writeBlob(e.ID, plain); return nil },
+				func(e pack.Entry, err error) { rs.failBlob(e.ID, err) })
 		})
 	}
 	return g.Wait()
