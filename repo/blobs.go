@@ -109,6 +109,27 @@ func (r *Repository) writerState() *writer {
 	return r.w
 }
 
+// closeWriting discards the writer state: packs being filled are dropped
+// (their temporary files closed) and nothing more is indexed.
+func (r *Repository) closeWriting() {
+	w := r.w
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = errors.New("blob store closed")
+	}
+	packers := w.packers
+	w.packers = map[packerKey]*packer{}
+	w.mu.Unlock()
+	w.wg.Wait()
+	for _, p := range packers {
+		p.close()
+	}
+	r.w = nil
+}
+
 // StartWriting prepares the blob store for SaveBlob. It must be called
 // before any Saver is used.
 func (r *Repository) StartWriting() { r.writerState() }
@@ -392,12 +413,22 @@ func (r *Repository) LoadBlob(ctx context.Context, h pack.BlobHandle, dst []byte
 		return nil, fmt.Errorf("load %s blob %s: %w: not in index", h.Type, h.ID, ErrDamaged)
 	}
 	var errs []error
+	damaged := false
 	for _, loc := range locs {
 		out, err := r.loadBlobAt(ctx, loc, dst)
 		if err == nil {
 			return out, nil
 		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("load %s blob %s: %w", h.Type, h.ID.Short(), context.Cause(ctx))
+		}
+		damaged = damaged || errors.Is(err, ErrDamaged)
 		errs = append(errs, err)
+	}
+	if !damaged {
+		// The storage failed (after its retries): that's no damage, and
+		// parity would read the same storage.
+		return nil, errors.Join(errs...)
 	}
 	// Every copy is damaged: read through the packs' parity.
 	for _, loc := range locs {
@@ -442,7 +473,7 @@ func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []b
 			return err
 		})
 	if err != nil {
-		return nil, fmt.Errorf("load blob %s from pack %s: %w: %w", loc.ID.Short(), loc.Pack.Short(), ErrDamaged, err)
+		return nil, fmt.Errorf("load blob %s from pack %s: %w", loc.ID.Short(), loc.Pack.Short(), classifyLoad(err))
 	}
 	return r.DecodeBlob(stored, loc.Entry, dst, loc.Pack)
 }
@@ -513,12 +544,23 @@ func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.En
 		return fnErr
 	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("read pack %s: %w: %w", id.Short(), ErrDamaged, err)
-		}
-		return fmt.Errorf("read pack %s: %w", id.Short(), err)
+		return fmt.Errorf("read pack %s: %w", id.Short(), classifyLoad(err))
 	}
 	return nil
+}
+
+// classifyLoad marks a failed read of stored data as damage only when the
+// data is not there (the file is gone or shorter than the index says); a
+// cancelled context or a storage failure that outlasted the retries is
+// returned as it is (exit 130 or 1, not 13).
+func classifyLoad(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return err
 }
 
 // ReadBlobs reads the blobs of entries from pack id once, decodes and

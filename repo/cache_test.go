@@ -52,9 +52,7 @@ func TestCacheSavesRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.SetCache(c)
-		if err := r.LoadIndex(ctx); err != nil {
-			t.Fatal(err)
-		}
+		defer repotest.Begin(t, r).Close()
 		sns, err := snapshot.LoadAll(ctx, r)
 		if err != nil || len(sns) != 1 {
 			t.Fatalf("snapshots: %v", err)

@@ -26,9 +26,10 @@ func (r *Repository) LoadIndexFile(ctx context.Context, id pack.ID) (*index.File
 	return f, nil
 }
 
-// LoadIndex reads every index file concurrently into the in-memory index.
-// Files superseded by another file are ignored.
-func (r *Repository) LoadIndex(ctx context.Context) error {
+// loadIndex reads every index file concurrently into the in-memory index.
+// Files superseded by another file are ignored. Only a session loads the
+// index, after its lock is held.
+func (r *Repository) loadIndex(ctx context.Context) error {
 	ids, err := r.List(ctx, backend.IndexFile)
 	if err != nil {
 		return fmt.Errorf("list index: %w", err)
@@ -126,26 +127,3 @@ func (r *Repository) RewriteIndex(ctx context.Context, supersede []pack.ID) erro
 
 // ReplaceIndex swaps the in-memory index (repair rebuilds one).
 func (r *Repository) ReplaceIndex(idx *index.Index) { r.idx = idx }
-
-// DropMissingPacks lists the packs on the backend once and makes the index
-// ignore entries of packs that are gone, so their blobs count as absent
-// and are stored again. It returns the missing packs.
-func (r *Repository) DropMissingPacks(ctx context.Context) ([]pack.ID, error) {
-	present := map[pack.ID]bool{}
-	if err := r.be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
-		if id, err := pack.ParseID(fi.Name); err == nil {
-			present[id] = true
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("list packs: %w", err)
-	}
-	var missing []pack.ID
-	for id := range r.idx.Packs() {
-		if !present[id] {
-			missing = append(missing, id)
-		}
-	}
-	r.idx.DropPacks(missing)
-	return missing, nil
-}

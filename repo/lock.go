@@ -124,6 +124,9 @@ type LockOptions struct {
 	OnNotice func(string)
 	// PollInterval is how often a waiting Lock looks again (default 5s).
 	PollInterval time.Duration
+	// onLost is called once when the lock is lost (the session cancels
+	// its context).
+	onLost func(error)
 }
 
 // Locker is a held lock, refreshed in the background until Unlock.
@@ -134,6 +137,7 @@ type Locker struct {
 	id      pack.ID
 	lastRef time.Time
 	lost    error
+	onLost  func(error)
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -175,10 +179,11 @@ func (r *Repository) conflict(ctx context.Context, o LockOptions, self pack.ID) 
 	return nil, nil
 }
 
-// Lock takes a shared or exclusive lock, waiting up to o.Retry for
+// lock takes a shared or exclusive lock, waiting up to o.Retry for
 // conflicting locks to go away. The lock is refreshed every
-// LockRefreshInterval until Unlock.
-func (r *Repository) Lock(ctx context.Context, o LockOptions) (*Locker, error) {
+// LockRefreshInterval until Unlock. Only Begin takes locks, so the index
+// is never loaded before one is held.
+func (r *Repository) lock(ctx context.Context, o LockOptions) (*Locker, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second
 	}
@@ -218,7 +223,7 @@ func (r *Repository) tryLock(ctx context.Context, o LockOptions) (*Locker, error
 		}
 		return nil, err
 	}
-	lk := &Locker{r: r, info: info, id: id, lastRef: info.Time, stop: make(chan struct{}), done: make(chan struct{})}
+	lk := &Locker{r: r, info: info, id: id, lastRef: info.Time, onLost: o.onLost, stop: make(chan struct{}), done: make(chan struct{})}
 	go lk.refresher()
 	return lk, nil
 }
@@ -237,16 +242,39 @@ func (r *Repository) saveLock(ctx context.Context, l LockInfo) (pack.ID, error) 
 
 func (lk *Locker) refresher() {
 	defer close(lk.done)
-	t := time.NewTicker(LockRefreshInterval)
-	defer t.Stop()
+	wait := LockRefreshInterval
 	for {
+		t := time.NewTimer(wait)
 		select {
 		case <-lk.stop:
+			t.Stop()
 			return
 		case <-t.C:
-			_ = lk.Refresh(context.Background())
+		}
+		wait = LockRefreshInterval
+		if err := lk.Refresh(context.Background()); err != nil {
+			if errors.Is(err, ErrLockLost) {
+				return
+			}
+			// Transient (the storage is unreachable): try again soon;
+			// Refresh declares the lock lost once it is too old.
+			wait = lockRetryInterval
 		}
 	}
+}
+
+// lockRetryInterval is how soon a failed refresh is tried again.
+const lockRetryInterval = 30 * time.Second
+
+// setLost marks the lock lost (lk.mu held) and tells the session.
+func (lk *Locker) setLost(err error) error {
+	if lk.lost == nil {
+		lk.lost = err
+		if lk.onLost != nil {
+			lk.onLost(err)
+		}
+	}
+	return lk.lost
 }
 
 // Refresh replaces the lock file with a fresh one. It fails, and the lock
@@ -260,13 +288,13 @@ func (lk *Locker) Refresh(ctx context.Context) error {
 	}
 	r := lk.r
 	now := r.Now()
-	if now.Sub(lk.lastRef) >= LockStaleAfter {
-		lk.lost = fmt.Errorf("%w: not refreshed for %s", ErrLockLost, now.Sub(lk.lastRef).Round(time.Second))
-		return lk.lost
+	// Others treat a lock as stale after LockStaleAfter; stop trusting
+	// it a refresh interval before that.
+	if now.Sub(lk.lastRef) >= LockStaleAfter-LockRefreshInterval {
+		return lk.setLost(fmt.Errorf("%w: not refreshed for %s", ErrLockLost, now.Sub(lk.lastRef).Round(time.Second)))
 	}
 	if _, err := r.be.Stat(ctx, backend.Handle{Type: backend.LockFile, Name: lk.id.String()}); errors.Is(err, fs.ErrNotExist) {
-		lk.lost = fmt.Errorf("%w: lock %s was removed (by `cairn unlock`?)", ErrLockLost, lk.id.Short())
-		return lk.lost
+		return lk.setLost(fmt.Errorf("%w: lock %s was removed (by `cairn unlock`?)", ErrLockLost, lk.id.Short()))
 	}
 	info := lk.info
 	info.Time = now
@@ -294,9 +322,8 @@ func (lk *Locker) Check(ctx context.Context) error {
 	}
 	if _, err := lk.r.be.Stat(ctx, backend.Handle{Type: backend.LockFile, Name: id.String()}); errors.Is(err, fs.ErrNotExist) {
 		lk.mu.Lock()
-		lk.lost = fmt.Errorf("%w: lock %s was removed (by `cairn unlock`?)", ErrLockLost, id.Short())
-		lk.mu.Unlock()
-		return lk.lost
+		defer lk.mu.Unlock()
+		return lk.setLost(fmt.Errorf("%w: lock %s was removed (by `cairn unlock`?)", ErrLockLost, id.Short()))
 	}
 	return nil
 }

@@ -15,10 +15,11 @@ import (
 
 func TestLockConflicts(t *testing.T) {
 	ctx := context.Background()
-	_, dir := repotest.New(t, repo.InitOptions{})
+	r0, dir := repotest.New(t, repo.InitOptions{})
+	r0.Session().Close()
 	clock := &repotest.Clock{T: time.Now()}
-	a := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
-	b := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	a := repotest.OpenBare(t, dir, repo.Options{Now: clock.Now})
+	b := repotest.OpenBare(t, dir, repo.Options{Now: clock.Now})
 	tests := []struct {
 		name          string
 		first, second bool // exclusive?
@@ -31,12 +32,12 @@ func TestLockConflicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l1, err := a.Lock(ctx, repo.LockOptions{Exclusive: tt.first, Command: "first"})
+			l1, err := a.Begin(ctx, repo.SessionOptions{Lock: mode(tt.first), Command: "first"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer l1.Unlock(ctx)
-			l2, err := b.Lock(ctx, repo.LockOptions{Exclusive: tt.second})
+			defer l1.Close()
+			l2, err := b.Begin(ctx, repo.SessionOptions{Lock: mode(tt.second)})
 			if tt.conflict {
 				var le *repo.LockedError
 				if !errors.As(err, &le) || le.Holder.PID != os.Getpid() || le.Holder.Command != "first" {
@@ -47,36 +48,42 @@ func TestLockConflicts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l2.Unlock(ctx)
+			l2.Close()
 		})
 	}
 }
 
+func mode(exclusive bool) repo.LockMode {
+	if exclusive {
+		return repo.ExclusiveLock
+	}
+	return repo.SharedLock
+}
+
 func TestLockRetryWaits(t *testing.T) {
 	ctx := context.Background()
-	r, _ := repotest.New(t, repo.InitOptions{})
-	l1, err := r.Lock(ctx, repo.LockOptions{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, dir := repotest.New(t, repo.InitOptions{})
+	l1 := r.Session()
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		l1.Unlock(ctx)
+		l1.Close()
 	}()
-	l2, err := r.Lock(ctx, repo.LockOptions{Exclusive: true, Retry: 5 * time.Second, PollInterval: 20 * time.Millisecond})
+	r2 := repotest.OpenBare(t, dir, repo.Options{})
+	l2, err := r2.Begin(ctx, repo.SessionOptions{Lock: repo.ExclusiveLock, Retry: 5 * time.Second, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("--retry-lock did not wait for the holder: %v", err)
 	}
-	l2.Unlock(ctx)
+	l2.Close()
 }
 
 // TestStaleLocks: a lock not refreshed for 30 minutes doesn't block; a
 // lock of this host whose process is gone is removed with a notice.
 func TestStaleLocks(t *testing.T) {
 	ctx := context.Background()
-	_, dir := repotest.New(t, repo.InitOptions{})
+	r0, dir := repotest.New(t, repo.InitOptions{})
+	r0.Session().Close()
 	clock := &repotest.Clock{T: time.Now()}
-	r := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	r := repotest.OpenBare(t, dir, repo.Options{Now: clock.Now})
 	host, _ := os.Hostname()
 	save := func(l repo.LockInfo) {
 		b, _ := json.Marshal(l)
@@ -87,11 +94,11 @@ func TestStaleLocks(t *testing.T) {
 	save(repo.LockInfo{Time: clock.T.Add(-31 * time.Minute), Exclusive: true, Hostname: "elsewhere", PID: 1})
 	save(repo.LockInfo{Time: clock.T, Exclusive: true, Hostname: host, PID: 999999999})
 	var notices []string
-	lk, err := r.Lock(ctx, repo.LockOptions{Exclusive: true, OnNotice: func(s string) { notices = append(notices, s) }})
+	lk, err := r.Begin(ctx, repo.SessionOptions{Lock: repo.ExclusiveLock, OnNotice: func(s string) { notices = append(notices, s) }})
 	if err != nil {
 		t.Fatalf("stale locks blocked: %v", err)
 	}
-	defer lk.Unlock(ctx)
+	defer lk.Close()
 	if len(notices) != 1 {
 		t.Fatalf("notices %v, want one for the dead process", notices)
 	}
@@ -105,11 +112,12 @@ func TestStaleLocks(t *testing.T) {
 // suspended machine), or that someone removed, is lost for good.
 func TestLockLost(t *testing.T) {
 	ctx := context.Background()
-	_, dir := repotest.New(t, repo.InitOptions{})
+	r0, dir := repotest.New(t, repo.InitOptions{})
+	r0.Session().Close()
 	clock := &repotest.Clock{T: time.Now()}
-	r := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
+	r := repotest.OpenBare(t, dir, repo.Options{Now: clock.Now})
 
-	lk, err := r.Lock(ctx, repo.LockOptions{})
+	lk, err := r.Begin(ctx, repo.SessionOptions{Lock: repo.SharedLock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +133,12 @@ func TestLockLost(t *testing.T) {
 	if err := lk.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
 		t.Fatal("a lost lock came back")
 	}
-	lk.Unlock(ctx)
+	if lk.Context().Err() == nil {
+		t.Fatal("the session's context was not cancelled when its lock was lost")
+	}
+	lk.Close()
 
-	lk2, err := r.Lock(ctx, repo.LockOptions{})
+	lk2, err := r.Begin(ctx, repo.SessionOptions{Lock: repo.SharedLock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,4 +149,8 @@ func TestLockLost(t *testing.T) {
 	if err := lk2.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
 		t.Fatalf("removed lock: %v, want ErrLockLost", err)
 	}
+	if !errors.Is(context.Cause(lk2.Context()), repo.ErrLockLost) {
+		t.Fatalf("session context cause %v, want ErrLockLost", context.Cause(lk2.Context()))
+	}
+	lk2.Close()
 }

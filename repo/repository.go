@@ -100,7 +100,10 @@ type Options struct {
 
 // Repository is an opened repository: keys, config, index and blob store.
 type Repository struct {
-	be    backend.Backend
+	// be is raw behind the guard of the session (writes need a lock).
+	be      backend.Backend
+	raw     backend.Backend
+	session *Session
 	key   *crypto.Key
 	keyID string
 	cfg   Config
@@ -201,7 +204,7 @@ func newRepository(be backend.Backend, key *crypto.Key, cfg Config, o Options) *
 	if o.Uploads <= 0 {
 		o.Uploads = 2
 	}
-	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), opts: o}
+	r := &Repository{be: &guarded{Backend: be}, raw: be, key: key, cfg: cfg, idx: index.New(), opts: o}
 	r.level, _ = ParseCompression(cfg.Compression)
 	if o.Compression != "" {
 		r.level, _ = ParseCompression(o.Compression)

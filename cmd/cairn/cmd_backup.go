@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/archiver"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -286,29 +288,17 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		opts.Stdin, opts.StdinFilename = g.env.Stdin, o.stdinFilename
 		abs = []string{"/" + o.stdinFilename}
 	}
-	r, err := g.openRepoWith(ctx, true, o.dryRun)
-	if err != nil {
-		return err
-	}
-	lk, unlock, err := g.lockRepo(ctx, r, false, "backup")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	// Never trust the index blindly: data of a pack that is gone is
-	// stored again, so the new snapshot is complete.
-	missing, err := r.DropMissingPacks(ctx)
-	if err != nil {
-		return err
-	}
-	if len(missing) > 0 {
-		names := make([]string, 0, len(missing))
-		for _, id := range missing {
-			names = append(names, id.Short())
-		}
-		g.warnf("warning: the index lists %d packs that are missing (%s); their data is stored again if still present in the source; run `cairn check`\n",
-			len(missing), strings.Join(names, ", "))
-	}
+	// The session drops the index entries of packs that are gone, so
+	// their data is stored again and the new snapshot is complete.
+	return g.withSession(ctx, session{lock: repo.SharedLock, index: true, dryRun: o.dryRun, command: "backup"},
+		func(ctx context.Context, s *repo.Session) error {
+			return backupInSession(ctx, g, o, s, opts, abs)
+		})
+}
+
+func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *repo.Session, opts archiver.Options, abs []string) error {
+	r := s.Repository()
+	var err error
 	var explicit *snapshot.Snapshot
 	if o.parent != "" {
 		if explicit, err = snapshot.Find(ctx, r, o.parent, snapshot.Filter{}); err != nil {
@@ -317,7 +307,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	}
 	var sns []*snapshot.Snapshot
 	if o.parent == "" && !o.full {
-		if sns, err = snapshot.LoadAll(ctx, r); sns == nil && err != nil {
+		if sns, err = g.readableSnapshots(ctx, r); err != nil {
 			return err
 		}
 	}
@@ -339,7 +329,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		g.clearProgress()
 		g.warnf("warning: %s: %v\n", p, err)
 	}
-	opts.BeforeSnapshot = lk.Check
+	opts.BeforeSnapshot = s.Check
 	stop := g.startProgress(&opts)
 	sn, err := archiver.Run(ctx, r, opts)
 	stop()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +43,8 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 			}
 			var rep *checker.Report
 			var lags []mirrorLag
-			err := g.withLockedRepo(ctx, true, false, "check", func(r *repo.Repository) (err error) {
+			err := g.withSession(ctx, session{lock: repo.SharedLock, index: true, keepMissing: true, command: "check"}, func(ctx context.Context, s *repo.Session) (err error) {
+				r := s.Repository()
 				rep, err = checker.Check(ctx, r, o)
 				if err == nil && mirrors {
 					lags, err = checkMirrors(ctx, g, r)
@@ -163,8 +165,10 @@ headers of all packs, superseding every old index file.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var res *checker.IndexRepair
-			err := g.withLockedRepo(ctx, false, true, "repair index", func(r *repo.Repository) (err error) {
-				res, err = checker.RepairIndex(ctx, r, readAll)
+			// The index is loaded by the repair, under the lock: it may be
+			// what is damaged.
+			err := g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "repair index"}, func(ctx context.Context, s *repo.Session) (err error) {
+				res, err = checker.RepairIndex(ctx, s.Repository(), readAll)
 				return err
 			})
 			if err != nil {
@@ -174,6 +178,13 @@ headers of all packs, superseding every old index file.`,
 				return jsonOut(g, res)
 			}
 			writeParityRepairs(g, res.Parity)
+			for _, id := range res.MissingPacks {
+				g.printf("removed the index entries of missing pack %s\n", id)
+			}
+			if !res.Rebuilt && len(res.MissingPacks) > 0 {
+				g.printf("the index now names the %d packs there are (%d blobs)\n", res.Packs, res.Blobs)
+				return nil
+			}
 			if !res.Rebuilt {
 				g.printf("the index is whole (%d blobs in %d packs); no rebuild needed\n", res.Blobs, res.Packs)
 				return nil
@@ -206,15 +217,15 @@ Damaged snapshot files with parity are first rebuilt from it.`,
 			ctx := cmd.Context()
 			var res []checker.SnapshotRepair
 			var fixed []checker.FileRepair
-			err := g.withLockedRepo(ctx, true, true, "repair snapshots", func(r *repo.Repository) (err error) {
+			// The session drops the entries of missing packs: their blobs
+			// count as lost.
+			err := g.withSession(ctx, session{lock: repo.ExclusiveLock, index: true, command: "repair snapshots"}, func(ctx context.Context, s *repo.Session) (err error) {
+				r := s.Repository()
 				if fixed, err = checker.RepairFromParity(ctx, r, backend.SnapshotFile, nil); err != nil {
 					return err
 				}
 				if !g.json {
 					writeParityRepairs(g, fixed)
-				}
-				if _, err := r.DropMissingPacks(ctx); err != nil {
-					return err
 				}
 				res, err = checker.RepairSnapshots(ctx, r, forget)
 				return err
@@ -260,7 +271,8 @@ salvaged into new packs of the same generation and the pack is removed;
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var res []checker.PackRepair
-			err := g.withLockedRepo(ctx, true, true, "repair packs", func(r *repo.Repository) error {
+			err := g.withSession(ctx, session{lock: repo.ExclusiveLock, index: true, command: "repair packs"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
 				var ids []pack.ID
 				for _, a := range args {
 					id, err := r.FindID(ctx, backend.PackFile, a)

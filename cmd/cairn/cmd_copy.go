@@ -84,48 +84,38 @@ func runCopyFrom(ctx context.Context, g *globalOptions, o copyOptions, args []st
 			hint: "set CAIRN_FROM_PASSWORD, or pass --from-password-file or --from-password-command"}
 	}
 	gs := g.other(from)
-	src, err := gs.openRepo(ctx, true)
+	copySession := session{lock: repo.SharedLock, index: true, command: "copy"}
+	r, err := gs.openRepo(ctx)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", from.location, err)
 	}
-	_, unlockSrc, err := gs.lockRepo(ctx, src, false, "copy")
-	if err != nil {
-		return fmt.Errorf("source %s: %w", from.location, err)
-	}
-	defer unlockSrc()
-	dst, err := g.openRepo(ctx, true)
-	if err != nil {
-		return err
-	}
-	res, err := copyTo(ctx, g, src, dst, args, o.filter.filter(), "")
+	var res *copier.Result
+	err = gs.inSession(ctx, r, copySession, func(ctx context.Context, src *repo.Session) error {
+		return g.withSession(ctx, copySession, func(ctx context.Context, dst *repo.Session) (err error) {
+			res, err = copyTo(ctx, g, src.Repository(), dst, args, o.filter.filter(), "")
+			return err
+		})
+	})
 	if err != nil {
 		return err
 	}
 	return printCopy(g, res, "")
 }
 
-// copyTo copies into dst under a shared lock of dst.
-func copyTo(ctx context.Context, g *globalOptions, src, dst *repo.Repository, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
-	lk, unlock, err := g.lockRepo(ctx, dst, false, "copy")
+// copyTo copies into the repository of the session dst, which holds a
+// shared lock and has its index loaded without the packs that are gone
+// (their data is copied again).
+func copyTo(ctx context.Context, g *globalOptions, src *repo.Repository, dst *repo.Session, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
+	sns, err := g.selectSnapshots(ctx, src, refs, f)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	if missing, err := dst.DropMissingPacks(ctx); err != nil {
-		return nil, err
-	} else if len(missing) > 0 {
-		g.warnf("warning: %d packs in the index of %s are gone; their data is copied again\n", len(missing), dst.Backend().Location())
-	}
-	sns, err := selectSnapshots(ctx, src, refs, f)
+	all, err := g.readableSnapshots(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	all, err := snapshot.LoadAll(ctx, src)
-	if all == nil && err != nil {
-		return nil, err
-	}
-	return copier.Copy(ctx, src, dst, sns, all, copier.Options{
-		BeforeSnapshot: func() error { return lk.Check(ctx) },
+	return copier.Copy(ctx, src, dst.Repository(), sns, all, copier.Options{
+		BeforeSnapshot: func() error { return dst.Check(ctx) },
 		OnCopied: func(c copier.Copied) {
 			if !g.json {
 				g.printf("%scopied snapshot %s of %s to %s: %d blobs (%s) copied, %d reused\n", name, c.Source.Short(),
@@ -144,20 +134,21 @@ func printCopy(g *globalOptions, res *copier.Result, name string) error {
 }
 
 func runCopyMirrors(ctx context.Context, g *globalOptions, o copyOptions, args []string) error {
-	src, err := g.openRepo(ctx, true)
+	r, err := g.openRepo(ctx)
 	if err != nil {
 		return err
 	}
-	mirrors := src.Config().Mirrors
-	if len(mirrors) == 0 {
+	if len(r.Config().Mirrors) == 0 {
 		return &exitError{code: exitFatal, err: errors.New("copy --mirrors: this repository has no mirrors"),
 			hint: "add one with `cairn mirror add LOCATION`"}
 	}
-	_, unlock, err := g.lockRepo(ctx, src, false, "copy")
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	return g.inSession(ctx, r, session{lock: repo.SharedLock, index: true, command: "copy"}, func(ctx context.Context, s *repo.Session) error {
+		return copyMirrors(ctx, g, s.Repository(), o, args)
+	})
+}
+
+func copyMirrors(ctx context.Context, g *globalOptions, src *repo.Repository, o copyOptions, args []string) error {
+	mirrors := src.Config().Mirrors
 	type mirrorResult struct {
 		Mirror string         `json:"mirror"`
 		Result *copier.Result `json:"result,omitempty"`
@@ -208,11 +199,12 @@ func (g *globalOptions) mirrorSource(m repo.Mirror) repoSource {
 
 func copyToMirror(ctx context.Context, g *globalOptions, src *repo.Repository, m repo.Mirror, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
 	gm := g.other(g.mirrorSource(m))
-	dst, err := gm.openRepo(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	return copyTo(ctx, gm, src, dst, refs, f, name)
+	var res *copier.Result
+	err := gm.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "copy"}, func(ctx context.Context, dst *repo.Session) (err error) {
+		res, err = copyTo(ctx, gm, src, dst, refs, f, name)
+		return err
+	})
+	return res, err
 }
 
 // mirrorLag lists, per mirror, the snapshots of src it lacks.
@@ -224,8 +216,8 @@ type mirrorLag struct {
 }
 
 func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) ([]mirrorLag, error) {
-	all, err := snapshot.LoadAll(ctx, src)
-	if all == nil && err != nil {
+	all, err := g.readableSnapshots(ctx, src)
+	if err != nil {
 		return nil, err
 	}
 	var out []mirrorLag
@@ -248,12 +240,12 @@ func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) (
 // lacking opens the repository of gm (a mirror) and returns how many
 // snapshots it has and which of sns it lacks.
 func (gm *globalOptions) lacking(ctx context.Context, sns []*snapshot.Snapshot) (int, []*snapshot.Snapshot, error) {
-	dst, err := gm.openRepo(ctx, false)
+	dst, err := gm.openRepo(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
-	dsns, err := snapshot.LoadAll(ctx, dst)
-	if dsns == nil && err != nil {
+	dsns, err := gm.readableSnapshots(ctx, dst)
+	if err != nil {
 		return 0, nil, err
 	}
 	return len(dsns), copier.Missing(sns, dsns), nil

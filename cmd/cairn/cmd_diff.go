@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -22,34 +24,34 @@ then totals. --json prints one object per change and a summary object.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			var ids [2]snapshotRoot
-			for i, a := range args {
-				if ids[i], err = resolveRoot(ctx, r, a, o.filter()); err != nil {
+			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "diff"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				var err error
+				var ids [2]snapshotRoot
+				for i, a := range args {
+					if ids[i], err = resolveRoot(ctx, r, a, o.filter()); err != nil {
+						return err
+					}
+				}
+				var changes []snapshot.Change
+				st, err := snapshot.Diff(ctx, r, ids[0].tree, ids[1].tree, func(c snapshot.Change) error {
+					if c.Kind == snapshot.Metadata && !metadata {
+						return nil
+					}
+					changes = append(changes, c)
+					return nil
+				})
+				if err != nil {
 					return err
 				}
-			}
-			var changes []snapshot.Change
-			st, err := snapshot.Diff(ctx, r, ids[0].tree, ids[1].tree, func(c snapshot.Change) error {
-				if c.Kind == snapshot.Metadata && !metadata {
-					return nil
+				if g.json {
+					return writeDiffJSON(g.env.Stdout, ids[0].ref, ids[1].ref, changes, st)
 				}
-				changes = append(changes, c)
+				if !g.quiet {
+					writeDiff(g.env.Stdout, ids[0].ref, ids[1].ref, changes, st)
+				}
 				return nil
 			})
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return writeDiffJSON(g.env.Stdout, ids[0].ref, ids[1].ref, changes, st)
-			}
-			if !g.quiet {
-				writeDiff(g.env.Stdout, ids[0].ref, ids[1].ref, changes, st)
-			}
-			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&metadata, "metadata", true, "list paths whose metadata alone changed (U)")

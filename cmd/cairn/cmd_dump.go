@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"path"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/restorer"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -29,45 +31,35 @@ tar (default) or zip stream:
 			if archive != restorer.FormatTar && archive != restorer.FormatZip {
 				return fmt.Errorf("dump: invalid --archive %q: want tar or zip", archive)
 			}
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			_, unlock, err := g.lockRepo(ctx, r, false, "dump")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			// Read from packs that exist: copies of a blob in a lost pack are
-			// skipped for others (e.g. stored again by a later backup).
-			if _, err := r.DropMissingPacks(ctx); err != nil {
-				return err
-			}
-			sn, err := snapshot.Find(ctx, r, args[0], o.filter())
-			if err != nil {
-				return err
-			}
-			node, clean, err := snapshot.FindNode(ctx, r, sn.Tree, args[1])
-			if err != nil {
-				return fmt.Errorf("dump: snapshot %s: %w", sn.ID().Short(), err)
-			}
-			out := bufio.NewWriterSize(g.env.Stdout, 1<<20)
-			switch node.Type {
-			case snapshot.TypeFile:
-				err = restorer.WriteContent(ctx, r, node, out)
-			case snapshot.TypeDir:
-				name := path.Base(clean)
-				if clean == "/" {
-					name = ""
+			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "dump"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				var err error
+				sn, err := snapshot.Find(ctx, r, args[0], o.filter())
+				if err != nil {
+					return err
 				}
-				err = restorer.Dump(ctx, r, node, name, archive, out)
-			default:
-				err = errors.New("not a file or directory")
-			}
-			if err != nil {
-				return fmt.Errorf("dump %s in snapshot %s: %w", clean, sn.ID().Short(), err)
-			}
-			return out.Flush()
+				node, clean, err := snapshot.FindNode(ctx, r, sn.Tree, args[1])
+				if err != nil {
+					return fmt.Errorf("dump: snapshot %s: %w", sn.ID().Short(), err)
+				}
+				out := bufio.NewWriterSize(g.env.Stdout, 1<<20)
+				switch node.Type {
+				case snapshot.TypeFile:
+					err = restorer.WriteContent(ctx, r, node, out)
+				case snapshot.TypeDir:
+					name := path.Base(clean)
+					if clean == "/" {
+						name = ""
+					}
+					err = restorer.Dump(ctx, r, node, name, archive, out)
+				default:
+					err = errors.New("not a file or directory")
+				}
+				if err != nil {
+					return fmt.Errorf("dump %s in snapshot %s: %w", clean, sn.ID().Short(), err)
+				}
+				return out.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&archive, "archive", "a", "tar", "archive `format` for directories: tar or zip")

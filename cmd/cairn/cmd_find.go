@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -46,40 +48,40 @@ with / matches paths ("/etc/**/*.conf"), as exclude patterns do.
 					return err
 				}
 			}
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			sns, err := selectSnapshots(ctx, r, snaps, o.filter())
-			if err != nil {
-				return err
-			}
-			var matches []findMatch
-			for _, sn := range sns {
-				err := snapshot.Walk(ctx, r, sn.Tree, "/", func(p string, n *snapshot.Node) error {
-					if !m.MatchName(p) {
-						return nil
-					}
-					if (!after.IsZero() && n.ModTime.Before(after)) || (!before.IsZero() && n.ModTime.After(before)) {
-						return nil
-					}
-					matches = append(matches, findMatch{sn.ID().Short(), p, n})
-					return nil
-				})
+			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "find"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				var err error
+				sns, err := g.selectSnapshots(ctx, r, snaps, o.filter())
 				if err != nil {
 					return err
 				}
-			}
-			if g.json {
-				if matches == nil {
-					matches = []findMatch{}
+				var matches []findMatch
+				for _, sn := range sns {
+					err := snapshot.Walk(ctx, r, sn.Tree, "/", func(p string, n *snapshot.Node) error {
+						if !m.MatchName(p) {
+							return nil
+						}
+						if (!after.IsZero() && n.ModTime.Before(after)) || (!before.IsZero() && n.ModTime.After(before)) {
+							return nil
+						}
+						matches = append(matches, findMatch{sn.ID().Short(), p, n})
+						return nil
+					})
+					if err != nil {
+						return err
+					}
 				}
-				return jsonOut(g, matches)
-			}
-			if !g.quiet {
-				writeFind(g.env.Stdout, matches)
-			}
-			return nil
+				if g.json {
+					if matches == nil {
+						matches = []findMatch{}
+					}
+					return jsonOut(g, matches)
+				}
+				if !g.quiet {
+					writeFind(g.env.Stdout, matches)
+				}
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -116,19 +118,14 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		return &exitError{code: exitFatal, err: errors.New("forget: no policy and no snapshots given; nothing would be kept"),
 			hint: "give --keep-daily 7 etc., or snapshot IDs to remove"}
 	}
-	r, err := g.openRepo(ctx, o.prune)
-	if err != nil {
-		return err
-	}
-	lk, unlock, err := g.lockRepo(ctx, r, true, "forget")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	all, err := snapshot.LoadAll(ctx, r)
-	if all == nil && err != nil {
-		return err
-	}
+	need := session{lock: repo.ExclusiveLock, index: o.prune, command: "forget"}
+	return g.withSession(ctx, need, func(ctx context.Context, s *repo.Session) error {
+		return forgetInSession(ctx, cmd, g, o, s, pol, explicitZero, args)
+	})
+}
+
+func forgetInSession(ctx context.Context, cmd *cobra.Command, g *globalOptions, o *forgetOptions, s *repo.Session, pol snapshot.Policy, explicitZero bool, args []string) error {
+	r := s.Repository()
 	var remove []*snapshot.Snapshot
 	var groups []forgetGroup
 	if len(args) > 0 {
@@ -140,6 +137,21 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 			remove = append(remove, sn)
 		}
 	} else {
+		// A policy needs every snapshot: one that can't be read might be
+		// one it keeps, so none is removed until it is named.
+		all, err := snapshot.LoadAll(ctx, r)
+		if err != nil {
+			var ue *snapshot.UnreadableError
+			if errors.As(err, &ue) {
+				ids := make([]string, len(ue.IDs))
+				for i, id := range ue.IDs {
+					ids[i] = id.Short()
+				}
+				return &exitError{code: exitDamage, err: fmt.Errorf("forget: no policy applied, %d snapshots can't be read (%s): %w", len(ue.IDs), strings.Join(ids, ", "), err),
+					hint: "run `cairn repair snapshots`, or remove the unreadable snapshots by ID with `cairn forget ID`"}
+			}
+			return err
+		}
 		var sns []*snapshot.Snapshot
 		for _, sn := range all {
 			if o.filter().Match(sn) {
@@ -180,7 +192,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		return nil
 	}
 	for _, sn := range remove {
-		if err := lk.Check(ctx); err != nil {
+		if err := s.Check(ctx); err != nil {
 			return err
 		}
 		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
@@ -191,7 +203,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		g.printf("removed %d snapshots\n", len(remove))
 	}
 	if o.prune {
-		return runPruneLocked(cmd, g, r, lk, o.pruneOpts)
+		return runPruneLocked(ctx, cmd, g, s, o.pruneOpts)
 	}
 	return nil
 }

@@ -54,7 +54,7 @@ func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 		if err != nil {
 			return err
 		}
-		src, err := g.other(from).openRepo(ctx, false)
+		src, err := g.other(from).openRepo(ctx)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", from.location, err)
 		}

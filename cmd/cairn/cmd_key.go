@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +20,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Short: "List keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openRepo(cmd.Context(), false)
+			r, err := g.openRepo(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -46,7 +48,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Short: "Add a key (a new password) to the repository",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openRepo(cmd.Context(), false)
+			r, err := g.openRepo(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -67,7 +69,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Short: "Change the password of the key in use",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openRepo(cmd.Context(), false)
+			r, err := g.openRepo(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -88,24 +90,18 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove a key (not the one in use)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openRepo(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			_, unlock, err := g.lockRepo(cmd.Context(), r, true, "key remove")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			id, err := r.FindKey(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("remove key %s: %w", args[0], err)
-			}
-			if err := r.RemoveKey(cmd.Context(), id); err != nil {
-				return err
-			}
-			g.printf("removed key %s\n", id[:8])
-			return nil
+			return g.withSession(cmd.Context(), session{lock: repo.ExclusiveLock, command: "key remove"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				id, err := r.FindKey(ctx, args[0])
+				if err != nil {
+					return fmt.Errorf("remove key %s: %w", args[0], err)
+				}
+				if err := r.RemoveKey(ctx, id); err != nil {
+					return err
+				}
+				g.printf("removed key %s\n", id[:8])
+				return nil
+			})
 		},
 	}
 	for _, c := range []*cobra.Command{add, passwd} {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -42,48 +44,48 @@ snapshot is listed; with PATH one level, or all below it with --recursive.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			ref, p := snapshot.SplitRef(args[0])
-			sn, err := snapshot.Find(ctx, r, ref, o.filter())
-			if err != nil {
-				return err
-			}
-			node, clean, err := snapshot.FindNode(ctx, r, sn.Tree, p)
-			if err != nil {
-				return fmt.Errorf("ls %s: %w", args[0], err)
-			}
-			var entries []lsEntry
-			if node.Type != snapshot.TypeDir {
-				entries = append(entries, lsView(clean, node))
-			} else {
-				rec := recursive || p == ""
-				err = snapshot.Walk(ctx, r, *node.Subtree, clean, func(fp string, n *snapshot.Node) error {
-					entries = append(entries, lsView(fp, n))
-					if n.Type == snapshot.TypeDir && !rec {
-						return snapshot.ErrSkipDir
-					}
-					return nil
-				})
+			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "ls"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				var err error
+				ref, p := snapshot.SplitRef(args[0])
+				sn, err := snapshot.Find(ctx, r, ref, o.filter())
 				if err != nil {
 					return err
 				}
-			}
-			if g.json {
-				enc := jsonEncoder(g.env.Stdout)
-				for _, e := range entries {
-					if err := enc.Encode(e); err != nil {
+				node, clean, err := snapshot.FindNode(ctx, r, sn.Tree, p)
+				if err != nil {
+					return fmt.Errorf("ls %s: %w", args[0], err)
+				}
+				var entries []lsEntry
+				if node.Type != snapshot.TypeDir {
+					entries = append(entries, lsView(clean, node))
+				} else {
+					rec := recursive || p == ""
+					err = snapshot.Walk(ctx, r, *node.Subtree, clean, func(fp string, n *snapshot.Node) error {
+						entries = append(entries, lsView(fp, n))
+						if n.Type == snapshot.TypeDir && !rec {
+							return snapshot.ErrSkipDir
+						}
+						return nil
+					})
+					if err != nil {
 						return err
 					}
 				}
+				if g.json {
+					enc := jsonEncoder(g.env.Stdout)
+					for _, e := range entries {
+						if err := enc.Encode(e); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				if !g.quiet {
+					writeLs(g.env.Stdout, entries, long)
+				}
 				return nil
-			}
-			if !g.quiet {
-				writeLs(g.env.Stdout, entries, long)
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and mtime")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -42,7 +43,8 @@ the encrypted config), never the password.`,
 			if isLocalPath(m.Location) {
 				m.Location, _ = filepath.Abs(strings.TrimPrefix(m.Location, "local:"))
 			}
-			return g.withLockedRepo(ctx, false, true, "mirror add", func(r *repo.Repository) error {
+			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "mirror add"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
 				loc, _ := g.repoLocation()
 				if m.Location == loc {
 					return errors.New("mirror add: a repository can't be its own mirror")
@@ -69,7 +71,7 @@ the encrypted config), never the password.`,
 					}
 					g.printf("created mirror repository %s at %s (with this repository's chunker parameters)\n", mr.Config().ID[:10], m.Location)
 				case !add.noCheck:
-					if _, err := gm.openRepo(ctx, false); err != nil {
+					if _, err := gm.openRepo(ctx); err != nil {
 						return fmt.Errorf("mirror add: open %s: %w", m.Location, err)
 					}
 				}
@@ -93,7 +95,7 @@ the encrypted config), never the password.`,
 		Short: "List the mirrors",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := g.openRepo(cmd.Context(), false)
+			r, err := g.openRepo(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -125,7 +127,8 @@ the encrypted config), never the password.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withLockedRepo(ctx, false, true, "mirror remove", func(r *repo.Repository) error {
+			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "mirror remove"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
 				i := slices.IndexFunc(r.Config().Mirrors, func(x repo.Mirror) bool { return x.Location == args[0] })
 				if i < 0 {
 					return fmt.Errorf("mirror remove: %s is not a mirror (see `cairn mirror list`)", args[0])

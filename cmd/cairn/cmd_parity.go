@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -36,7 +37,8 @@ restore reads through parity on the fly.
 			if err := p.Validate(); err != nil {
 				return fmt.Errorf("parity enable: %w", err)
 			}
-			return g.withLockedRepo(ctx, false, true, "parity enable", func(r *repo.Repository) error {
+			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "parity enable"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
 				st, err := r.ParityState(ctx)
 				if err != nil {
 					return err
@@ -75,8 +77,8 @@ protect the damage): repair it first.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var res *repo.ParityUpdate
-			err := g.withLockedRepo(ctx, false, false, "parity update", func(r *repo.Repository) (err error) {
-				res, err = r.UpdateParity(ctx, !noVerify, g.parityProgress())
+			err := g.withSession(ctx, session{lock: repo.SharedLock, command: "parity update"}, func(ctx context.Context, s *repo.Session) (err error) {
+				res, err = s.Repository().UpdateParity(ctx, !noVerify, g.parityProgress())
 				return err
 			})
 			g.clearProgress()
@@ -108,7 +110,8 @@ protect the damage): repair it first.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withLockedRepo(ctx, false, true, "parity disable", func(r *repo.Repository) error {
+			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "parity disable"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
 				n, err := r.DisableParity(ctx)
 				if err != nil {
 					return err
@@ -124,7 +127,7 @@ protect the damage): repair it first.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, false)
+			r, err := g.openRepo(ctx)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -66,16 +67,9 @@ so a backup running on another host cannot lose data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			lk, unlock, err := g.lockRepo(ctx, r, true, "prune")
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			return runPruneLocked(cmd, g, r, lk, o)
+			return g.withSession(ctx, session{lock: repo.ExclusiveLock, index: true, command: "prune"}, func(ctx context.Context, s *repo.Session) error {
+				return runPruneLocked(ctx, cmd, g, s, o)
+			})
 		},
 	}
 	o.addFlags(cmd)
@@ -83,8 +77,9 @@ so a backup running on another host cannot lose data.`,
 	return cmd
 }
 
-func runPruneLocked(cmd *cobra.Command, g *globalOptions, r *repo.Repository, lk *repo.Locker, o pruneOptions) error {
-	ctx := cmd.Context()
+// runPruneLocked prunes in the exclusive session s (prune, forget --prune).
+func runPruneLocked(ctx context.Context, cmd *cobra.Command, g *globalOptions, s *repo.Session, o pruneOptions) error {
+	r := s.Repository()
 	if cmd.Flags().Lookup("dry-run") != nil {
 		o.dryRun, _ = cmd.Flags().GetBool("dry-run")
 	}
@@ -93,7 +88,7 @@ func runPruneLocked(cmd *cobra.Command, g *globalOptions, r *repo.Repository, lk
 		return err
 	}
 	po.Now = g.env.Now
-	po.BeforeDelete = lk.Check
+	po.BeforeDelete = s.Check
 	plan, err := pruner.Prune(ctx, r, po)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -87,20 +88,14 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	r, err := g.openRepo(ctx, true)
-	if err != nil {
-		return err
-	}
-	_, unlock, err := g.lockRepo(ctx, r, false, "restore")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	// Read from packs that exist: copies of a blob in a lost pack are
-	// skipped for others (e.g. stored again by a later backup).
-	if _, err := r.DropMissingPacks(ctx); err != nil {
-		return err
-	}
+	// The session reads from packs that exist: copies of a blob in a lost
+	// pack are skipped for others (e.g. stored again by a later backup).
+	return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "restore"}, func(ctx context.Context, s *repo.Session) error {
+		return restoreInSession(ctx, g, o, s.Repository(), arg, inc, exc, ow)
+	})
+}
+
+func restoreInSession(ctx context.Context, g *globalOptions, o restoreOptions, r *repo.Repository, arg string, inc, exc *snapshot.Matcher, ow restorer.Overwrite) error {
 	ref, p := snapshot.SplitRef(arg)
 	sn, err := snapshot.Find(ctx, r, ref, o.filter())
 	if err != nil {

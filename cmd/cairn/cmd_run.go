@@ -372,12 +372,12 @@ func short(id string) string {
 
 // level loads the profile's snapshots and asks the schedule.
 func (rn *runner) level(ctx context.Context) (profile.Level, error) {
-	r, err := rn.g.openRepo(ctx, false)
+	r, err := rn.g.openRepo(ctx)
 	if err != nil {
 		return profile.Incremental, err
 	}
-	sns, err := snapshot.LoadAll(ctx, r)
-	if sns == nil && err != nil {
+	sns, err := rn.g.readableSnapshots(ctx, r)
+	if err != nil {
 		return profile.Incremental, err
 	}
 	h := historyOf(sns, rn.host, rn.paths)
@@ -407,7 +407,7 @@ func (rn *runner) copyMirrors(ctx context.Context) (int, map[string]any, string)
 	worst, copied := 0, 0
 	var msgs []string
 	var cfgMirrors []repo.Mirror
-	if r, err := rn.g.openRepo(ctx, false); err == nil {
+	if r, err := rn.g.openRepo(ctx); err == nil {
 		cfgMirrors = r.Config().Mirrors
 	}
 	for _, m := range rn.p.Mirrors {
@@ -525,8 +525,8 @@ func (rn *runner) finish(ctx context.Context, dir string) {
 		v, _ := s.Figures["errors"].(int)
 		m.CheckErrors = float64(v)
 	}
-	if r, err := rn.g.openRepo(ctx, false); err == nil {
-		if sns, _ := snapshot.LoadAll(ctx, r); sns != nil {
+	if r, err := rn.g.openRepo(ctx); err == nil {
+		if sns, err := rn.g.readableSnapshots(ctx, r); err == nil {
 			f := snapshot.Filter{Hosts: []string{rn.host}, Paths: rn.paths}
 			for _, sn := range sns {
 				if f.Match(sn) {
@@ -550,12 +550,24 @@ func (rn *runner) finish(ctx context.Context, dir string) {
 // at least one) and compares them with the source; files changed since
 // the backup are passed over.
 func (rn *runner) verify(ctx context.Context, id string) (int, map[string]any, string) {
-	share, _ := profile.ParsePercent(rn.p.VerifySample)
-	r, err := rn.g.openRepo(ctx, true)
+	var (
+		code int
+		fig  map[string]any
+		msg  string
+	)
+	err := rn.g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "run verify"}, func(ctx context.Context, s *repo.Session) error {
+		code, fig, msg = rn.verifyIn(ctx, s.Repository(), id)
+		return nil
+	})
 	if err != nil {
 		code, _ := exitCode(ctx, err)
 		return code, nil, err.Error()
 	}
+	return code, fig, msg
+}
+
+func (rn *runner) verifyIn(ctx context.Context, r *repo.Repository, id string) (int, map[string]any, string) {
+	share, _ := profile.ParsePercent(rn.p.VerifySample)
 	sn, err := snapshot.Find(ctx, r, id, snapshot.Filter{})
 	if err != nil {
 		code, _ := exitCode(ctx, err)

@@ -138,13 +138,19 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 		Short: "List snapshots",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, false)
+			r, err := g.openRepo(ctx)
 			if err != nil {
 				return err
 			}
-			all, loadErr := snapshot.LoadAll(ctx, r)
-			if all == nil && loadErr != nil {
-				return loadErr
+			// The readable snapshots are listed; those that can't be read
+			// are named and give the exit code.
+			all, bad, err := snapshot.LoadReadable(ctx, r)
+			if err != nil {
+				return err
+			}
+			var loadErr error
+			if bad != nil {
+				loadErr = bad
 			}
 			f := o.filter()
 			var sns []*snapshot.Snapshot

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -16,40 +18,40 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 		Short: "Show sizes: restore size, unique stored data, dedup ratio, generations",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, true)
-			if err != nil {
-				return err
-			}
-			sns, err := selectSnapshots(ctx, r, args, o.filter())
-			if err != nil {
-				return err
-			}
-			st, err := snapshot.ComputeStats(ctx, r, sns)
-			if err != nil {
-				return err
-			}
-			// Parity space, when there is parity.
-			var ps *parityStatus
-			if pst, err := r.ParityState(ctx); err != nil {
-				return err
-			} else if r.Config().Parity.Enabled() || pst.ParityFiles > 0 {
-				v := parityView(r, pst)
-				ps = &v
-			}
-			if g.json {
-				return jsonOut(g, struct {
-					snapshot.Stats
-					Parity *parityStatus `json:"parity,omitempty"`
-				}{st, ps})
-			}
-			if !g.quiet {
-				writeStats(g.env.Stdout, st)
-				if ps != nil {
-					fmt.Fprintf(g.env.Stdout, "Parity:             %s in %d files (%.1f%% of %s), %d of %d files protected\n",
-						formatBytes(ps.ParityBytes), ps.ParityFiles, ps.OverheadPct, formatBytes(ps.Bytes), ps.Protected, ps.Files)
+			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "stats"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				var err error
+				sns, err := g.selectSnapshots(ctx, r, args, o.filter())
+				if err != nil {
+					return err
 				}
-			}
-			return nil
+				st, err := snapshot.ComputeStats(ctx, r, sns)
+				if err != nil {
+					return err
+				}
+				// Parity space, when there is parity.
+				var ps *parityStatus
+				if pst, err := r.ParityState(ctx); err != nil {
+					return err
+				} else if r.Config().Parity.Enabled() || pst.ParityFiles > 0 {
+					v := parityView(r, pst)
+					ps = &v
+				}
+				if g.json {
+					return jsonOut(g, struct {
+						snapshot.Stats
+						Parity *parityStatus `json:"parity,omitempty"`
+					}{st, ps})
+				}
+				if !g.quiet {
+					writeStats(g.env.Stdout, st)
+					if ps != nil {
+						fmt.Fprintf(g.env.Stdout, "Parity:             %s in %d files (%.1f%% of %s), %d of %d files protected\n",
+							formatBytes(ps.ParityBytes), ps.ParityFiles, ps.OverheadPct, formatBytes(ps.Bytes), ps.Protected, ps.Files)
+					}
+				}
+				return nil
+			})
 		},
 	}
 	o.addFlags(cmd)

@@ -150,15 +150,19 @@ func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name
 	// The repository, through the profile's password source.
 	pg := g.other(repoSource{location: p.Repository, passwordFile: p.PasswordFile, passwordCommand: p.PasswordCommand, password: p.Password})
 	pg.options = append(append([]string{}, p.Options...), g.options...)
-	r, err := pg.openRepo(ctx, false)
+	r, err := pg.openRepo(ctx)
 	if err != nil {
 		ps.Error = err.Error()
 		return ps
 	}
-	sns, err := snapshot.LoadAll(ctx, r)
-	if sns == nil && err != nil {
+	sns, bad, err := snapshot.LoadReadable(ctx, r)
+	if err != nil {
 		ps.Error = err.Error()
 		return ps
+	}
+	if bad != nil {
+		// Said, not hidden: the newest snapshot may be one of them.
+		ps.Error = bad.Error()
 	}
 	host, paths := profileScope(p)
 	filter := snapshot.Filter{Hosts: []string{host}, Paths: paths}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"github.com/spf13/cobra"
@@ -25,8 +26,9 @@ Each changed snapshot is rewritten: the new one records the original ID.`,
 			if cmd.Flags().Changed("set") && set == nil {
 				set = []string{}
 			}
-			return g.withLockedRepo(ctx, false, true, "tag", func(r *repo.Repository) error {
-				sns, err := selectSnapshots(ctx, r, args, o.filter())
+			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "tag"}, func(ctx context.Context, s *repo.Session) error {
+				r := s.Repository()
+				sns, err := g.selectSnapshots(ctx, r, args, o.filter())
 				if err != nil {
 					return err
 				}

@@ -3,27 +3,66 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 )
 
-// lockRepo takes a shared or exclusive lock for the command, waiting up to
-// --retry-lock. The returned function releases it.
-func (g *globalOptions) lockRepo(ctx context.Context, r *repo.Repository, exclusive bool, command string) (*repo.Locker, func(), error) {
-	lk, err := r.Lock(ctx, repo.LockOptions{Exclusive: exclusive, Retry: g.retryLock, Command: command,
-		OnNotice: func(s string) { g.warnf("notice: %s\n", s) }})
+// session says what a command needs of the repository.
+type session struct {
+	lock repo.LockMode
+	// index loads the index (after the lock); keepMissing keeps the
+	// entries of packs that are gone, for the commands that report them.
+	index, keepMissing bool
+	dryRun             bool
+	command            string
+}
+
+// withSession opens the repository and runs fn in a library session: the
+// lock first (waiting up to --retry-lock), then the index. fn runs under
+// the session's context, which is cancelled when the lock is lost; the
+// lock is released after.
+func (g *globalOptions) withSession(ctx context.Context, need session, fn func(ctx context.Context, s *repo.Session) error) error {
+	r, err := g.openRepoWith(ctx, need.dryRun)
+	if err != nil {
+		return err
+	}
+	return g.inSession(ctx, r, need, fn)
+}
+
+// inSession runs fn in a session on the opened repository r.
+func (g *globalOptions) inSession(ctx context.Context, r *repo.Repository, need session, fn func(ctx context.Context, s *repo.Session) error) error {
+	s, err := r.Begin(ctx, repo.SessionOptions{Lock: need.lock, Index: need.index, KeepMissing: need.keepMissing,
+		Retry: g.retryLock, Command: need.command,
+		OnNotice: func(s string) { g.warnf("notice: %s\n", s) },
+		OnMissingPacks: func(ids []pack.ID) {
+			if need.keepMissing {
+				return
+			}
+			g.warnf("warning: %d packs named by the index are missing (%s%s); their blobs count as absent (run `cairn check`, then `cairn repair index`)\n",
+				len(ids), ids[0].Short(), moreThanOne(len(ids)))
+		}})
 	if err != nil {
 		var le *repo.LockedError
 		if errors.As(err, &le) {
-			return nil, nil, &exitError{code: exitLocked, err: err,
+			return &exitError{code: exitLocked, err: err,
 				hint: "wait for it (--retry-lock 10m), or run `cairn unlock` if no other cairn process is running"}
 		}
-		return nil, nil, err
+		return err
 	}
-	return lk, func() { _ = lk.Unlock(context.WithoutCancel(ctx)) }, nil
+	defer s.Close()
+	return s.Err(fn(s.Context(), s))
+}
+
+func moreThanOne(n int) string {
+	if n > 1 {
+		return fmt.Sprintf(" and %d more", n-1)
+	}
+	return ""
 }
 
 func newUnlockCommand(g *globalOptions) *cobra.Command {
@@ -37,7 +76,7 @@ when no other cairn process can be running on any host.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			r, err := g.openRepo(ctx, false)
+			r, err := g.openRepo(ctx)
 			if err != nil {
 				return err
 			}

@@ -106,19 +106,25 @@ func TestForgetPrune(t *testing.T) {
 	mustCairn(t, env, "forget", "--keep-last", "0", "--dry-run")
 }
 
-// holdLock takes a lock from this test process through the library.
-func holdLock(t *testing.T, repoDir string, exclusive bool) *repo.Locker {
+// holdLock takes a lock from this test process through the library; the
+// session is closed (the lock released) when the test ends or earlier.
+func holdLock(t *testing.T, repoDir string, exclusive bool) *repo.Session {
 	t.Helper()
 	ctx := context.Background()
 	r, err := repo.Open(ctx, local.New(repoDir), "pw", repo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lk, err := r.Lock(ctx, repo.LockOptions{Exclusive: exclusive, Command: "test-holder"})
+	mode := repo.SharedLock
+	if exclusive {
+		mode = repo.ExclusiveLock
+	}
+	s, err := r.Begin(ctx, repo.SessionOptions{Lock: mode, Command: "test-holder"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lk
+	t.Cleanup(s.Close)
+	return s
 }
 
 func TestLockedExit11(t *testing.T) {
@@ -142,7 +148,7 @@ func TestLockedExit11(t *testing.T) {
 			t.Errorf("--retry-lock did not wait")
 		}
 	}
-	ex.Unlock(context.Background())
+	ex.Close()
 
 	sh := holdLock(t, repoDir, false)
 	mustCairn(t, env, "backup", "-q", src) // shared with shared is fine
@@ -152,7 +158,7 @@ func TestLockedExit11(t *testing.T) {
 	if r := cairn(t, env, "forget", "--keep-last", "1"); r.code != 11 {
 		t.Errorf("forget during a backup: exit %d", r.code)
 	}
-	sh.Unlock(context.Background())
+	sh.Close()
 	if out := mustCairn(t, env, "unlock"); !strings.Contains(out, "0 locks removed") {
 		t.Errorf("unlock with nothing stale: %s", out)
 	}

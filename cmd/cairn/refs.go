@@ -49,7 +49,8 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 
 // selectSnapshots returns the snapshots named by refs, or with no refs
 // every snapshot that f matches (oldest first).
-func selectSnapshots(ctx context.Context, r *repo.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
+// Snapshots that can't be read are named in a warning.
+func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
 	var sns []*snapshot.Snapshot
 	if len(refs) > 0 {
 		for _, ref := range refs {
@@ -61,8 +62,8 @@ func selectSnapshots(ctx context.Context, r *repo.Repository, refs []string, f s
 		}
 		return sns, nil
 	}
-	all, err := snapshot.LoadAll(ctx, r)
-	if all == nil && err != nil {
+	all, err := g.readableSnapshots(ctx, r)
+	if err != nil {
 		return nil, err
 	}
 	for _, sn := range all {
@@ -73,17 +74,19 @@ func selectSnapshots(ctx context.Context, r *repo.Repository, refs []string, f s
 	return sns, nil
 }
 
-// withLockedRepo opens the repository (with its index when withIndex),
-// takes a lock for command and runs fn; the lock is released after.
-func (g *globalOptions) withLockedRepo(ctx context.Context, withIndex, exclusive bool, command string, fn func(*repo.Repository) error) error {
-	r, err := g.openRepo(ctx, withIndex)
+
+// readableSnapshots returns every snapshot that can be read and names
+// each one that can't in a warning.
+func (g *globalOptions) readableSnapshots(ctx context.Context, r *repo.Repository) ([]*snapshot.Snapshot, error) {
+	sns, bad, err := snapshot.LoadReadable(ctx, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, unlock, err := g.lockRepo(ctx, r, exclusive, command)
-	if err != nil {
-		return err
+	if bad != nil {
+		for _, e := range bad.Errs {
+			g.warnf("warning: %v\n", e)
+		}
+		g.warnf("warning: %d snapshots can't be read and are left out; run `cairn check`\n", len(bad.IDs))
 	}
-	defer unlock()
-	return fn(r)
+	return sns, nil
 }

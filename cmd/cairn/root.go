@@ -137,19 +137,25 @@ func exitCode(ctx context.Context, err error) (int, string) {
 	if errors.As(err, &ee) {
 		return ee.code, ee.hint
 	}
+	// A lost lock first (its session's work then fails as cancelled),
+	// then an interruption: neither is damage, whatever failed on the way.
+	switch {
+	case errors.Is(err, repo.ErrLockLost):
+		return exitLocked, "another process removed the lock (`cairn unlock`?) or it could not be refreshed; nothing more was written: run the command again"
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return exitInterrupted, ""
+	}
 	switch {
 	case errors.Is(err, repo.ErrNoRepository):
 		return exitNoRepo, "run `cairn init` to create a repository, or check --repo / CAIRN_REPOSITORY"
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPass, "check the password, --password-file, --password-command or CAIRN_PASSWORD"
-	case errors.Is(err, repo.ErrLocked), errors.Is(err, repo.ErrLockLost):
+	case errors.Is(err, repo.ErrLocked):
 		return exitLocked, "run `cairn unlock` if no other cairn process is running"
 	case errors.Is(err, repo.ErrDamaged):
 		return exitDamage, "run `cairn check --read-data` to see what is damaged, then `cairn repair packs ID…` and `cairn repair snapshots`"
 	case errors.Is(err, errPartial), errors.Is(err, restorer.ErrPartial):
 		return exitPartial, ""
-	case ctx.Err() != nil || errors.Is(err, context.Canceled):
-		return exitInterrupted, ""
 	}
 	return exitFatal, ""
 }
@@ -385,13 +391,15 @@ func (g *globalOptions) other(src repoSource) *globalOptions {
 	return &o
 }
 
-// openRepo opens the repository; withIndex loads the index too.
-func (g *globalOptions) openRepo(ctx context.Context, withIndex bool) (*repo.Repository, error) {
-	return g.openRepoWith(ctx, withIndex, false)
+// openRepo opens the repository (keys and config): enough for snapshot
+// files, keys and locks. Work on the index and the data is done in a
+// session (withSession), which takes the lock first.
+func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) {
+	return g.openRepoWith(ctx, false)
 }
 
 // openRepoWith is openRepo with a dry-run blob store when dryRun is set.
-func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool) (*repo.Repository, error) {
+func (g *globalOptions) openRepoWith(ctx context.Context, dryRun bool) (*repo.Repository, error) {
 	be, err := g.openBackend(ctx)
 	if err != nil {
 		return nil, err
@@ -423,11 +431,6 @@ func (g *globalOptions) openRepoWith(ctx context.Context, withIndex, dryRun bool
 	debug.FreeOSMemory()
 	if c := g.openCache(r); c != nil {
 		r.SetCache(c)
-	}
-	if withIndex {
-		if err := r.LoadIndex(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return r, nil
 }

@@ -203,13 +203,9 @@ func TestLostLockWritesNoSnapshot(t *testing.T) {
 	_, dir := repotest.New(t, repo.InitOptions{})
 	clock := &repotest.Clock{T: time.Now()}
 	r := repotest.OpenWith(t, dir, repo.Options{Now: clock.Now})
-	lk, err := r.Lock(ctx, repo.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lk.Unlock(ctx)
+	lk := r.Session()
 	src := sourceTree(t)
-	_, err = archiver.Run(ctx, r, archiver.Options{Paths: []string{src}, BeforeSnapshot: func(ctx context.Context) error {
+	_, err := archiver.Run(ctx, r, archiver.Options{Paths: []string{src}, BeforeSnapshot: func(ctx context.Context) error {
 		clock.Advance(45 * time.Minute) // the machine slept through the refreshes
 		return lk.Check(ctx)
 	}})

@@ -49,8 +49,12 @@ func TestStorageFaultsDuringBackup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.LoadIndex(ctx)
+			sess, err := r.Begin(ctx, repo.SessionOptions{Lock: repo.SharedLock, Index: true})
+			if err != nil {
+				t.Fatal(err)
+			}
 			_, err = archiver.Run(ctx, r, archiver.Options{Paths: []string{src}})
+			sess.Close()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("backup with a storage fault: %v, want an error about %q", err, tt.want)
 			}
@@ -92,7 +96,8 @@ func TestFaultyLoadDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf.LoadIndex(context.Background())
+	r.Session().Close()
+	repotest.Begin(t, rf)
 	_, err = restorer.Restore(context.Background(), rf, sn, "/", t.TempDir(), restorer.Options{OnError: func(string, error) {}})
 	if !errors.Is(err, restorer.ErrPartial) && !errors.Is(err, repo.ErrDamaged) {
 		t.Fatalf("restore through flipped bits: %v", err)

@@ -21,15 +21,22 @@ type IndexRepair struct {
 	Packs        int      `json:"packs"`
 	Blobs        int      `json:"blobs"`
 	Unreadable   []string `json:"unreadable_packs,omitempty"`
+	// MissingPacks lists packs the index named that are gone; their
+	// entries were removed from the index.
+	MissingPacks []string `json:"missing_packs_removed,omitempty"`
 	OldIndexFile int      `json:"old_index_files"`
 }
 
 // RepairIndex rebuilds the index from the headers of the packs that are
 // there (every pack carries its own header for this), writes it
 // superseding every old index file, then removes the old files. Packs whose
-// header can't be read are left out and listed. The caller holds an
-// exclusive lock.
+// header can't be read are left out and listed; entries of packs that are
+// gone are removed and listed. It needs an exclusive session; it loads
+// the index itself.
 func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*IndexRepair, error) {
+	if err := r.RequireLock(repo.ExclusiveLock); err != nil {
+		return nil, fmt.Errorf("repair index: %w", err)
+	}
 	fixed, err := RepairFromParity(ctx, r, backend.IndexFile, nil)
 	if err != nil {
 		return nil, err
@@ -48,10 +55,32 @@ func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*I
 	}
 	if !readAllPacks && indexWhole(ctx, r, fixed, sizes) {
 		res.Packs = len(sizes)
+		missing := r.Session().MissingPacks()
+		if len(missing) == 0 {
+			r.Index().Each(func(index.Location) { res.Blobs++ })
+			return res, nil
+		}
+		// The index is whole but names packs that are gone: write it
+		// again without them.
+		r.Index().DropPacks(missing)
+		for _, id := range missing {
+			res.MissingPacks = append(res.MissingPacks, id.String())
+		}
 		r.Index().Each(func(index.Location) { res.Blobs++ })
+		if err := r.RewriteIndex(ctx, old); err != nil {
+			return nil, fmt.Errorf("write index: %w", err)
+		}
+		for _, id := range old {
+			if err := r.RemoveFile(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+				return nil, fmt.Errorf("remove old index %s: %w", id.Short(), err)
+			}
+		}
 		return res, nil
 	}
 	res.Rebuilt = true
+	for _, id := range r.Session().MissingPacks() {
+		res.MissingPacks = append(res.MissingPacks, id.String())
+	}
 	idx := index.New()
 	for _, fi := range sizes {
 		id, err := pack.ParseID(fi.Name)
@@ -90,7 +119,7 @@ func indexWhole(ctx context.Context, r *repo.Repository, fixed []FileRepair, pac
 			return false
 		}
 	}
-	if err := r.LoadIndex(ctx); err != nil {
+	if err := r.Session().LoadIndex(ctx, true); err != nil {
 		return false
 	}
 	indexed := map[pack.ID]bool{}
@@ -144,6 +173,9 @@ type PackRepair struct {
 // that fail authentication are lost; `repair snapshots` then rewrites the
 // snapshots that needed them. The caller holds an exclusive lock.
 func RepairPacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]PackRepair, error) {
+	if err := r.RequireLock(repo.ExclusiveLock); err != nil {
+		return nil, fmt.Errorf("repair packs: %w", err)
+	}
 	// Parity first: a pack rebuilt byte for byte loses nothing.
 	var out, salvaged []PackRepair
 	var salvage []pack.ID
@@ -182,6 +214,9 @@ func salvagePacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]Pac
 	idx := r.Index()
 	byPack := map[pack.ID][]index.Location{}
 	idx.Each(func(l index.Location) { byPack[l.Pack] = append(byPack[l.Pack], l) })
+	// Hide every pack being salvaged before saving anything: a blob must
+	// not be deduplicated against another pack this repair removes.
+	idx.DropPacks(ids)
 	r.StartWriting()
 	s := r.NewSaver()
 	var out []PackRepair
@@ -205,7 +240,6 @@ func salvagePacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]Pac
 				gen = l.Generation
 			}
 		}
-		idx.DropPacks([]pack.ID{id})
 		var buf []byte
 		for _, e := range entries {
 			if int64(e.Offset)+int64(e.Length) > int64(len(data)) {

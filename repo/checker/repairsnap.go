@@ -29,8 +29,11 @@ type SnapshotRepair struct {
 func RepairSnapshots(ctx context.Context, r *repo.Repository, forget bool) ([]SnapshotRepair, error) {
 	// Snapshot files that can't be read are left to the caller: there is
 	// nothing in them to rewrite.
-	sns, err := snapshot.LoadAll(ctx, r)
-	if sns == nil && err != nil && !errors.Is(err, repo.ErrDamaged) {
+	if err := r.RequireLock(repo.ExclusiveLock); err != nil {
+		return nil, fmt.Errorf("repair snapshots: %w", err)
+	}
+	sns, _, err := snapshot.LoadReadable(ctx, r)
+	if err != nil {
 		return nil, err
 	}
 	r.StartWriting()
@@ -97,8 +100,10 @@ func (w *rewriter) tree(id pack.ID, dir string) (pack.ID, error) {
 	if w.has(pack.BlobHandle{ID: id, Type: pack.TreeBlob}) {
 		var err error
 		t, err = snapshot.LoadTree(w.ctx, w.r, id)
-		if err != nil && w.ctx.Err() != nil {
-			return id, w.ctx.Err()
+		// Only a tree whose content is damaged is lost; a storage
+		// failure or a cancellation must not rewrite a healthy snapshot.
+		if err != nil && !errors.Is(err, repo.ErrDamaged) {
+			return id, fmt.Errorf("tree %s at %s: %w", id.Short(), dir, err)
 		}
 		if err != nil {
 			t = nil

@@ -122,13 +122,19 @@ func Copy(ctx context.Context, src, dst *repo.Repository, sns, all []*snapshot.S
 
 type pair struct{ src, dst *snapshot.Snapshot }
 
+// repaired says whether sn was rewritten by `repair snapshots`: its trees
+// no longer match the source's, so nothing of it may be reused.
+func repaired(sn *snapshot.Snapshot) bool {
+	return sn.Summary != nil && len(sn.Summary.Repaired) > 0 || slices.Contains(sn.Tags, "repaired")
+}
+
 // reference picks the copied snapshot to copy sn next to: its parent if
 // that was copied, else the latest earlier copied snapshot of the same
 // host and paths.
 func reference(sn *snapshot.Snapshot, all []*snapshot.Snapshot, copies map[pack.ID]*snapshot.Snapshot) *pair {
 	var best *snapshot.Snapshot
 	for _, s := range all {
-		if copies[OriginalID(s)] == nil || s.ID() == sn.ID() {
+		if copies[OriginalID(s)] == nil || s.ID() == sn.ID() || repaired(copies[OriginalID(s)]) {
 			continue
 		}
 		if sn.Parent != nil && s.ID() == *sn.Parent {
@@ -158,13 +164,17 @@ type copier struct {
 	// trees maps source tree IDs to destination trees known to exist.
 	trees   map[pack.ID]pack.ID
 	visited map[pack.ID]bool
-	reused  int
+	// whole caches, per destination tree, whether every blob below it is
+	// in the destination (in packs that exist: the session dropped the
+	// entries of missing packs).
+	whole  map[pack.ID]bool
+	reused int
 }
 
 func copyOne(ctx context.Context, src, dst *repo.Repository, sn *snapshot.Snapshot, ref *pair, copies map[pack.ID]*snapshot.Snapshot, o Options) (Copied, error) {
 	start := time.Now()
 	c := &copier{src: src, dst: dst, gen: sn.Generation, saver: dst.NewSaver(),
-		blobs: map[pack.ID]pack.ID{}, trees: map[pack.ID]pack.ID{}, visited: map[pack.ID]bool{}}
+		blobs: map[pack.ID]pack.ID{}, trees: map[pack.ID]pack.ID{}, visited: map[pack.ID]bool{}, whole: map[pack.ID]bool{}}
 	var rs, rd *pack.ID
 	if ref != nil {
 		rs, rd = &ref.src.Tree, &ref.dst.Tree
@@ -217,9 +227,15 @@ func (c *copier) dstHas(id pack.ID, t pack.BlobType) bool {
 // plan walks the source trees next to the reference's and decides, for
 // every data blob, whether its destination ID is known.
 func (c *copier) plan(ctx context.Context, id pack.ID, refSrc, refDst *pack.ID) error {
-	if refSrc != nil && refDst != nil && *refSrc == id && c.dstHas(*refDst, pack.TreeBlob) {
-		c.trees[id] = *refDst
-		return nil
+	if refSrc != nil && refDst != nil && *refSrc == id {
+		ok, err := c.complete(ctx, *refDst)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.trees[id] = *refDst
+			return nil
+		}
 	}
 	if c.visited[id] {
 		return nil
@@ -274,6 +290,50 @@ func (c *copier) plan(ctx context.Context, id pack.ID, refSrc, refDst *pack.ID) 
 		}
 	}
 	return nil
+}
+
+// complete reports whether destination tree id and every tree and data
+// blob below it are in the destination, so the tree can be reused whole.
+func (c *copier) complete(ctx context.Context, id pack.ID) (bool, error) {
+	if ok, done := c.whole[id]; done {
+		return ok, nil
+	}
+	ok, err := c.completeWalk(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	c.whole[id] = ok
+	return ok, nil
+}
+
+func (c *copier) completeWalk(ctx context.Context, id pack.ID) (bool, error) {
+	if !c.dstHas(id, pack.TreeBlob) {
+		return false, nil
+	}
+	t, err := snapshot.LoadTree(ctx, c.dst, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, context.Cause(ctx)
+		}
+		// A destination tree that can't be read is only not reused.
+		return false, nil
+	}
+	for _, n := range t.Nodes {
+		switch n.Type {
+		case snapshot.TypeDir:
+			ok, err := c.complete(ctx, *n.Subtree)
+			if err != nil || !ok {
+				return false, err
+			}
+		case snapshot.TypeFile:
+			for _, b := range n.Content {
+				if !c.dstHas(b, pack.DataBlob) {
+					return false, nil
+				}
+			}
+		}
+	}
+	return true, nil
 }
 
 // copyBlobs reads the data blobs still to copy, pack by pack, and stores

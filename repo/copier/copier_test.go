@@ -58,11 +58,6 @@ func TestCopyReusesReference(t *testing.T) {
 	ctx := context.Background()
 	src, _ := repotest.New(t, repo.InitOptions{})
 	dst, _ := repotest.New(t, repo.InitOptions{})
-	for _, r := range []*repo.Repository{src, dst} {
-		if err := r.LoadIndex(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 	dir := t.TempDir()
 	repotest.WriteFiles(t, dir, map[string]string{"a/one": "one one one", "a/two": "two", "b/three": "three"})
 	backup := func(parent *snapshot.Snapshot) *snapshot.Snapshot {

@@ -4,6 +4,7 @@
 package pruner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -82,8 +83,15 @@ type packStat struct {
 }
 
 // Prune plans and (unless DryRun) carries out the removal of unused data.
-// The caller holds an exclusive lock.
+// It needs an exclusive session whose index was loaded after the lock was
+// held; the plan uses the session's listing of data/.
 func Prune(ctx context.Context, r *repo.Repository, o Options) (*Plan, error) {
+	if err := r.RequireLock(repo.ExclusiveLock); err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	if r.Session().Packs() == nil {
+		return nil, fmt.Errorf("prune: the session has no index: %w", repo.ErrNoSession)
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -156,27 +164,25 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 	}
 	plan.IndexFilesBefore = len(idxIDs)
 
+	// The listing of data/ the session took once its lock was held: no
+	// pack written before then by a finished command is missing from it.
 	packs := map[pack.ID]*packStat{}
-	if err := r.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
-		id, err := pack.ParseID(fi.Name)
-		if err != nil {
-			return nil
-		}
+	for id, fi := range r.Session().Packs() {
 		packs[id] = &packStat{id: id, size: fi.Size, modTime: fi.ModTime, onBackend: true}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("prune: list packs: %w", err)
 	}
+	plan.MissingPacks = len(r.Session().MissingPacks())
 	// Which copy of each used blob is kept: the one in the snapshot's
-	// generation; without one, every copy (blobs are never guessed away).
+	// generation, in a pack that exists (the lowest pack ID when several
+	// do, so the choice doesn't depend on index order); without one,
+	// every copy (blobs are never guessed away).
 	idx := r.Index()
 	keepLoc := map[usedKey]pack.ID{}
 	idx.Each(func(l index.Location) {
 		k := usedKey{l.Handle(), l.Generation}
-		if !used[k] {
+		if !used[k] || packs[l.Pack] == nil {
 			return
 		}
-		if _, ok := keepLoc[k]; !ok {
+		if cur, ok := keepLoc[k]; !ok || bytes.Compare(l.Pack[:], cur[:]) < 0 {
 			keepLoc[k] = l.Pack
 		}
 	})
@@ -216,7 +222,8 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 		young := o.Grace > 0 && !ps.modTime.IsZero() && now.Sub(ps.modTime) < o.Grace
 		switch {
 		case !ps.onBackend:
-			plan.MissingPacks++
+			// Not possible in a session that dropped missing packs; a
+			// pack that is gone has nothing to delete.
 		case !ps.inIndex:
 			// Written by a command that never indexed it (killed, or still
 			// running elsewhere: hence the grace period).
@@ -325,13 +332,15 @@ func executePlan(ctx context.Context, r *repo.Repository, o Options, plan *Plan)
 	idx := r.Index()
 	gone := append(slices.Clone(plan.deletePacks), plan.repackPacks...)
 	if len(plan.repackPacks) > 0 {
-		if err := repack(ctx, r, plan); err != nil {
+		if err := repack(ctx, r, plan, gone); err != nil {
 			return fmt.Errorf("prune: repack: %w", err)
 		}
 	}
-	if len(gone) == 0 {
+	if len(gone) == 0 && plan.MissingPacks == 0 {
 		return nil
 	}
+	// The new index names neither the packs that go nor those that are
+	// gone already (the session dropped their entries).
 	idx.DropPacks(gone)
 	oldIndex, err := r.List(ctx, backend.IndexFile)
 	if err != nil {
@@ -359,8 +368,8 @@ func executePlan(ctx context.Context, r *repo.Repository, o Options, plan *Plan)
 }
 
 // repack copies the used blobs of the chosen packs into new packs of the
-// same generation.
-func repack(ctx context.Context, r *repo.Repository, plan *Plan) error {
+// same generation. gone lists every pack this prune removes.
+func repack(ctx context.Context, r *repo.Repository, plan *Plan, gone []pack.ID) error {
 	idx := r.Index()
 	byPack := map[pack.ID][]index.Location{}
 	idx.Each(func(l index.Location) {
@@ -369,9 +378,15 @@ func repack(ctx context.Context, r *repo.Repository, plan *Plan) error {
 		}
 	})
 	// The blobs must be written again although the index knows them: hide
-	// the packs being emptied first.
-	idx.DropPacks(plan.repackPacks)
-	r.StartWriting()
+	// every pack this prune removes first (the repacked ones and the
+	// deleted ones), so no blob is deduplicated against a pack that goes.
+	idx.DropPacks(gone)
+	return r.WithUploader(ctx, func(ctx context.Context) error {
+		return repackBlobs(ctx, r, byPack)
+	})
+}
+
+func repackBlobs(ctx context.Context, r *repo.Repository, byPack map[pack.ID][]index.Location) error {
 	s := r.NewSaver()
 	var buf []byte
 	for packID, locs := range byPack {
@@ -393,5 +408,5 @@ func repack(ctx context.Context, r *repo.Repository, plan *Plan) error {
 			return fmt.Errorf("pack %s: %w", packID.Short(), err)
 		}
 	}
-	return r.Flush(ctx)
+	return nil
 }

@@ -48,7 +48,10 @@ func buildRepo(tb testing.TB, n int) *repo.Repository {
 	if err := snapshot.Save(ctx, r, &snapshot.Snapshot{Tree: keep, Kind: snapshot.Incremental, Time: time.Now(), Paths: []string{"/x"}}); err != nil {
 		tb.Fatal(err)
 	}
-	return repotest.Open(tb, dir)
+	r.Session().Close()
+	r2 := repotest.OpenBare(tb, dir, repo.Options{})
+	repotest.Exclusive(tb, r2)
+	return r2
 }
 
 func TestPruneRepacksAndFrees(t *testing.T) {
@@ -64,7 +67,10 @@ func TestPruneRepacksAndFrees(t *testing.T) {
 	if _, err := pruner.Prune(ctx, r, pruner.Options{MaxUnused: 0.05}); err != nil {
 		t.Fatal(err)
 	}
-	after, err := pruner.Prune(ctx, repotest.Open(t, r.Backend().Location()), pruner.Options{DryRun: true})
+	r.Session().Close()
+	r2 := repotest.OpenBare(t, r.Backend().Location(), repo.Options{})
+	repotest.Exclusive(t, r2)
+	after, err := pruner.Prune(ctx, r2, pruner.Options{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}

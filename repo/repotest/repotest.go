@@ -37,17 +37,13 @@ func New(t testing.TB, o repo.InitOptions) (*repo.Repository, string) {
 	return Open(t, dir), dir
 }
 
-// Open opens the repository in dir with Password and loads its index.
+// Open opens the repository in dir with Password in a shared-lock session
+// with its index loaded; the session is closed when the test ends (close
+// it earlier with r.Session().Close(); Exclusive swaps it for an
+// exclusive one).
 func Open(t testing.TB, dir string) *repo.Repository {
 	t.Helper()
-	r, err := repo.Open(context.Background(), local.New(dir), Password, repo.Options{})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	if err := r.LoadIndex(context.Background()); err != nil {
-		t.Fatalf("load index: %v", err)
-	}
-	return r
+	return OpenWith(t, dir, repo.Options{})
 }
 
 // WriteFiles creates files under root from a map of slash paths to
@@ -78,10 +74,23 @@ func OpenWith(t testing.TB, dir string, o repo.Options) *repo.Repository {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	if err := r.LoadIndex(context.Background()); err != nil {
-		t.Fatalf("load index: %v", err)
-	}
+	Begin(t, r)
 	return r
+}
+
+// Exclusive closes r's session and begins an exclusive one with the index
+// loaded (for prune and repair), closed when the test ends.
+func Exclusive(t testing.TB, r *repo.Repository) *repo.Session {
+	t.Helper()
+	if s := r.Session(); s != nil {
+		s.Close()
+	}
+	s, err := r.Begin(context.Background(), repo.SessionOptions{Lock: repo.ExclusiveLock, Index: true, Command: "test"})
+	if err != nil {
+		t.Fatalf("begin exclusive session: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
 }
 
 // Clock is a settable clock for tests.
@@ -92,3 +101,26 @@ func (c *Clock) Now() time.Time { return c.T }
 
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) { c.T = c.T.Add(d) }
+
+// Begin starts a shared-lock session on r with its index loaded (missing
+// packs dropped), closed when the test ends.
+func Begin(t testing.TB, r *repo.Repository) *repo.Session {
+	t.Helper()
+	s, err := r.Begin(context.Background(), repo.SessionOptions{Lock: repo.SharedLock, Index: true, Command: "test"})
+	if err != nil {
+		t.Fatalf("begin session: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// OpenBare opens the repository in dir without a session: only keys, the
+// config, snapshot files and locks can be used until a session begins.
+func OpenBare(t testing.TB, dir string, o repo.Options) *repo.Repository {
+	t.Helper()
+	r, err := repo.Open(context.Background(), local.New(dir), Password, o)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return r
+}

@@ -133,17 +133,59 @@ func Load(ctx context.Context, r *repo.Repository, id pack.ID) (*Snapshot, error
 	return sn, nil
 }
 
-// LoadAll reads every snapshot concurrently, sorted by time. Unreadable
-// snapshots are returned as errors next to the readable ones.
+// UnreadableError names the snapshot files that could not be read.
+type UnreadableError struct {
+	IDs  []pack.ID
+	Errs []error
+}
+
+func (e *UnreadableError) Error() string {
+	if len(e.Errs) == 1 {
+		return e.Errs[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d snapshots can't be read: ", len(e.Errs))
+	for i, err := range e.Errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *UnreadableError) Unwrap() []error { return e.Errs }
+
+// LoadAll reads every snapshot, sorted by time. It returns all of them or
+// none: if any snapshot can't be read the error (an *UnreadableError)
+// names each one, so no caller can take the readable ones for all.
 func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
+	sns, bad, err := LoadReadable(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	return sns, nil
+}
+
+// LoadReadable reads every snapshot concurrently, sorted by time, and
+// names those that could not be read (nil when all could); err is set
+// only when the snapshots could not be listed or the work was cancelled.
+// Callers that go on with the readable ones must say which were not.
+func LoadReadable(ctx context.Context, r *repo.Repository) ([]*Snapshot, *UnreadableError, error) {
 	ids, err := r.List(ctx, backend.SnapshotFile)
 	if err != nil {
-		return nil, fmt.Errorf("list snapshots: %w", err)
+		return nil, nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	var (
-		mu   sync.Mutex
-		out  []*Snapshot
-		errs []error
+		mu  sync.Mutex
+		out []*Snapshot
+		bad []struct {
+			id  pack.ID
+			err error
+		}
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
@@ -156,7 +198,10 @@ func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 				if ctx.Err() != nil {
 					return err
 				}
-				errs = append(errs, err)
+				bad = append(bad, struct {
+					id  pack.ID
+					err error
+				}{id, err})
 				return nil
 			}
 			out = append(out, sn)
@@ -164,7 +209,7 @@ func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slices.SortFunc(out, func(a, b *Snapshot) int {
 		if c := a.Time.Compare(b.Time); c != 0 {
@@ -172,7 +217,21 @@ func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 		}
 		return strings.Compare(a.id.String(), b.id.String())
 	})
-	return out, errors.Join(errs...)
+	if len(bad) == 0 {
+		return out, nil, nil
+	}
+	slices.SortFunc(bad, func(a, b struct {
+		id  pack.ID
+		err error
+	}) int {
+		return strings.Compare(a.id.String(), b.id.String())
+	})
+	ue := &UnreadableError{}
+	for _, b := range bad {
+		ue.IDs = append(ue.IDs, b.id)
+		ue.Errs = append(ue.Errs, b.err)
+	}
+	return out, ue, nil
 }
 
 // Filter selects snapshots by host, tag and path.
@@ -209,9 +268,11 @@ func samePaths(a, b []string) bool {
 // ID or a unique ID prefix.
 func Find(ctx context.Context, r *repo.Repository, ref string, f Filter) (*Snapshot, error) {
 	if ref == "latest" {
+		// An unreadable snapshot may be the newest: latest is then
+		// unknown, and an older one must not be taken for it.
 		sns, err := LoadAll(ctx, r)
-		if sns == nil && err != nil {
-			return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("find snapshot latest: %w", err)
 		}
 		for i := len(sns) - 1; i >= 0; i-- {
 			if f.Match(sns[i]) {
