@@ -207,3 +207,45 @@ func TestKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoadErrorsClassified (defect 8): only data that is missing or fails
+// its check is damage; a cancelled context or a storage failure is not.
+func TestLoadErrorsClassified(t *testing.T) {
+	ctx := context.Background()
+	r, dir := repotest.New(t, repo.InitOptions{})
+	var id pack.ID
+	if err := r.WithUploader(ctx, func(ctx context.Context) error {
+		var err error
+		id, _, _, err = r.NewSaver().Save(ctx, pack.DataBlob, bytes.Repeat([]byte("classify "), 100), pack.Generation{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.Session().Close()
+	h := pack.BlobHandle{ID: id, Type: pack.DataBlob}
+	open := func(faults ...backend.Fault) *repo.Repository {
+		rf, err := repo.Open(ctx, backend.NewFaulty(local.New(dir), faults...), repotest.Password, repo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		repotest.Begin(t, rf)
+		return rf
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	rf := open()
+	if _, err := rf.LoadBlob(cancelled, h, nil); err == nil || errors.Is(err, repo.ErrDamaged) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled load: %v, want context.Canceled and no damage", err)
+	}
+	rf.Session().Close()
+	rf = open(backend.Fault{Op: "load", Pattern: "data/*/*", Err: errors.New("connection reset by peer")})
+	if _, err := rf.LoadBlob(ctx, h, nil); err == nil || errors.Is(err, repo.ErrDamaged) {
+		t.Fatalf("storage failure: %v, want an error that is not damage", err)
+	}
+	rf.Session().Close()
+	rf = open(backend.Fault{Op: "load", Pattern: "data/*/*", Flip: true, FlipAt: 3})
+	if _, err := rf.LoadBlob(ctx, h, nil); !errors.Is(err, repo.ErrDamaged) {
+		t.Fatalf("flipped bits: %v, want damage", err)
+	}
+	rf.Session().Close()
+}

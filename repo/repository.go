@@ -104,12 +104,12 @@ type Repository struct {
 	be      backend.Backend
 	raw     backend.Backend
 	session *Session
-	key   *crypto.Key
-	keyID string
-	cfg   Config
-	idx   *index.Index
-	opts  Options
-	level zstd.EncoderLevel
+	key     *crypto.Key
+	keyID   string
+	cfg     Config
+	idx     *index.Index
+	opts    Options
+	level   zstd.EncoderLevel
 	// codecs is a bounded free list, not a sync.Pool: a GC must not
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec

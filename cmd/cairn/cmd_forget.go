@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -126,15 +127,25 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 
 func forgetInSession(ctx context.Context, cmd *cobra.Command, g *globalOptions, o *forgetOptions, s *repo.Session, pol snapshot.Policy, explicitZero bool, args []string) error {
 	r := s.Repository()
-	var remove []*snapshot.Snapshot
+	var remove []pack.ID
 	var groups []forgetGroup
 	if len(args) > 0 {
 		for _, ref := range args {
 			sn, err := snapshot.Find(ctx, r, ref, o.filter())
+			if errors.Is(err, repo.ErrDamaged) && ref != "latest" {
+				// An unreadable snapshot file can still be removed by its ID.
+				id, ferr := r.FindID(ctx, backend.SnapshotFile, ref)
+				if ferr != nil {
+					return ferr
+				}
+				g.warnf("note: snapshot %s can't be read (%v); removing it\n", id.Short(), err)
+				remove = append(remove, id)
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			remove = append(remove, sn)
+			remove = append(remove, sn.ID())
 		}
 	} else {
 		// A policy needs every snapshot: one that can't be read might be
@@ -170,7 +181,7 @@ func forgetInSession(ctx context.Context, cmd *cobra.Command, g *globalOptions, 
 					fg.Reasons[d.Snapshot.ID().String()] = d.Reasons
 				} else {
 					fg.Remove = append(fg.Remove, viewOf(d.Snapshot))
-					remove = append(remove, d.Snapshot)
+					remove = append(remove, d.Snapshot.ID())
 				}
 			}
 			if len(fg.Keep) == 0 && len(fg.Remove) > 0 && !explicitZero {
@@ -191,12 +202,12 @@ func forgetInSession(ctx context.Context, cmd *cobra.Command, g *globalOptions, 
 		g.printf("dry run: would remove %d snapshots\n", len(remove))
 		return nil
 	}
-	for _, sn := range remove {
+	for _, id := range remove {
 		if err := s.Check(ctx); err != nil {
 			return err
 		}
-		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID().String()}); err != nil {
-			return fmt.Errorf("forget snapshot %s: %w", sn.ID().Short(), err)
+		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: id.String()}); err != nil {
+			return fmt.Errorf("forget snapshot %s: %w", id.Short(), err)
 		}
 	}
 	if !g.json {

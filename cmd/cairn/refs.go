@@ -74,7 +74,6 @@ func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository,
 	return sns, nil
 }
 
-
 // readableSnapshots returns every snapshot that can be read and names
 // each one that can't in a warning.
 func (g *globalOptions) readableSnapshots(ctx context.Context, r *repo.Repository) ([]*snapshot.Snapshot, error) {

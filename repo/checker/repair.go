@@ -17,10 +17,10 @@ type IndexRepair struct {
 	Parity []FileRepair `json:"parity,omitempty"`
 	// Rebuilt is set when the index was rebuilt from the pack headers;
 	// it isn't when parity alone made the index whole again.
-	Rebuilt      bool     `json:"rebuilt_from_packs"`
-	Packs        int      `json:"packs"`
-	Blobs        int      `json:"blobs"`
-	Unreadable   []string `json:"unreadable_packs,omitempty"`
+	Rebuilt    bool     `json:"rebuilt_from_packs"`
+	Packs      int      `json:"packs"`
+	Blobs      int      `json:"blobs"`
+	Unreadable []string `json:"unreadable_packs,omitempty"`
 	// MissingPacks lists packs the index named that are gone; their
 	// entries were removed from the index.
 	MissingPacks []string `json:"missing_packs_removed,omitempty"`

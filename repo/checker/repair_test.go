@@ -1,0 +1,151 @@
+package checker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/checker"
+	"github.com/cairn-backup/cairn/repo/repotest"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+func save(t *testing.T, r *repo.Repository, typ pack.BlobType, b []byte) pack.ID {
+	t.Helper()
+	var id pack.ID
+	err := r.WithUploader(context.Background(), func(ctx context.Context) error {
+		var err error
+		id, _, _, err = r.NewSaver().Save(ctx, typ, b, pack.Generation{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func packPath(dir string, id pack.ID) string {
+	return filepath.Join(dir, "data", id.String()[:2], id.String())
+}
+
+func packOf(t *testing.T, r *repo.Repository, id pack.ID) pack.ID {
+	t.Helper()
+	locs := r.Index().LookupAny(pack.BlobHandle{ID: id, Type: pack.DataBlob})
+	if len(locs) != 1 {
+		t.Fatalf("blob %s has %d locations", id.Short(), len(locs))
+	}
+	return locs[0].Pack
+}
+
+func snapshotOf(t *testing.T, r *repo.Repository, blobs ...pack.ID) {
+	t.Helper()
+	tr := &snapshot.Tree{Nodes: []*snapshot.Node{{Name: "f", Type: snapshot.TypeFile, Mode: 0o644, Content: blobs}}}
+	b, err := tr.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := save(t, r, pack.TreeBlob, b)
+	if err := snapshot.Save(context.Background(), r, &snapshot.Snapshot{Tree: root, Kind: snapshot.Full, Time: time.Now(), Paths: []string{"/x"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkClean(t *testing.T, dir string) {
+	t.Helper()
+	r := repotest.Open(t, dir)
+	rep, err := checker.Check(context.Background(), r, checker.Options{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Damaged() {
+		t.Fatalf("check: %v", rep.Errors)
+	}
+	r.Session().Close()
+}
+
+// TestRepairIndexDropsMissingPacks (defect 7): after a pack vanished,
+// `repair index` leaves an index that names only the packs there are.
+func TestRepairIndexDropsMissingPacks(t *testing.T) {
+	ctx := context.Background()
+	r, dir := repotest.New(t, repo.InitOptions{})
+	used := save(t, r, pack.DataBlob, []byte("data a snapshot needs"))
+	snapshotOf(t, r, used)
+	lost := packOf(t, r, save(t, r, pack.DataBlob, []byte("data nobody needs, in a pack of its own")))
+	r.Session().Close()
+	if err := os.Remove(packPath(dir, lost)); err != nil {
+		t.Fatal(err)
+	}
+	r = repotest.OpenBare(t, dir, repo.Options{})
+	s, err := r.Begin(ctx, repo.SessionOptions{Lock: repo.ExclusiveLock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := checker.RepairIndex(ctx, r, false)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.MissingPacks) != 1 || res.MissingPacks[0] != lost.String() {
+		t.Fatalf("repair index reported missing packs %v, want [%s]", res.MissingPacks, lost)
+	}
+	checkClean(t, dir)
+}
+
+// TestRepairNeedsExclusiveSession: the repairs refuse to run without an
+// exclusive lock, whoever calls them.
+func TestRepairNeedsExclusiveSession(t *testing.T) {
+	ctx := context.Background()
+	r, _ := repotest.New(t, repo.InitOptions{}) // a shared session
+	if _, err := checker.RepairIndex(ctx, r, false); !errors.Is(err, repo.ErrNoSession) {
+		t.Fatalf("repair index in a shared session: %v", err)
+	}
+	if _, err := checker.RepairPacks(ctx, r, nil); !errors.Is(err, repo.ErrNoSession) {
+		t.Fatalf("repair packs in a shared session: %v", err)
+	}
+	if _, err := checker.RepairSnapshots(ctx, r, true); !errors.Is(err, repo.ErrNoSession) {
+		t.Fatalf("repair snapshots in a shared session: %v", err)
+	}
+}
+
+// TestSalvageKeepsBlobOfTwoPacks (defect 3, salvage): blob X is in packs A
+// (intact) and B (X damaged there). Salvaging both must keep A's X: it
+// must not be deduplicated against B, which the same repair removes.
+func TestSalvageKeepsBlobOfTwoPacks(t *testing.T) {
+	ctx := context.Background()
+	r1, dir := repotest.New(t, repo.InitOptions{})
+	r2 := repotest.Open(t, dir)
+	x := bytes.Repeat([]byte("stored by two backups at once "), 50)
+	id := save(t, r1, pack.DataBlob, x)
+	save(t, r2, pack.DataBlob, x)
+	a, b := packOf(t, r1, id), packOf(t, r2, id)
+	snapshotOf(t, r1, id)
+	loc := r2.Index().LookupAny(pack.BlobHandle{ID: id, Type: pack.DataBlob})[0]
+	r1.Session().Close()
+	r2.Session().Close()
+	// Damage X in B.
+	raw, err := os.ReadFile(packPath(dir, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[loc.Offset+loc.Length/2] ^= 0xff
+	if err := os.WriteFile(packPath(dir, b), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.OpenBare(t, dir, repo.Options{})
+	repotest.Exclusive(t, r)
+	res, err := checker.RepairPacks(ctx, r, []pack.ID{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Session().Close()
+	if len(res) != 2 || res[0].Saved != 1 || res[1].Lost != 1 {
+		t.Fatalf("salvage: %+v", res)
+	}
+	checkClean(t, dir)
+}
