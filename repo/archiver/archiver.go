@@ -180,43 +180,20 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		prefetchSem: make(chan struct{}, 4),
 	}
 	a.savers = make(chan *repo.Saver, opts.Workers+opts.Readers+1)
-	r.StartWriting()
-	before := r.Stats()
-
-	var parentTree *snapshot.Tree
-	if opts.Parent != nil {
-		parentTree = a.loadTree(ctx, &opts.Parent.Tree)
+	// The upload session flushes packs, then the index, when the walk
+	// is done; the snapshot is written after it.
+	var before repo.Stats
+	err := r.WithUploader(ctx, func(ctx context.Context) error {
+		before = r.Stats()
+		return a.walk(ctx, opts, &targets)
+	})
+	if cause := context.Cause(ctx); cause != nil {
+		return nil, cause
 	}
-
-	var readers, workers sync.WaitGroup
-	for range opts.Readers {
-		readers.Go(func() { a.fileReader(ctx) })
-	}
-	for range opts.Workers {
-		workers.Go(func() { a.blobWorker(ctx) })
-	}
-	root := &dirJob{a: a}
-	root.pending.Store(1)
-	if opts.Stdin != nil {
-		targets = []string{"/" + opts.StdinFilename}
-		a.backupStdin(ctx, root, findNode(parentTree, opts.StdinFilename))
-	} else {
-		if opts.Progress != nil {
-			go a.scan(ctx, targets)
-		}
-		a.walkVirtual(ctx, root, buildVirtual(targets), "/", parentTree)
-	}
-	root.done(ctx)
-	close(a.files)
-	readers.Wait()
-	close(a.chunks)
-	workers.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.Flush(ctx); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+
 	if a.rootID.IsNull() {
 		return nil, errors.New("backup: internal error: root tree not saved")
 	}
@@ -519,4 +496,38 @@ func (a *archiver) walkDir(ctx context.Context, d *dirJob, p string, ptree *snap
 		}
 		a.processEntry(ctx, d, cp, name, fi, findNode(ptree, name), dev)
 	}
+}
+
+// walk backs up the sources: it walks them, feeds the readers and blob
+// workers and waits for them; the caller's upload session flushes.
+func (a *archiver) walk(ctx context.Context, opts Options, targets *[]string) error {
+	var parentTree *snapshot.Tree
+	if opts.Parent != nil {
+		parentTree = a.loadTree(ctx, &opts.Parent.Tree)
+	}
+
+	var readers, workers sync.WaitGroup
+	for range opts.Readers {
+		readers.Go(func() { a.fileReader(ctx) })
+	}
+	for range opts.Workers {
+		workers.Go(func() { a.blobWorker(ctx) })
+	}
+	root := &dirJob{a: a}
+	root.pending.Store(1)
+	if opts.Stdin != nil {
+		*targets = []string{"/" + opts.StdinFilename}
+		a.backupStdin(ctx, root, findNode(parentTree, opts.StdinFilename))
+	} else {
+		if opts.Progress != nil {
+			go a.scan(ctx, *targets)
+		}
+		a.walkVirtual(ctx, root, buildVirtual(*targets), "/", parentTree)
+	}
+	root.done(ctx)
+	close(a.files)
+	readers.Wait()
+	close(a.chunks)
+	workers.Wait()
+	return context.Cause(ctx)
 }

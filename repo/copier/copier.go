@@ -106,7 +106,6 @@ func Copy(ctx context.Context, src, dst *repo.Repository, sns, all []*snapshot.S
 	}
 	todo := Missing(sns, dsts)
 	res := &Result{Skipped: len(sns) - len(todo)}
-	dst.StartWriting()
 	for _, sn := range todo {
 		c, err := copyOne(ctx, src, dst, sn, reference(sn, all, copies), copies, o)
 		if err != nil {
@@ -182,15 +181,20 @@ func copyOne(ctx context.Context, src, dst *repo.Repository, sn *snapshot.Snapsh
 	if err := c.plan(ctx, sn.Tree, rs, rd); err != nil {
 		return Copied{}, err
 	}
-	n, bytes, err := c.copyBlobs(ctx, o.Workers)
+	// One upload session per snapshot: its packs and index are stored
+	// before the snapshot that needs them is written.
+	var n int
+	var bytes int64
+	var root pack.ID
+	err := dst.WithUploader(ctx, func(ctx context.Context) error {
+		var err error
+		if n, bytes, err = c.copyBlobs(ctx, o.Workers); err != nil {
+			return err
+		}
+		root, err = c.rewrite(ctx, sn.Tree)
+		return err
+	})
 	if err != nil {
-		return Copied{}, err
-	}
-	root, err := c.rewrite(ctx, sn.Tree)
-	if err != nil {
-		return Copied{}, err
-	}
-	if err := dst.Flush(ctx); err != nil {
 		return Copied{}, err
 	}
 	ns := *sn
