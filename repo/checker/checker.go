@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -125,6 +126,9 @@ func (c *checker) keys(ctx context.Context) error {
 	return c.r.Backend().List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
 		b, err := backend.LoadAll(ctx, c.r.Backend(), backend.Handle{Type: backend.KeyFile, Name: fi.Name})
 		if err != nil {
+			if !isDamage(err) {
+				return fmt.Errorf("key %s: %w", fi.Name, err)
+			}
 			c.fail("key", fi.Name, err.Error())
 			return nil
 		}
@@ -144,12 +148,16 @@ func (c *checker) index(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		h := backend.Handle{Type: backend.IndexFile, Name: id.String()}
-		if !c.verifyFile(ctx, h) {
+		intact, err := c.verifyFile(ctx, h)
+		if err != nil {
+			return err
+		}
+		if !intact {
 			continue
 		}
 		if _, err := c.r.LoadIndexFile(ctx, id); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if !isDamage(err) {
+				return fmt.Errorf("index %s: %w", id.Short(), err)
 			}
 			c.fail("index", id.Short(), err.Error())
 		}
@@ -178,15 +186,14 @@ type packInfo struct {
 
 // packs compares the packs on the backend with the index.
 func (c *checker) packs(ctx context.Context) (map[pack.ID]*packInfo, error) {
+	// The listing the session took once its lock was held.
 	packs := map[pack.ID]*packInfo{}
-	err := c.r.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
-		if id, err := pack.ParseID(fi.Name); err == nil {
-			packs[id] = &packInfo{size: fi.Size}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list packs: %w", err)
+	s := c.r.Session()
+	if s == nil || s.Packs() == nil {
+		return nil, fmt.Errorf("check: the index was not loaded in a session: %w", repo.ErrNoSession)
+	}
+	for id, fi := range s.Packs() {
+		packs[id] = &packInfo{size: fi.Size}
 	}
 	c.rep.Packs = len(packs)
 	indexed := map[pack.ID][]index.Location{}
@@ -233,7 +240,10 @@ func (c *checker) snapshots(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		h := backend.Handle{Type: backend.SnapshotFile, Name: id.String()}
-		intact := c.verifyFile(ctx, h)
+		intact, err := c.verifyFile(ctx, h)
+		if err != nil {
+			return err
+		}
 		if c.o.ReadData {
 			if err := c.checkParityFile(ctx, h); err != nil {
 				return err
@@ -243,8 +253,8 @@ func (c *checker) snapshots(ctx context.Context) error {
 		// trees behind it are still checked.
 		sn, err := snapshot.Load(ctx, c.r, id)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if !isDamage(err) {
+				return fmt.Errorf("snapshot %s: %w", id.Short(), err)
 			}
 			if intact {
 				c.fail("snapshot", id.Short(), err.Error())
@@ -255,6 +265,7 @@ func (c *checker) snapshots(ctx context.Context) error {
 	}
 	c.rep.Snapshots = len(c.snap)
 	idx := c.r.Index()
+	var storageErr error
 	for _, sn := range c.snap {
 		seen := map[pack.ID]bool{}
 		var walk func(id pack.ID, dir string)
@@ -271,7 +282,16 @@ func (c *checker) snapshots(ctx context.Context) error {
 				c.fail("tree", id.Short(), "is missing", where)
 				return
 			}
+			if storageErr != nil {
+				return
+			}
 			t, err := snapshot.LoadTree(ctx, c.r, id)
+			if err != nil && !isDamage(err) {
+				// The storage failed or the check was cancelled: that
+				// says nothing about the tree.
+				storageErr = fmt.Errorf("tree %s at %s: %w", id.Short(), where, err)
+				return
+			}
 			if err != nil {
 				c.fail("tree", id.Short(), err.Error(), where)
 				return
@@ -295,25 +315,36 @@ func (c *checker) snapshots(ctx context.Context) error {
 		}
 		walk(sn.Tree, "/")
 	}
-	return nil
+	return storageErr
 }
 
 // verifyFile loads file h and checks it against its name; damage is
-// reported with what its parity file says.
-func (c *checker) verifyFile(ctx context.Context, h backend.Handle) bool {
+// reported with what its parity file says. A storage failure (or a
+// cancellation) is returned as an error: it is not damage.
+func (c *checker) verifyFile(ctx context.Context, h backend.Handle) (bool, error) {
 	kind := map[backend.FileType]string{backend.IndexFile: "index", backend.SnapshotFile: "snapshot"}[h.Type]
 	b, err := backend.LoadAll(ctx, c.r.Backend(), h)
 	if err != nil {
-		if ctx.Err() == nil {
-			c.fail(kind, h.Name[:12], "can't be read: "+err.Error()+c.parityNote(ctx, h, nil))
+		if !isDamage(err) {
+			return false, fmt.Errorf("read %s: %w", h, err)
 		}
-		return false
+		c.fail(kind, h.Name[:12], "can't be read: "+err.Error()+c.parityNote(ctx, h, nil))
+		return false, nil
 	}
 	if pack.Hash(b).String() != h.Name {
 		c.fail(kind, h.Name[:12], "content does not match its name"+c.parityNote(ctx, h, b))
+		return false, nil
+	}
+	return true, nil
+}
+
+// isDamage says whether err means stored data is missing or fails its
+// checks (damage, exit 13), rather than a failed or cancelled read.
+func isDamage(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	return true
+	return errors.Is(err, repo.ErrDamaged) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // use remembers a few places that need blob id, for reports.
@@ -391,8 +422,8 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
 		return err
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if !isDamage(err) {
+			return fmt.Errorf("read pack %s: %w", id.Short(), err)
 		}
 		c.fail("pack", id.Short(), "can't be read: "+err.Error())
 		return nil

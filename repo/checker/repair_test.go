@@ -11,6 +11,8 @@ import (
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/checker"
 	"github.com/cairn-backup/cairn/repo/repotest"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -148,4 +150,23 @@ func TestSalvageKeepsBlobOfTwoPacks(t *testing.T) {
 		t.Fatalf("salvage: %+v", res)
 	}
 	checkClean(t, dir)
+}
+
+// TestCheckStorageFailureIsNoDamage (defect 8): a pack that can't be read
+// because the storage fails is an error of the check, not damage.
+func TestCheckStorageFailureIsNoDamage(t *testing.T) {
+	ctx := context.Background()
+	r, dir := repotest.New(t, repo.InitOptions{})
+	snapshotOf(t, r, save(t, r, pack.DataBlob, []byte("data")))
+	r.Session().Close()
+	rf, err := repo.Open(ctx, backend.NewFaulty(local.New(dir), backend.Fault{Op: "load", Pattern: "data/*/*", Err: errors.New("connection reset by peer")}),
+		repotest.Password, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repotest.Begin(t, rf)
+	rep, err := checker.Check(ctx, rf, checker.Options{ReadData: true})
+	if err == nil || errors.Is(err, repo.ErrDamaged) || (rep != nil && rep.Damaged()) {
+		t.Fatalf("check through a failing storage: %v, %+v; want an error that is not damage", err, rep)
+	}
 }
