@@ -120,10 +120,11 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	if err = syncDir(dir); err != nil {
 		return fmt.Errorf("save %s: sync dir: %w", h, err)
 	}
-	if madeDir {
-		// The new directory's own entry (e.g. parity/ab, made by the
-		// first parity file there) must be durable too.
-		if err = syncDir(filepath.Dir(dir)); err != nil {
+	// The entries of directories made here (parity/ and parity/ab, by the
+	// first parity file) must be durable too.
+	for d := dir; madeDir && d != b.root && len(d) > len(b.root); {
+		d = filepath.Dir(d)
+		if err = syncDir(d); err != nil {
 			return fmt.Errorf("save %s: sync dir: %w", h, err)
 		}
 	}
