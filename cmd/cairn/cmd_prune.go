@@ -29,7 +29,7 @@ func (o *pruneOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.maxRepackSize, "max-repack-size", "", "repack at most `size` of packs")
 	f.BoolVar(&o.repackSmall, "repack-small", false, "repack packs far below the target pack size")
 	f.BoolVar(&o.repackUncompressed, "repack-uncompressed", false, "repack packs with uncompressed data, compressing it")
-	f.DurationVar(&o.grace, "grace", time.Hour, "never delete or repack packs younger than `duration`")
+	f.DurationVar(&o.grace, "grace", time.Hour, "never delete or repack packs, nor delete temporary files, younger than `duration`")
 }
 
 func (o *pruneOptions) options() (pruner.Options, error) {
@@ -129,6 +129,7 @@ func writePrunePlan(w io.Writer, p *pruner.Plan, dryRun bool) {
 	if p.MissingPacks > 0 {
 		fmt.Fprintf(w, "missing packs:    %d (in the index, not in the repository: run `cairn check`)\n", p.MissingPacks)
 	}
+	writePruneTemp(w, p.Temp, dryRun) // prune_temp.go
 	fmt.Fprintf(w, "unused after:     %s\n", formatBytes(p.SizeUnusedAfter))
 	fmt.Fprintf(w, "space freed:      %s\n", formatBytes(p.SizeFreed))
 }

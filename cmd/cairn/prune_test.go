@@ -218,6 +218,12 @@ func TestPruneAfterKilledBackup(t *testing.T) {
 	if p := pruneDry(t, env); p.OrphanPacks != 0 || p.PacksDelete != 0 {
 		t.Fatalf("orphans left: %+v", p)
 	}
+	// Nor any temporary file of a pack the kill interrupted.
+	tmps, _ := filepath.Glob(filepath.Join(repoDir, "*", "*", ".tmp-*"))
+	more, _ := filepath.Glob(filepath.Join(repoDir, "*", ".tmp-*"))
+	if tmps = append(tmps, more...); len(tmps) > 0 {
+		t.Fatalf("temporary files left after prune --grace 0: %v", tmps)
+	}
 	restoreAll(t, env, base, src, nil)
 }
 

@@ -22,7 +22,7 @@ import (
 
 func sourceTree(t *testing.T) string {
 	src := filepath.Join(t.TempDir(), "src")
-	big := bytes.Repeat([]byte("0123456789abcdef"), 300000) // 4.8 MB, several chunks
+	big := bytes.Repeat([]byte("0123456789abcdef"), 300000) // 4.8 MB: one chunk or several, by the polynomial
 	repotest.WriteFiles(t, src, map[string]string{
 		"a.txt":         "alpha",
 		"dir/b.txt":     "beta",

@@ -119,6 +119,9 @@ func Check(ctx context.Context, r *repo.Repository, o Options) (*Report, error) 
 		}
 	}
 	c.locks(ctx)
+	if err := c.tempFiles(ctx); err != nil { // temp.go
+		return nil, err
+	}
 	return c.rep, nil
 }
 

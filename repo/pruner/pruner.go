@@ -57,6 +57,8 @@ type Plan struct {
 	SizeUnusedAfter  int64 `json:"size_unused_after"`
 	SizeFreed        int64 `json:"size_freed"`
 	IndexFilesBefore int   `json:"index_files_before"`
+	// Temp is what was done with leftover temporary files (temp.go).
+	Temp TempFiles `json:"temp_files"`
 
 	deletePacks []pack.ID
 	repackPacks []pack.ID
@@ -100,6 +102,9 @@ func Prune(ctx context.Context, r *repo.Repository, o Options) (*Plan, error) {
 	}
 	plan, err := makePlan(ctx, r, o)
 	if err != nil {
+		return nil, err
+	}
+	if plan.Temp, err = removeTemp(ctx, r.Backend(), o); err != nil {
 		return nil, err
 	}
 	if o.DryRun {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -66,12 +67,14 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	}
 	final := b.path(h)
 	dir := filepath.Dir(final)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(final)+"-")
+	f, err := os.CreateTemp(dir, backend.TempPrefix+filepath.Base(final)+"-")
+	madeDir := false
 	if errors.Is(err, fs.ErrNotExist) {
 		if mkErr := os.MkdirAll(dir, 0o700); mkErr != nil {
 			return fmt.Errorf("save %s: %w", h, mkErr)
 		}
-		f, err = os.CreateTemp(dir, ".tmp-"+filepath.Base(final)+"-")
+		madeDir = true
+		f, err = os.CreateTemp(dir, backend.TempPrefix+filepath.Base(final)+"-")
 	}
 	if err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
@@ -116,6 +119,14 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	_ = os.Chmod(final, 0o400)
 	if err = syncDir(dir); err != nil {
 		return fmt.Errorf("save %s: sync dir: %w", h, err)
+	}
+	// The entries of directories made here (parity/ and parity/ab, by the
+	// first parity file) must be durable too.
+	for d := dir; madeDir && d != b.root && len(d) > len(b.root); {
+		d = filepath.Dir(d)
+		if err = syncDir(d); err != nil {
+			return fmt.Errorf("save %s: sync dir: %w", h, err)
+		}
 	}
 	return nil
 }
@@ -211,7 +222,7 @@ func (b *Backend) listDir(ctx context.Context, dir string, fn func(backend.FileI
 		}
 		ents, err := f.ReadDir(1024)
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".tmp-") || !e.Type().IsRegular() {
+			if strings.HasPrefix(e.Name(), backend.TempPrefix) || !e.Type().IsRegular() {
 				continue
 			}
 			info, ierr := e.Info()
@@ -232,6 +243,67 @@ func (b *Backend) listDir(ctx context.Context, dir string, fn func(backend.FileI
 			return fmt.Errorf("list %s: %w", dir, err)
 		}
 	}
+}
+
+// ListTemp calls fn for each temporary file a save left behind (or is
+// writing right now).
+func (b *Backend) ListTemp(ctx context.Context, fn func(backend.TempFile) error) error {
+	dirs, err := backend.TempDirs(func(t backend.FileType) ([]string, error) {
+		subs, err := os.ReadDir(filepath.Join(b.root, t.String()))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		var names []string
+		for _, s := range subs {
+			if s.IsDir() {
+				names = append(names, s.Name())
+			}
+		}
+		return names, err
+	})
+	if err != nil {
+		return fmt.Errorf("list temporary files: %w", err)
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ents, err := os.ReadDir(filepath.Join(b.root, filepath.FromSlash(d)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("list temporary files: %w", err)
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), backend.TempPrefix) || !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // renamed into place meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("list temporary files: %w", err)
+			}
+			p := path.Join(d, e.Name())
+			if err := fn(backend.TempFile{Path: p, Size: info.Size(), ModTime: info.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RemoveTemp deletes a temporary file ListTemp gave.
+func (b *Backend) RemoveTemp(ctx context.Context, p string) error {
+	if err := backend.CheckTempPath(p); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(b.root, filepath.FromSlash(p))); err != nil {
+		return fmt.Errorf("remove temporary file %s: %w", p, err)
+	}
+	return nil
 }
 
 // Close does nothing.

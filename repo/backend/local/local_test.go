@@ -56,3 +56,13 @@ func TestSuiteWrapped(t *testing.T) {
 		return backend.NewRetry(backend.NewLimited(local.New(filepath.Join(t.TempDir(), "repo")), 64<<20, 64<<20))
 	})
 }
+
+func TestTemp(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	be := local.New(dir)
+	if err := be.Create(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Through the wrappers every command uses, which must not hide it.
+	backendtest.RunTemp(t, backend.NewRetry(backend.NewLimited(be, 64<<20, 64<<20)), dir)
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path"
@@ -75,7 +76,21 @@ type Backend struct {
 	cmd    *exec.Cmd
 	client *sftp.Client
 	stderr *strings.Builder
+	// canSync: the server offers fsync@openssh.com.
+	canSync bool
+	// wrap, if set (by tests), wraps each temporary file save writes.
+	wrap func(tempFile) tempFile
 }
+
+// tempFile is what save needs of a *sftp.File.
+type tempFile interface {
+	io.ReaderFrom
+	Sync() error
+	Close() error
+}
+
+// fsyncExtension names the OpenSSH extension behind (*sftp.File).Sync.
+const fsyncExtension = "fsync@openssh.com"
 
 // Open starts ssh and the SFTP session.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
@@ -114,7 +129,8 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		msg := strings.TrimSpace(stderr.String())
 		return nil, fmt.Errorf("sftp session with %s: %w (ssh said: %s)", cfg.Host, err, msg)
 	}
-	return &Backend{cfg: cfg, cmd: cmd, client: client, stderr: &stderr}, nil
+	ext, ok := client.HasExtension(fsyncExtension)
+	return &Backend{cfg: cfg, cmd: cmd, client: client, stderr: &stderr, canSync: ok && ext == "1"}, nil
 }
 
 type limitedWriter struct {
@@ -130,6 +146,11 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// SyncSupported reports whether the server can sync a file to its disk
+// (OpenSSH's fsync@openssh.com extension). Without it a saved file is
+// durable only when the server's filesystem gets round to it.
+func (b *Backend) SyncSupported() bool { return b.canSync }
 
 // Location returns the location without secrets.
 func (b *Backend) Location() string {
@@ -194,16 +215,22 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	if _, err := b.client.Lstat(final); err == nil && !replace {
 		return fmt.Errorf("save %s: %w", h, fs.ErrExist)
 	}
-	tmp := path.Join(path.Dir(final), ".tmp-"+path.Base(final)+fmt.Sprintf("-%d", os.Getpid()))
-	f, err := b.client.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	// Unique, so two saves of one name (a retry while the first attempt
+	// still runs) can't write into one file.
+	tmp := path.Join(path.Dir(final), fmt.Sprintf("%s%s-%d-%016x", backend.TempPrefix, path.Base(final), os.Getpid(), rand.Uint64()))
+	sf, err := b.client.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil && errors.Is(notExist(err), fs.ErrNotExist) {
 		if mkErr := b.client.MkdirAll(path.Dir(final)); mkErr != nil {
 			return fmt.Errorf("save %s: %w", h, mkErr)
 		}
-		f, err = b.client.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+		sf, err = b.client.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	}
 	if err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
+	}
+	var f tempFile = sf
+	if b.wrap != nil {
+		f = b.wrap(f)
 	}
 	defer func() {
 		if err != nil {
@@ -213,6 +240,9 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	}()
 	if _, err = f.ReadFrom(io.NewSectionReader(rd, 0, size)); err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
+	}
+	if err = b.sync(f); err != nil {
+		return fmt.Errorf("save %s: sync: %w", h, err)
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
@@ -224,6 +254,24 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	}
 	_ = b.client.Chmod(final, 0o400)
 	return nil
+}
+
+// sync makes the server write f to its disk before f is renamed into
+// place, so a crash of the server can't leave a named but empty or short
+// pack that an index already refers to. A server without the extension
+// (pkg/sftp then answers "op unsupported" without asking) can't do better:
+// the save goes on without it, as restic's does, since failing would make
+// such servers unusable; SyncSupported tells. SFTP can't sync a directory,
+// so the rename itself is as durable as the server's filesystem makes it;
+// journaling filesystems commit renames in order, so an index file that
+// survives a crash implies the earlier renames of its packs did too.
+func (b *Backend) sync(f tempFile) error {
+	err := f.Sync()
+	var se *sftp.StatusError
+	if errors.As(err, &se) && se.FxCode() == sftp.ErrSSHFxOpUnsupported {
+		return nil
+	}
+	return err
 }
 
 // Load reads a range of h.
@@ -292,13 +340,67 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			return fmt.Errorf("list %s: %w", d, notExist(err))
 		}
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".tmp-") || !e.Mode().IsRegular() {
+			if strings.HasPrefix(e.Name(), backend.TempPrefix) || !e.Mode().IsRegular() {
 				continue
 			}
 			if err := fn(backend.FileInfo{Name: e.Name(), Size: e.Size(), ModTime: e.ModTime()}); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// ListTemp calls fn for each temporary file a save left behind (or is
+// writing right now).
+func (b *Backend) ListTemp(ctx context.Context, fn func(backend.TempFile) error) error {
+	dirs, err := backend.TempDirs(func(t backend.FileType) ([]string, error) {
+		subs, err := b.client.ReadDir(path.Join(b.cfg.Path, t.String()))
+		if errors.Is(notExist(err), fs.ErrNotExist) {
+			return nil, nil
+		}
+		var names []string
+		for _, s := range subs {
+			if s.IsDir() {
+				names = append(names, s.Name())
+			}
+		}
+		return names, err
+	})
+	if err != nil {
+		return fmt.Errorf("list temporary files: %w", err)
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ents, err := b.client.ReadDir(path.Join(b.cfg.Path, d))
+		if errors.Is(notExist(err), fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("list temporary files: %w", err)
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), backend.TempPrefix) || !e.Mode().IsRegular() {
+				continue
+			}
+			fi := backend.TempFile{Path: path.Join(d, e.Name()), Size: e.Size(), ModTime: e.ModTime()}
+			if err := fn(fi); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RemoveTemp deletes a temporary file ListTemp gave.
+func (b *Backend) RemoveTemp(ctx context.Context, p string) error {
+	if err := backend.CheckTempPath(p); err != nil {
+		return err
+	}
+	if err := b.client.Remove(path.Join(b.cfg.Path, p)); err != nil {
+		return fmt.Errorf("remove temporary file %s: %w", p, notExist(err))
 	}
 	return nil
 }
