@@ -324,3 +324,21 @@ func (g *guarded) Create(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ListTemp passes the backend's leftover temporary files through (for
+// check and prune).
+func (g *guarded) ListTemp(ctx context.Context, fn func(backend.TempFile) error) error {
+	return backend.ListTemp(ctx, g.Backend, fn)
+}
+
+// RemoveTemp deletes a leftover temporary file, only under a lock that
+// still holds.
+func (g *guarded) RemoveTemp(ctx context.Context, p string) error {
+	if g.s == nil || g.s.lk == nil {
+		return fmt.Errorf("remove %s: %w", p, ErrNoSession)
+	}
+	if err := g.s.lost(); err != nil {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	return backend.RemoveTemp(ctx, g.Backend, p)
+}

@@ -41,6 +41,7 @@ func TestPruneRemovesOldTempFiles(t *testing.T) {
 			leaveTemp(t, dir, ".tmp-config-1", 30, now.Add(-30*24*time.Hour)),
 		}
 		young := leaveTemp(t, dir, "data/ef/.tmp-ef56-2", 4000, now.Add(-10*time.Minute))
+		repotest.Exclusive(t, r)
 		return r, old, young
 	}
 
