@@ -10,7 +10,7 @@
 # and peak RSS; per data set: repository size. Then cairn/restic ratios.
 #
 # Environment: RESTIC (restic binary; default: $(go env GOPATH)/bin/restic,
-# built with `go install github.com/restic/restic/cmd/restic@v0.18.1` when
+# built with `go install github.com/restic/restic/cmd/restic@v0.19.1` when
 # missing), BENCH_DIR (scratch space, default a temp dir), MIX_MIB (size of
 # the mix, default 1024), REPS (runs per step, the fastest is kept; default 1).
 set -euo pipefail
@@ -26,8 +26,8 @@ if [ ! -x "$TIME" ]; then
   apt-get update -qq && apt-get install -y -qq time >/dev/null
 fi
 if [ ! -x "$RESTIC" ]; then
-  echo "building restic v0.18.1 ..." >&2
-  GOFLAGS= go install github.com/restic/restic/cmd/restic@v0.18.1
+  echo "building restic v0.19.1 ..." >&2
+  GOFLAGS= go install github.com/restic/restic/cmd/restic@v0.19.1
 fi
 
 mkdir -p "$BENCH_DIR"
