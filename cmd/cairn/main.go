@@ -3,15 +3,15 @@
 package main
 
 import (
-	"fmt"
-
 	"context"
-	"golang.org/x/term"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 )
 
 func main() {
