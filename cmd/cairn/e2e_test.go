@@ -49,18 +49,7 @@ type result struct {
 // cairn runs the binary with a clean environment plus env.
 func cairn(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(cairnBin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + cacheHome}, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run cairn: %v", err)
-	}
-	return result{out.String(), errb.String(), code}
+	return start(t, env, args...)()
 }
 
 func mustCairn(t *testing.T, env []string, args ...string) string {

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -55,32 +56,58 @@ func RemoveTemp(ctx context.Context, be Backend, p string) error {
 	return fmt.Errorf("remove temporary file %s: %w", p, fs.ErrNotExist)
 }
 
-// TempDirs returns the slash-separated directories, below the repository
-// root, whose entries are temporary files when named so: the root itself
-// (""), each file type's directory, and each shard directory given by
-// shards (the names of a sharded type's subdirectories, as the backend
-// found them).
-func TempDirs(shards func(t FileType) ([]string, error)) ([]string, error) {
+// FindTemp implements ListTemp for a backend that stores files in a
+// directory tree: readDir lists the directory at a slash-separated path
+// below the repository root (nil and no error when it does not exist).
+// It looks in the root itself, each file type's directory and each shard
+// directory of a sharded type.
+func FindTemp(ctx context.Context, readDir func(dir string) ([]fs.DirEntry, error), fn func(TempFile) error) error {
 	dirs := []string{""}
 	for _, t := range AllTypes {
 		dirs = append(dirs, t.String())
 		if !t.Sharded() {
 			continue
 		}
-		subs, err := shards(t)
+		subs, err := readDir(t.String())
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("list temporary files: %w", err)
 		}
 		for _, s := range subs {
-			dirs = append(dirs, t.String()+"/"+s)
+			if s.IsDir() {
+				dirs = append(dirs, t.String()+"/"+s.Name())
+			}
 		}
 	}
-	return dirs, nil
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ents, err := readDir(d)
+		if err != nil {
+			return fmt.Errorf("list temporary files: %w", err)
+		}
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), TempPrefix) || !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // renamed into place meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("list temporary files: %w", err)
+			}
+			if err := fn(TempFile{Path: path.Join(d, e.Name()), Size: info.Size(), ModTime: info.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // CheckTempPath reports an error unless p, a slash-separated path below
 // the repository root, names a temporary file in one of the directories
-// TempDirs returns: RemoveTemp must not become a way to delete anything
+// FindTemp looks in: RemoveTemp must not become a way to delete anything
 // else (a pack, or a file outside the repository).
 func CheckTempPath(p string) error {
 	dir, name := path.Split(p)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -248,51 +247,13 @@ func (b *Backend) listDir(ctx context.Context, dir string, fn func(backend.FileI
 // ListTemp calls fn for each temporary file a save left behind (or is
 // writing right now).
 func (b *Backend) ListTemp(ctx context.Context, fn func(backend.TempFile) error) error {
-	dirs, err := backend.TempDirs(func(t backend.FileType) ([]string, error) {
-		subs, err := os.ReadDir(filepath.Join(b.root, t.String()))
+	return backend.FindTemp(ctx, func(dir string) ([]fs.DirEntry, error) {
+		ents, err := os.ReadDir(filepath.Join(b.root, filepath.FromSlash(dir)))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		var names []string
-		for _, s := range subs {
-			if s.IsDir() {
-				names = append(names, s.Name())
-			}
-		}
-		return names, err
-	})
-	if err != nil {
-		return fmt.Errorf("list temporary files: %w", err)
-	}
-	for _, d := range dirs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ents, err := os.ReadDir(filepath.Join(b.root, filepath.FromSlash(d)))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("list temporary files: %w", err)
-		}
-		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), backend.TempPrefix) || !e.Type().IsRegular() {
-				continue
-			}
-			info, err := e.Info()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // renamed into place meanwhile
-			}
-			if err != nil {
-				return fmt.Errorf("list temporary files: %w", err)
-			}
-			p := path.Join(d, e.Name())
-			if err := fn(backend.TempFile{Path: p, Size: info.Size(), ModTime: info.ModTime()}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return ents, err
+	}, fn)
 }
 
 // RemoveTemp deletes a temporary file ListTemp gave.

@@ -354,44 +354,17 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 // ListTemp calls fn for each temporary file a save left behind (or is
 // writing right now).
 func (b *Backend) ListTemp(ctx context.Context, fn func(backend.TempFile) error) error {
-	dirs, err := backend.TempDirs(func(t backend.FileType) ([]string, error) {
-		subs, err := b.client.ReadDir(path.Join(b.cfg.Path, t.String()))
+	return backend.FindTemp(ctx, func(dir string) ([]fs.DirEntry, error) {
+		infos, err := b.client.ReadDir(path.Join(b.cfg.Path, dir))
 		if errors.Is(notExist(err), fs.ErrNotExist) {
 			return nil, nil
 		}
-		var names []string
-		for _, s := range subs {
-			if s.IsDir() {
-				names = append(names, s.Name())
-			}
+		ents := make([]fs.DirEntry, len(infos))
+		for i, fi := range infos {
+			ents[i] = fs.FileInfoToDirEntry(fi)
 		}
-		return names, err
-	})
-	if err != nil {
-		return fmt.Errorf("list temporary files: %w", err)
-	}
-	for _, d := range dirs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ents, err := b.client.ReadDir(path.Join(b.cfg.Path, d))
-		if errors.Is(notExist(err), fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("list temporary files: %w", err)
-		}
-		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), backend.TempPrefix) || !e.Mode().IsRegular() {
-				continue
-			}
-			fi := backend.TempFile{Path: path.Join(d, e.Name()), Size: e.Size(), ModTime: e.ModTime()}
-			if err := fn(fi); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return ents, err
+	}, fn)
 }
 
 // RemoveTemp deletes a temporary file ListTemp gave.
