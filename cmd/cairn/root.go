@@ -337,7 +337,14 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 				return nil, fmt.Errorf("unknown option -o %s for an sftp repository (known: sftp.command)", k)
 			}
 		}
-		return sftp.Open(ctx, cfg)
+		be, err := sftp.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if !be.SyncSupported() {
+			g.warnf("warning: the SFTP server at %s does not offer fsync@openssh.com: files it stores may be lost if it crashes before its disk is flushed\n", cfg.Host)
+		}
+		return be, nil
 	case strings.HasPrefix(loc, "s3:"):
 		cfg, err := s3.ParseURL(loc)
 		if err != nil {
