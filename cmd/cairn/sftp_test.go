@@ -2,11 +2,13 @@ package main_test
 
 import (
 	"fmt"
-	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 )
 
 // TestSFTPRepository backs up into a repository on a real sshd (started
@@ -124,4 +126,26 @@ func TestCacheOverSFTP(t *testing.T) {
 	if a != b || !strings.Contains(a, "hard-a") {
 		t.Fatalf("ls with and without cache differ:\n%s\n%s", a, b)
 	}
+}
+
+// TestSFTPWithoutSync: a server without fsync@openssh.com still works, and
+// cairn says once per command that its saves can't be synced.
+func TestSFTPWithoutSync(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	server := filepath.Join(base, "sftpserver")
+	if out, err := exec.Command("go", "build", "-o", server, "./testdata/sftpserver").CombinedOutput(); err != nil {
+		t.Fatalf("build the test SFTP server: %v\n%s", err, out)
+	}
+	src := filepath.Join(base, "src")
+	write(t, filepath.Join(src, "a.txt"), "hello")
+	env := []string{"CAIRN_REPOSITORY=sftp://127.0.0.1/" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
+	opt := []string{"-o", "sftp.command=" + server}
+	for _, args := range [][]string{{"init"}, {"backup", "-q", src}, {"restore", "latest", "--target", filepath.Join(base, "t")}} {
+		r := cairn(t, env, append(opt, args...)...)
+		if r.code != 0 || strings.Count(r.stderr, "does not offer fsync@openssh.com") != 1 {
+			t.Fatalf("cairn %s: exit %d, stderr %q, want success and one warning", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	compareTrees(t, src, filepath.Join(base, "t", src))
 }
