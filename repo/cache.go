@@ -24,6 +24,9 @@ type Cache struct {
 // OpenCache uses dir (created if missing) as the cache of the repository
 // with id, in dir/<id>.
 func OpenCache(dir, repoID string) (*Cache, error) {
+	if id, err := pack.ParseID(repoID); err != nil || id.String() != repoID {
+		return nil, fmt.Errorf("cache for repository %q: the ID is not 64 lowercase hex characters", repoID)
+	}
 	d := filepath.Join(dir, repoID)
 	for _, sub := range []string{"index", "snapshots", "data"} {
 		if err := os.MkdirAll(filepath.Join(d, sub), 0o700); err != nil {

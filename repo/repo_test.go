@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -248,4 +249,25 @@ func TestLoadErrorsClassified(t *testing.T) {
 		t.Fatalf("flipped bits: %v, want damage", err)
 	}
 	rf.Session().Close()
+}
+
+// TestHostileConfigID (issue 14, demonstrated 3): a config whose ID is not
+// 64 lowercase hex characters is damage, never a path for the cache.
+func TestHostileConfigID(t *testing.T) {
+	ctx := context.Background()
+	for _, id := range []string{"../victimhome", "/etc", "", "AB" + strings.Repeat("0", 62), strings.Repeat("0", 63) + "/"} {
+		r, dir := repotest.New(t, repo.InitOptions{})
+		s := repotest.Exclusive(t, r)
+		if err := r.UpdateConfig(ctx, func(c *repo.Config) error { c.ID = id; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		_, err := repo.Open(ctx, local.New(dir), repotest.Password, repo.Options{})
+		if !errors.Is(err, repo.ErrDamaged) || !strings.Contains(err.Error(), "repository ID") {
+			t.Fatalf("config ID %q: open gave %v, want damage naming the ID", id, err)
+		}
+		if _, err := repo.OpenCache(t.TempDir(), id); err == nil {
+			t.Fatalf("OpenCache accepted repository ID %q", id)
+		}
+	}
 }

@@ -243,6 +243,11 @@ func Open(ctx context.Context, be backend.Backend, password string, o Options) (
 	if cfg.Version != FormatVersion {
 		return nil, fmt.Errorf("open %s: unsupported repository version %d", be.Location(), cfg.Version)
 	}
+	// The ID names the local cache directory: a hostile config must not
+	// make it a path.
+	if id, err := pack.ParseID(cfg.ID); err != nil || id.String() != cfg.ID {
+		return nil, fmt.Errorf("decode config: %w: repository ID %q is not 64 lowercase hex characters", ErrDamaged, cfg.ID)
+	}
 	if cfg.PackSize < 1<<20 || cfg.MinChunkSize == 0 || cfg.MaxChunkSize < cfg.MinChunkSize || cfg.MaxChunkSize > pack.MaxBlobSize {
 		return nil, fmt.Errorf("decode config: %w: parameters out of range", ErrDamaged)
 	}
