@@ -149,3 +149,24 @@ func TestSFTPWithoutSync(t *testing.T) {
 	}
 	compareTrees(t, src, filepath.Join(base, "t", src))
 }
+
+// TestSFTPLocationIsNoOption (issue 14, demonstrated 10): a location that
+// starts with "-" never reaches ssh as an option (here: a ProxyCommand
+// that would run a command); it is refused with a line naming it.
+func TestSFTPLocationIsNoOption(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	marker := filepath.Join(base, "ran")
+	for _, loc := range []string{
+		"sftp:-oProxyCommand=touch " + marker + ":/repo",
+		"sftp://-oProxyCommand=touch%20" + marker + "//repo",
+	} {
+		r := cairn(t, []string{"CAIRN_REPOSITORY=" + loc, "CAIRN_PASSWORD=pw"}, "snapshots")
+		if r.code != 1 || !strings.Contains(r.stderr, "is not allowed") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 naming the host", loc, r.code, r.stderr)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%s: ssh ran the location's ProxyCommand", loc)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/pkg/sftp"
@@ -25,7 +26,7 @@ type Config struct {
 	User, Host, Port string
 	// Path is the repository directory on the server.
 	Path string
-	// Command, if set, replaces `ssh [-p port] [user@]host -s sftp`; it is
+	// Command, if set, replaces `ssh [-p port] -s -- [user@]host sftp`; it is
 	// run by sh and must speak SFTP on its stdin and stdout.
 	Command string
 }
@@ -65,6 +66,18 @@ func ParseURL(s string) (Config, error) {
 	}
 	if c.Host == "" {
 		return c, fmt.Errorf("sftp location %q: no host", s)
+	}
+	// Host, user and port reach ssh's command line: nothing in them may
+	// read as an option or carry white space or control bytes.
+	for _, f := range []struct{ what, v string }{{"host", c.Host}, {"user", c.User}, {"port", c.Port}} {
+		if strings.HasPrefix(f.v, "-") || strings.IndexFunc(f.v, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			return c, fmt.Errorf("sftp location %q: %s %q is not allowed", s, f.what, f.v)
+		}
+	}
+	if c.Port != "" {
+		if n, err := strconv.Atoi(c.Port); err != nil || n < 1 || n > 65535 {
+			return c, fmt.Errorf("sftp location %q: port %q is not a number from 1 to 65535", s, c.Port)
+		}
 	}
 	c.Path = path.Clean(c.Path)
 	return c, nil
@@ -106,7 +119,9 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		if cfg.User != "" {
 			target = cfg.User + "@" + cfg.Host
 		}
-		args = append(args, target, "-s", "sftp")
+		// -s asks for the subsystem named after the destination; "--"
+		// ends the options, so no location reads as one.
+		args = append(args, "-s", "--", target, "sftp")
 		cmd = exec.Command("ssh", args...)
 	}
 	stdin, err := cmd.StdinPipe()

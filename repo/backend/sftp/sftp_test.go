@@ -32,6 +32,15 @@ func TestParseURL(t *testing.T) {
 		{in: "sftp:host", bad: true},
 		{in: "sftp://host", bad: true},
 		{in: "sftp::/x", bad: true},
+		// Nothing in a location may reach ssh as an option (issue 14).
+		{in: "sftp:-oProxyCommand=touch /tmp/x:/repo", bad: true},
+		{in: "sftp://-oProxyCommand=x//repo", bad: true},
+		{in: "sftp:-lroot@host:/repo", bad: true},
+		{in: "sftp://host:-p1//repo", bad: true},
+		{in: "sftp://host:22x//repo", bad: true},
+		{in: "sftp://host:0//repo", bad: true},
+		{in: "sftp:ho st:/repo", bad: true},
+		{in: "sftp:host\n:/repo", bad: true},
 	}
 	for _, tt := range tests {
 		got, err := sftp.ParseURL(tt.in)
