@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -40,9 +42,22 @@ type LockInfo struct {
 	PID       int       `json:"pid"`
 	Command   string    `json:"command,omitempty"`
 	ID        pack.ID   `json:"-"`
+	// Unreadable, when set, says why the file could not be read as a
+	// lock (junk, planted without the key, too large): such a lock has
+	// only File and Time, its storage time, and counts as a shared lock
+	// until it is stale.
+	Unreadable string `json:"-"`
+	// File is the lock's name in locks/.
+	File string `json:"-"`
 }
 
+// MaxLockSize bounds a lock file; a larger one is never read.
+const MaxLockSize = 64 << 10
+
 func (l LockInfo) String() string {
+	if l.Unreadable != "" {
+		return fmt.Sprintf("unreadable lock file %q (%s), stored %s", l.File, l.Unreadable, l.Time.UTC().Format(time.RFC3339))
+	}
 	kind := "shared"
 	if l.Exclusive {
 		kind = "exclusive"
@@ -68,7 +83,7 @@ func (l LockInfo) Stale(now time.Time, host string) bool {
 	if now.Sub(l.Time) > LockStaleAfter {
 		return true
 	}
-	return l.Hostname == host && !processExists(l.PID)
+	return l.Unreadable == "" && l.Hostname == host && !processExists(l.PID)
 }
 
 func processExists(pid int) bool {
@@ -79,34 +94,94 @@ func processExists(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// Locks returns the readable locks of the repository.
+// Locks returns the locks of the repository. A file in locks/ that is not
+// a lock this repository's key wrote (a name that is not an ID, a file
+// too large, one that fails its hash or authentication) is returned too,
+// with Unreadable set: anyone who can write to the storage can plant one,
+// and it must neither block every command as damage nor escape `unlock
+// --remove-all`.
 func (r *Repository) Locks(ctx context.Context) ([]LockInfo, error) {
-	ids, err := r.List(ctx, backend.LockFile)
-	if err != nil {
+	var files []backend.FileInfo
+	if err := r.be.List(ctx, backend.LockFile, func(fi backend.FileInfo) error {
+		files = append(files, fi)
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("list locks: %w", err)
 	}
 	var out []LockInfo
-	for _, id := range ids {
-		b, err := r.LoadUnpacked(ctx, backend.LockFile, id)
+	for _, fi := range files {
+		bad := LockInfo{File: fi.Name, Time: fi.ModTime}
+		id, err := pack.ParseID(fi.Name)
+		if err != nil || id.String() != fi.Name {
+			bad.Unreadable = "not named by an ID"
+			out = append(out, bad)
+			continue
+		}
+		bad.ID = id
+		if fi.Size > MaxLockSize {
+			bad.Unreadable = fmt.Sprintf("%d bytes, more than a lock's %d", fi.Size, MaxLockSize)
+			out = append(out, bad)
+			continue
+		}
+		b, err := r.loadLock(ctx, id)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed meanwhile
+		}
+		if errors.Is(err, ErrDamaged) {
+			bad.Unreadable = err.Error()
+			out = append(out, bad)
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", id.Short(), err)
 		}
 		var l LockInfo
 		if err := json.Unmarshal(b, &l); err != nil {
-			return nil, fmt.Errorf("lock %s: %w: %w", id.Short(), ErrDamaged, err)
+			bad.Unreadable = "not a lock: " + err.Error()
+			out = append(out, bad)
+			continue
 		}
-		l.ID = id
+		l.ID, l.File = id, fi.Name
 		out = append(out, l)
 	}
 	return out, nil
 }
 
-// RemoveLock deletes lock id.
-func (r *Repository) RemoveLock(ctx context.Context, id pack.ID) error {
-	err := r.be.Remove(ctx, backend.Handle{Type: backend.LockFile, Name: id.String()})
+// loadLock reads lock id, at most MaxLockSize bytes of it, and opens it.
+func (r *Repository) loadLock(ctx context.Context, id pack.ID) ([]byte, error) {
+	h := backend.Handle{Type: backend.LockFile, Name: id.String()}
+	var sealed []byte
+	err := r.be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		var err error
+		sealed, err = io.ReadAll(io.LimitReader(rd, MaxLockSize+1))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) > MaxLockSize {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrDamaged, MaxLockSize)
+	}
+	if pack.Hash(sealed) != id {
+		return nil, fmt.Errorf("%w: content does not match its name", ErrDamaged)
+	}
+	plain, err := r.key.Open(nil, sealed, unpackedAD(backend.LockFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return plain, nil
+}
+
+// RemoveLock deletes lock l (a lock Locks returned, readable or not).
+func (r *Repository) RemoveLock(ctx context.Context, l LockInfo) error {
+	name := l.File
+	if name == "" {
+		name = l.ID.String()
+	}
+	if name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
+		return fmt.Errorf("remove lock %q: not a file name", name)
+	}
+	err := r.be.Remove(ctx, backend.Handle{Type: backend.LockFile, Name: name})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -165,10 +240,19 @@ func (r *Repository) conflict(ctx context.Context, o LockOptions, self pack.ID) 
 			continue
 		}
 		if l.Stale(now, host) {
-			if l.Hostname == host && !processExists(l.PID) {
-				if err := r.RemoveLock(ctx, l.ID); err == nil && o.OnNotice != nil {
+			if l.Unreadable == "" && l.Hostname == host && !processExists(l.PID) {
+				if err := r.RemoveLock(ctx, l); err == nil && o.OnNotice != nil {
 					o.OnNotice(fmt.Sprintf("removed stale %s: its process is gone", l))
 				}
+			}
+			continue
+		}
+		if l.Unreadable != "" {
+			if o.OnNotice != nil {
+				o.OnNotice(fmt.Sprintf("%s counts as a shared lock until it is %s old (`cairn unlock --remove-all` removes it)", l, LockStaleAfter))
+			}
+			if o.Exclusive {
+				return &LockedError{Holder: l, Age: now.Sub(l.Time)}, nil
 			}
 			continue
 		}
@@ -217,7 +301,7 @@ func (r *Repository) tryLock(ctx context.Context, o LockOptions) (*Locker, error
 	// Another process may have locked at the same moment: look again,
 	// and back off if so.
 	if le, err := r.conflict(ctx, o, id); err != nil || le != nil {
-		_ = r.RemoveLock(ctx, id)
+		_ = r.RemoveLock(ctx, LockInfo{ID: id})
 		if le != nil {
 			return nil, le
 		}
@@ -302,7 +386,7 @@ func (lk *Locker) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err // transient: the next refresh or Check decides
 	}
-	_ = r.RemoveLock(ctx, lk.id)
+	_ = r.RemoveLock(ctx, LockInfo{ID: lk.id})
 	lk.id, lk.lastRef, lk.info = id, now, info
 	return nil
 }
@@ -334,5 +418,5 @@ func (lk *Locker) Unlock(ctx context.Context) error {
 	<-lk.done
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
-	return lk.r.RemoveLock(ctx, lk.id)
+	return lk.r.RemoveLock(ctx, LockInfo{ID: lk.id})
 }

@@ -144,7 +144,7 @@ func TestLockLost(t *testing.T) {
 	}
 	locks, _ := r.Locks(ctx)
 	for _, l := range locks {
-		r.RemoveLock(ctx, l.ID) // what `cairn unlock --remove-all` does
+		r.RemoveLock(ctx, l) // what `cairn unlock --remove-all` does
 	}
 	if err := lk2.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
 		t.Fatalf("removed lock: %v, want ErrLockLost", err)

@@ -175,7 +175,7 @@ func TestLostLockStopsWrites(t *testing.T) {
 	if err != nil || len(locks) != 1 {
 		t.Fatalf("locks %v %v", locks, err)
 	}
-	if err := r.RemoveLock(ctx, locks[0].ID); err != nil {
+	if err := r.RemoveLock(ctx, locks[0]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.SaveUnpacked(ctx, backend.SnapshotFile, []byte("{}")); !errors.Is(err, repo.ErrLockLost) {

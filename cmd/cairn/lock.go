@@ -91,7 +91,7 @@ when no other cairn process can be running on any host.`,
 					g.printf("kept %s, %s old\n", l, r.Now().Sub(l.Time).Round(time.Second))
 					continue
 				}
-				if err := r.RemoveLock(ctx, l.ID); err != nil {
+				if err := r.RemoveLock(ctx, l); err != nil {
 					return err
 				}
 				removed++

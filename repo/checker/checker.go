@@ -486,8 +486,15 @@ func (c *checker) locks(ctx context.Context) {
 	}
 	host := hostname()
 	for _, l := range locks {
-		if l.Stale(c.o.Now(), host) {
-			c.warn("lock", l.ID.Short(), fmt.Sprintf("stale: %s (run `cairn unlock`)", l))
+		name := l.File
+		if l.Unreadable == "" {
+			name = l.ID.Short()
+		}
+		switch {
+		case l.Stale(c.o.Now(), host):
+			c.warn("lock", name, fmt.Sprintf("stale: %s (run `cairn unlock`)", l))
+		case l.Unreadable != "":
+			c.warn("lock", name, fmt.Sprintf("%s: it counts as a shared lock until it is stale (`cairn unlock --remove-all` removes it)", l))
 		}
 	}
 }
