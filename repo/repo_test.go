@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,11 +12,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/local"
+	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/repotest"
 )
 
@@ -269,5 +272,62 @@ func TestHostileConfigID(t *testing.T) {
 		if _, err := repo.OpenCache(t.TempDir(), id); err == nil {
 			t.Fatalf("OpenCache accepted repository ID %q", id)
 		}
+	}
+}
+
+// TestPlantedKeyFiles (issue 14, demonstrated 5): key files planted by
+// whoever can write to the storage cost a bounded amount: out-of-bounds
+// parameters and giant files are refused unread, at most MaxKeyFilesTried
+// are tried, and the key that opened the repository last is tried first,
+// so planted costly ones in bounds are never derived.
+func TestPlantedKeyFiles(t *testing.T) {
+	ctx := context.Background()
+	_, dir := repotest.New(t, repo.InitOptions{})
+	be := local.New(dir)
+	r, err := repo.Open(ctx, be, repotest.Password, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := r.KeyID()
+	plant := func(b []byte) {
+		t.Helper()
+		if err := backend.SaveBytes(ctx, be, backend.Handle{Type: backend.KeyFile, Name: pack.Hash(b).String()}, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	master, _ := crypto.NewRandomKey()
+	keyFile := func(pw string, p crypto.KDFParams) []byte {
+		kf, err := crypto.NewKeyFile(master, pw, repotest.FastKDF, "evil", "evil", time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kf.KDFParams = p
+		b, _ := json.Marshal(kf)
+		return b
+	}
+	plant(keyFile("x", crypto.KDFParams{Time: 100, Memory: 4 << 20, Threads: 4})) // out of bounds
+	plant(append([]byte(`{"kdf":"argon2id","data":"`), bytes.Repeat([]byte("A"), crypto.MaxKeyFileSize)...))
+	// In bounds but as costly as allowed: only ever tried after the hint.
+	costly := keyFile("x", crypto.KDFParams{Time: 10, Memory: 1 << 20, Threads: 1})
+	plant(costly)
+	for i := 0; i < repo.MaxKeyFilesTried+2; i++ {
+		plant(keyFile(fmt.Sprintf("other-%d", i), repotest.FastKDF))
+	}
+	start := time.Now()
+	r2, err := repo.Open(ctx, be, repotest.Password, repo.Options{KeyHint: real})
+	if err != nil {
+		t.Fatalf("open with the last key as hint: %v", err)
+	}
+	if r2.KeyID() != real || time.Since(start) > 5*time.Second {
+		t.Fatalf("opened with key %s after %s; want %s at once", r2.KeyID(), time.Since(start), real)
+	}
+	// A wrong password stops after MaxKeyFilesTried derivations and says
+	// so (without the costly one, which this test need not pay for).
+	if err := be.Remove(ctx, backend.Handle{Type: backend.KeyFile, Name: pack.Hash(costly).String()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = repo.Open(ctx, be, "wrong", repo.Options{KeyHint: real})
+	if !errors.Is(err, repo.ErrWrongPassword) || !strings.Contains(err.Error(), "not tried") {
+		t.Fatalf("wrong password among many key files: %v", err)
 	}
 }

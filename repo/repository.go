@@ -96,6 +96,9 @@ type Options struct {
 	// OnParity is told when a damaged file was read through its parity
 	// file (once per file).
 	OnParity func(h backend.Handle, rep *parity.Report)
+	// KeyHint names the key file to try first (the one that opened the
+	// repository last time; see KeyID).
+	KeyHint string
 }
 
 // Repository is an opened repository: keys, config, index and blob store.
@@ -221,14 +224,17 @@ func Open(ctx context.Context, be backend.Backend, password string, o Options) (
 			return nil, err
 		}
 	}
-	sealedCfg, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	sealedCfg, err := backend.LoadLimited(ctx, be, backend.Handle{Type: backend.ConfigFile}, MaxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
+	}
+	if errors.Is(err, backend.ErrTooLarge) {
+		return nil, fmt.Errorf("open %s: config: %w: %w", be.Location(), ErrDamaged, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
-	key, keyID, err := findKey(ctx, be, password)
+	key, keyID, err := findKey(ctx, be, password, o.KeyHint)
 	if err != nil {
 		return nil, err
 	}
@@ -264,21 +270,44 @@ func Open(ctx context.Context, be backend.Backend, password string, o Options) (
 	return r, nil
 }
 
-func findKey(ctx context.Context, be backend.Backend, password string) (*crypto.Key, string, error) {
+// MaxConfigSize bounds the config file; a larger one is never read.
+const MaxConfigSize = 1 << 20
+
+// MaxKeyFilesTried bounds how many key files one Open tries: each costs a
+// key derivation, and anyone who can write to the storage can plant more.
+const MaxKeyFilesTried = 20
+
+// findKey tries the key files with password: hint (the key that worked
+// last time) first, then the others in listing order, at most
+// MaxKeyFilesTried in all.
+func findKey(ctx context.Context, be backend.Backend, password, hint string) (*crypto.Key, string, error) {
 	var names []string
 	if err := be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
-		names = append(names, fi.Name)
+		if fi.Name == hint {
+			names = append([]string{fi.Name}, names...)
+		} else {
+			names = append(names, fi.Name)
+		}
 		return nil
 	}); err != nil {
 		return nil, "", fmt.Errorf("list keys: %w", err)
 	}
+	if len(names) == 0 {
+		return nil, "", errors.New("open repository: no key files found")
+	}
 	var errs []error
+	tried := 0
 	for _, name := range names {
+		if tried == MaxKeyFilesTried {
+			errs = append(errs, fmt.Errorf("%d more key files not tried (at most %d are; `cairn key list` with a key that opens, then `cairn key remove` the ones not needed)", len(names)-tried, MaxKeyFilesTried))
+			break
+		}
 		kf, err := loadKeyFile(ctx, be, name)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		tried++
 		key, err := kf.Open(password)
 		if err == nil {
 			return key, name, nil
@@ -286,9 +315,6 @@ func findKey(ctx context.Context, be backend.Backend, password string) (*crypto.
 		if !errors.Is(err, crypto.ErrWrongPassword) {
 			errs = append(errs, fmt.Errorf("key %s: %w", name, err))
 		}
-	}
-	if len(names) == 0 {
-		return nil, "", errors.New("open repository: no key files found")
 	}
 	if len(errs) > 0 {
 		return nil, "", fmt.Errorf("%w (%w)", crypto.ErrWrongPassword, errors.Join(errs...))
@@ -298,7 +324,10 @@ func findKey(ctx context.Context, be backend.Backend, password string) (*crypto.
 
 func loadKeyFile(ctx context.Context, be backend.Backend, name string) (*crypto.KeyFile, error) {
 	h := backend.Handle{Type: backend.KeyFile, Name: name}
-	b, err := backend.LoadAll(ctx, be, h)
+	b, err := backend.LoadLimited(ctx, be, h, crypto.MaxKeyFileSize)
+	if errors.Is(err, backend.ErrTooLarge) {
+		return nil, fmt.Errorf("key %s: %w: %w", name, ErrDamaged, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,17 @@
 package main_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo/crypto"
 )
 
 // TestJunkLockFiles (issue 14, demonstrated 4): files planted in locks/
@@ -70,5 +76,37 @@ func TestJunkLockFiles(t *testing.T) {
 	mustCairn(t, env, "prune")
 	if out := mustCairn(t, env, "unlock"); !strings.Contains(out, "1 locks removed") {
 		t.Fatalf("unlock of a stale junk lock: %s", out)
+	}
+}
+
+// TestPlantedKeyFilesCostNothing (issue 14, demonstrated 5): key files
+// planted beside the real one (as costly as the bounds allow, beyond them,
+// a giant) don't slow a command down: the key that opened the repository
+// last is tried first, the others are refused unread or never reached.
+func TestPlantedKeyFilesCostNothing(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	repoDir := filepath.Join(base, "repo")
+	env := []string{"CAIRN_REPOSITORY=" + repoDir, "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, "init")
+	master, _ := crypto.NewRandomKey()
+	plant := func(b []byte) {
+		sum := sha256.Sum256(b)
+		write(t, filepath.Join(repoDir, "keys", hex.EncodeToString(sum[:])), string(b))
+	}
+	for i, p := range []crypto.KDFParams{{Time: 10, Memory: 1 << 20, Threads: 1}, {Time: 10, Memory: 1 << 20, Threads: 2}, {Time: 100, Memory: 4 << 20, Threads: 4}} {
+		kf, err := crypto.NewKeyFile(master, fmt.Sprint("evil", i), crypto.KDFParams{Time: 1, Memory: 64, Threads: 1}, "evil", "evil", time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kf.KDFParams = p
+		b, _ := json.Marshal(kf)
+		plant(b)
+	}
+	plant([]byte(`{"kdf":"argon2id","data":"` + strings.Repeat("A", 1<<20) + `"}`))
+	start := time.Now()
+	r := cairn(t, env, "snapshots")
+	if d := time.Since(start); d > 8*time.Second || r.code != 0 {
+		t.Fatalf("snapshots beside planted key files: exit %d after %s\n%s", r.code, d, r.stderr)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -418,7 +420,14 @@ func (g *globalOptions) openRepoWith(ctx context.Context, dryRun bool) (*repo.Re
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now, DryRun: dryRun,
+	hintFile := g.keyHintFile(be.Location())
+	var hint string
+	if hintFile != "" {
+		if b, err := os.ReadFile(hintFile); err == nil && len(b) <= 128 {
+			hint = strings.TrimSpace(string(b))
+		}
+	}
+	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now, DryRun: dryRun, KeyHint: hint,
 		OnParity: func(h backend.Handle, rep *parity.Report) {
 			what := "the file"
 			if h.Type == backend.PackFile {
@@ -433,6 +442,9 @@ func (g *globalOptions) openRepoWith(ctx context.Context, dryRun bool) (*repo.Re
 	if err != nil {
 		return nil, err
 	}
+	if r.KeyID() != hint {
+		g.saveKeyHint(be.Location(), r.KeyID())
+	}
 	// The KDF's 64 MiB are garbage now; collect them before the real work
 	// so they are reused instead of adding to the peak.
 	debug.FreeOSMemory()
@@ -440,6 +452,46 @@ func (g *globalOptions) openRepoWith(ctx context.Context, dryRun bool) (*repo.Re
 		r.SetCache(c)
 	}
 	return r, nil
+}
+
+// cacheBase is the cache directory (--cache-dir, else
+// $XDG_CACHE_HOME/cairn or ~/.cache/cairn; "" without a home).
+func (g *globalOptions) cacheBase() string {
+	if g.cacheDir != "" {
+		return g.cacheDir
+	}
+	base := g.env.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home := g.env.Getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "cairn")
+}
+
+// keyHintFile holds the name of the key file that opened the repository at
+// loc last time, so the next command tries it first.
+func (g *globalOptions) keyHintFile(loc string) string {
+	base := g.cacheBase()
+	if base == "" || g.noCache {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(loc))
+	return filepath.Join(base, "keys", hex.EncodeToString(sum[:16]))
+}
+
+// saveKeyHint records that key opened the repository at loc. Only a
+// speed-up: a hint that can't be saved costs more derivations next time.
+func (g *globalOptions) saveKeyHint(loc, key string) {
+	f := g.keyHintFile(loc)
+	if f == "" {
+		return
+	}
+	if os.MkdirAll(filepath.Dir(f), 0o700) == nil {
+		_ = os.WriteFile(f, []byte(key+"\n"), 0o600)
+	}
 }
 
 // openCache returns the local cache for a remote repository (a local one
@@ -451,17 +503,9 @@ func (g *globalOptions) openCache(r *repo.Repository) *repo.Cache {
 	if g.noCache || (!remote && g.cacheDir == "") {
 		return nil
 	}
-	dir := g.cacheDir
+	dir := g.cacheBase()
 	if dir == "" {
-		base := g.env.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home := g.env.Getenv("HOME")
-			if home == "" {
-				return nil
-			}
-			base = filepath.Join(home, ".cache")
-		}
-		dir = filepath.Join(base, "cairn")
+		return nil
 	}
 	c, err := repo.OpenCache(dir, r.Config().ID)
 	if err != nil {

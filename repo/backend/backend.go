@@ -6,6 +6,7 @@ package backend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -135,6 +136,25 @@ func SaveBytes(ctx context.Context, b Backend, h Handle, data []byte) error {
 }
 
 // LoadAll reads the whole file h.
+// ErrTooLarge means a file is larger than its type may be; it was not read.
+var ErrTooLarge = errors.New("file too large")
+
+// LoadLimited reads all of h, which may hold at most max bytes: a larger
+// file gives ErrTooLarge after reading max+1 bytes, so a planted giant
+// costs no more memory than a file of the largest allowed size.
+func LoadLimited(ctx context.Context, b Backend, h Handle, max int64) ([]byte, error) {
+	var buf []byte
+	err := b.Load(ctx, h, 0, 0, func(r io.Reader) error {
+		var err error
+		buf, err = io.ReadAll(io.LimitReader(r, max+1))
+		return err
+	})
+	if err == nil && int64(len(buf)) > max {
+		return nil, fmt.Errorf("load %s: %w: more than %d bytes", h, ErrTooLarge, max)
+	}
+	return buf, err
+}
+
 func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 	var buf []byte
 	err := b.Load(ctx, h, 0, 0, func(r io.Reader) error {

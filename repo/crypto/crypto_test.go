@@ -164,3 +164,40 @@ func BenchmarkBlobID(b *testing.B) {
 		h.Sum(data)
 	}
 }
+
+// TestKDFBounds (issue 14, demonstrated 5): a key file may ask at most
+// t = 10, m = 1 GiB, p = 16 and at least what Argon2id needs; anything else
+// is refused when the file is parsed, before any derivation.
+func TestKDFBounds(t *testing.T) {
+	t.Parallel()
+	master, _ := crypto.NewRandomKey()
+	kf, err := crypto.NewKeyFile(master, "pw", fastKDF, "host", "user", time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		p  crypto.KDFParams
+		ok bool
+	}{
+		{crypto.DefaultKDF, true},
+		{crypto.KDFParams{Time: 10, Memory: 1 << 20, Threads: 16}, true},
+		{crypto.KDFParams{Time: 1, Memory: 8, Threads: 1}, true},
+		{crypto.KDFParams{Time: 11, Memory: 64 << 10, Threads: 4}, false},
+		{crypto.KDFParams{Time: 100, Memory: 64 << 10, Threads: 4}, false},
+		{crypto.KDFParams{Time: 3, Memory: 1<<20 + 1, Threads: 4}, false},
+		{crypto.KDFParams{Time: 3, Memory: 4 << 20, Threads: 4}, false},
+		{crypto.KDFParams{Time: 3, Memory: 64 << 10, Threads: 17}, false},
+		{crypto.KDFParams{Time: 0, Memory: 64 << 10, Threads: 4}, false},
+		{crypto.KDFParams{Time: 3, Memory: 64 << 10, Threads: 0}, false},
+		{crypto.KDFParams{Time: 1, Memory: 31, Threads: 4}, false},
+	}
+	for _, tt := range tests {
+		h := *kf
+		h.KDFParams = tt.p
+		b, _ := json.Marshal(h)
+		_, err := crypto.ParseKeyFile(b)
+		if (err == nil) != tt.ok {
+			t.Errorf("%+v: parse gave %v, want ok=%v", tt.p, err, tt.ok)
+		}
+	}
+}

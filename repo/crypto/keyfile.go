@@ -37,13 +37,26 @@ type KeyFile struct {
 
 const keyAD = "key"
 
-// Limits on what a key file may ask of the KDF, so a hostile key file
-// can't make us allocate gigabytes or spin for hours.
+// Limits on what a key file may ask of the KDF, so a planted key file
+// can't make every client allocate gigabytes or spin: at most t = 10,
+// m = 1 GiB, p = 16 (the default is t = 3, m = 64 MiB, p = 4, about 0.15 s),
+// and at least what Argon2id itself needs (t = 1, 8 KiB per thread).
 const (
-	maxKDFMemory = 4 << 20 // KiB: 4 GiB
-	maxKDFTime   = 100
-	maxThreads   = 64
+	MaxKDFMemory  = 1 << 20 // KiB: 1 GiB
+	MaxKDFTime    = 10
+	MaxKDFThreads = 16
+	// MaxKeyFileSize bounds a key file; a larger one is never read.
+	MaxKeyFileSize = 64 << 10
 )
+
+// Check reports whether p lies within the bounds above.
+func (p KDFParams) Check() error {
+	if p.Time == 0 || p.Time > MaxKDFTime || p.Threads == 0 || p.Threads > MaxKDFThreads || p.Memory < 8*uint32(p.Threads) || p.Memory > MaxKDFMemory {
+		return fmt.Errorf("key file: kdf parameters out of range (t=%d m=%d KiB p=%d; allowed t 1-%d, m 8 KiB per thread to %d KiB, p 1-%d)",
+			p.Time, p.Memory, p.Threads, MaxKDFTime, MaxKDFMemory, MaxKDFThreads)
+	}
+	return nil
+}
 
 // NewKeyFile seals master under password.
 func NewKeyFile(master *Key, password string, p KDFParams, host, user string, now time.Time) (*KeyFile, error) {
@@ -67,8 +80,8 @@ func (kf *KeyFile) derive(password string) (*Key, error) {
 	if kf.KDF != "argon2id" {
 		return nil, fmt.Errorf("key file: unsupported kdf %q", kf.KDF)
 	}
-	if kf.Time == 0 || kf.Time > maxKDFTime || kf.Memory < 8 || kf.Memory > maxKDFMemory || kf.Threads == 0 || kf.Threads > maxThreads {
-		return nil, fmt.Errorf("key file: kdf parameters out of range (t=%d m=%d p=%d)", kf.Time, kf.Memory, kf.Threads)
+	if err := kf.KDFParams.Check(); err != nil {
+		return nil, err
 	}
 	if len(kf.Salt) < 16 {
 		return nil, errors.New("key file: salt too short")
@@ -117,6 +130,9 @@ func ParseKeyFile(b []byte) (*KeyFile, error) {
 	}
 	if len(kf.Data) < Overhead {
 		return nil, errors.New("key file: sealed key too short")
+	}
+	if err := kf.KDFParams.Check(); err != nil {
+		return nil, err
 	}
 	return &kf, nil
 }
