@@ -105,7 +105,7 @@ func (r *Repository) loadCached(ctx context.Context, h backend.Handle) ([]byte, 
 			return b, nil
 		}
 	}
-	b, err := backend.LoadAll(ctx, r.be, h)
+	b, err := r.loadLimited(ctx, h)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/parity"
 )
 
@@ -162,14 +163,37 @@ func (r *Repository) Rebuild(ctx context.Context, h backend.Handle) ([]byte, *pa
 }
 
 func (r *Repository) rebuild(ctx context.Context, h backend.Handle) ([]byte, *parity.Report, error) {
-	par, err := backend.LoadAll(ctx, r.be, ParityHandle(h))
+	// Parity is consulted only where the config asks for it: a parity
+	// file planted in a repository without parity is never read.
+	if !r.cfg.Parity.Enabled() {
+		return nil, nil, fmt.Errorf("rebuild %s: %w: the repository keeps no parity", h, ErrDamaged)
+	}
+	maxFile := r.MaxFileSize(h.Type)
+	par, err := backend.LoadLimited(ctx, r.be, ParityHandle(h), r.cfg.Parity.Size(maxFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("rebuild %s: %w: it has no parity file", h, ErrDamaged)
+	}
+	if errors.Is(err, backend.ErrTooLarge) {
+		return nil, nil, fmt.Errorf("rebuild %s: %w: parity file: %w", h, ErrDamaged, err)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("rebuild %s: load parity: %w", h, err)
 	}
-	file, err := backend.LoadAll(ctx, r.be, h)
+	hdr, err := parity.ParseHeader(par)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild %s from parity: %w: %w", h, ErrDamaged, err)
+	}
+	if hdr.FileSize > maxFile {
+		return nil, nil, fmt.Errorf("rebuild %s from parity: %w: it claims %d bytes, more than a %s file can hold (%d)", h, ErrDamaged, hdr.FileSize, h.Type, maxFile)
+	}
+	file, err := backend.LoadLimited(ctx, r.be, h, hdr.FileSize)
+	if errors.Is(err, backend.ErrTooLarge) {
+		// Longer than its parity says: what lies past the claimed size
+		// is not the file; the shards tell whether the rest is.
+		if file, err = loadPrefix(ctx, r.be, h, hdr.FileSize); err != nil {
+			return nil, nil, fmt.Errorf("rebuild %s: %w", h, err)
+		}
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("rebuild %s: %w", h, err)
 	}
@@ -182,6 +206,51 @@ func (r *Repository) rebuild(ctx context.Context, h backend.Handle) ([]byte, *pa
 	}
 	return fixed, rep, nil
 }
+
+// loadPrefix reads the first n bytes of h.
+func loadPrefix(ctx context.Context, be backend.Backend, h backend.Handle, n int64) ([]byte, error) {
+	var b []byte
+	err := be.Load(ctx, h, int(n), 0, func(rd io.Reader) error {
+		var err error
+		b, err = io.ReadAll(io.LimitReader(rd, n))
+		return err
+	})
+	return b, err
+}
+
+// MaxFileSize is the largest file of type t this repository can hold: a
+// pack is its target size plus one blob and its header; index and
+// snapshot files have their format's caps. No file of type t is read past
+// it.
+func (r *Repository) MaxFileSize(t backend.FileType) int64 {
+	switch t {
+	case backend.PackFile:
+		return int64(r.cfg.PackSize) + pack.MaxBlobSize + 16<<20
+	case backend.IndexFile:
+		return MaxIndexFileSize
+	case backend.SnapshotFile:
+		return MaxSnapshotFileSize
+	case backend.ConfigFile:
+		return MaxConfigSize
+	case backend.KeyFile:
+		return crypto.MaxKeyFileSize
+	case backend.LockFile:
+		return MaxLockSize
+	case backend.ParityFile:
+		// Parity files are read only where the config asks for parity.
+		if !r.cfg.Parity.Enabled() {
+			return 0
+		}
+		return r.cfg.Parity.Size(r.MaxFileSize(backend.PackFile))
+	}
+	return 0
+}
+
+// Caps on index and snapshot files (sealed, as stored).
+const (
+	MaxIndexFileSize    = 1 << 30
+	MaxSnapshotFileSize = 256 << 20
+)
 
 // ParityState is what a listing says about parity in the repository.
 type ParityState struct {
@@ -319,7 +388,7 @@ func (r *Repository) UpdateParity(ctx context.Context, verify bool, progress Par
 	g.SetLimit(4)
 	for _, h := range checks {
 		g.Go(func() error {
-			par, err := backend.LoadAll(gctx, r.be, ParityHandle(h))
+			par, err := r.loadLimited(gctx, ParityHandle(h))
 			if err != nil {
 				return fmt.Errorf("load parity of %s: %w", h, err)
 			}
@@ -363,7 +432,7 @@ func (r *Repository) UpdateParity(ctx context.Context, verify bool, progress Par
 // parity file. A damaged file gets none (ErrDamaged): parity of damaged
 // bytes would protect the damage.
 func (r *Repository) reprotect(ctx context.Context, h backend.Handle, replace bool) (int64, error) {
-	b, err := backend.LoadAll(ctx, r.be, h)
+	b, err := r.loadLimited(ctx, h)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", h, err)
 	}

@@ -429,6 +429,21 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	return id, nil
 }
 
+// LoadFile reads all of file h as stored, at most MaxFileSize(h.Type)
+// bytes: a larger file is damage (ErrDamaged), found without reading it
+// whole. Everything that reads a whole repository file goes through it.
+func (r *Repository) LoadFile(ctx context.Context, h backend.Handle) ([]byte, error) {
+	return r.loadLimited(ctx, h)
+}
+
+func (r *Repository) loadLimited(ctx context.Context, h backend.Handle) ([]byte, error) {
+	b, err := backend.LoadLimited(ctx, r.be, h, r.MaxFileSize(h.Type))
+	if errors.Is(err, backend.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return b, err
+}
+
 // LoadUnpacked reads, checks and opens a file of type t.
 func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pack.ID) ([]byte, error) {
 	h := backend.Handle{Type: t, Name: id.String()}
@@ -437,7 +452,7 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pa
 	if t == backend.IndexFile || t == backend.SnapshotFile {
 		sealed, err = r.loadCached(ctx, h)
 	} else {
-		sealed, err = backend.LoadAll(ctx, r.be, h)
+		sealed, err = r.loadLimited(ctx, h)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err

@@ -63,7 +63,7 @@ func catObject(ctx context.Context, g *globalOptions, r *repo.Repository, what s
 		if err != nil {
 			return err
 		}
-		b, err := backend.LoadAll(ctx, r.Backend(), backend.Handle{Type: backend.KeyFile, Name: id.String()})
+		b, err := r.LoadFile(ctx, backend.Handle{Type: backend.KeyFile, Name: id.String()})
 		if err != nil {
 			return err
 		}

@@ -127,7 +127,7 @@ func Check(ctx context.Context, r *repo.Repository, o Options) (*Report, error) 
 
 func (c *checker) keys(ctx context.Context) error {
 	return c.r.Backend().List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
-		b, err := backend.LoadAll(ctx, c.r.Backend(), backend.Handle{Type: backend.KeyFile, Name: fi.Name})
+		b, err := c.r.LoadFile(ctx, backend.Handle{Type: backend.KeyFile, Name: fi.Name})
 		if err != nil {
 			if !isDamage(err) {
 				return fmt.Errorf("key %s: %w", fi.Name, err)
@@ -326,7 +326,7 @@ func (c *checker) snapshots(ctx context.Context) error {
 // cancellation) is returned as an error: it is not damage.
 func (c *checker) verifyFile(ctx context.Context, h backend.Handle) (bool, error) {
 	kind := map[backend.FileType]string{backend.IndexFile: "index", backend.SnapshotFile: "snapshot"}[h.Type]
-	b, err := backend.LoadAll(ctx, c.r.Backend(), h)
+	b, err := c.r.LoadFile(ctx, h)
 	if err != nil {
 		if !isDamage(err) {
 			return false, fmt.Errorf("read %s: %w", h, err)
@@ -418,12 +418,7 @@ func (c *checker) readData(ctx context.Context, packs map[pack.ID]*packInfo) err
 // readPack downloads a pack, checks its name, its header against the
 // index, and every blob.
 func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
-	var data []byte
-	err := c.r.Backend().Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, 0, 0, func(rd io.Reader) error {
-		var err error
-		data, err = io.ReadAll(rd)
-		return err
-	})
+	data, err := c.r.LoadFile(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()})
 	if err != nil {
 		if !isDamage(err) {
 			return fmt.Errorf("read pack %s: %w", id.Short(), err)

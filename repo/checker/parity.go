@@ -23,12 +23,12 @@ func (c *checker) parityNote(ctx context.Context, h backend.Handle, file []byte)
 	if _, ok := c.parity.Present[h.Name]; !ok {
 		return "; it has no parity file"
 	}
-	par, err := backend.LoadAll(ctx, c.r.Backend(), repo.ParityHandle(h))
+	par, err := c.r.LoadFile(ctx, repo.ParityHandle(h))
 	if err != nil {
 		return "; its parity file can't be read: " + err.Error()
 	}
 	if file == nil {
-		file, _ = backend.LoadAll(ctx, c.r.Backend(), h)
+		file, _ = c.r.LoadFile(ctx, h)
 	}
 	rep, err := parity.Check(file, par)
 	if err != nil {
@@ -71,7 +71,7 @@ func (c *checker) checkParityFile(ctx context.Context, h backend.Handle) error {
 	if _, ok := c.parity.Present[h.Name]; !ok {
 		return nil
 	}
-	par, err := backend.LoadAll(ctx, c.r.Backend(), repo.ParityHandle(h))
+	par, err := c.r.LoadFile(ctx, repo.ParityHandle(h))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -124,7 +124,7 @@ func RepairFromParity(ctx context.Context, r *repo.Repository, t backend.FileTyp
 	var out []FileRepair
 	for _, id := range ids {
 		h := backend.Handle{Type: t, Name: id.String()}
-		b, err := backend.LoadAll(ctx, r.Backend(), h)
+		b, err := r.LoadFile(ctx, h)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

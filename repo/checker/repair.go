@@ -222,12 +222,7 @@ func salvagePacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]Pac
 	var out []PackRepair
 	for _, id := range ids {
 		res := PackRepair{Pack: id.Short()}
-		var data []byte
-		err := r.Backend().Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, 0, 0, func(rd io.Reader) error {
-			var err error
-			data, err = io.ReadAll(rd)
-			return err
-		})
+		data, err := r.LoadFile(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()})
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -132,10 +132,10 @@ func ParseHeader(b []byte) (*Header, error) {
 	if sum := sha256.Sum256(b[:n-32]); !bytes.Equal(sum[:], b[n-32:n]) {
 		return nil, fmt.Errorf("%w: header checksum mismatch", ErrBadParity)
 	}
-	// A parity file that lost more than half its shards can't help, and
-	// its sizes must not make callers allocate more than it could repair.
-	if int64(len(b)-n) < int64(h.M)*h.ShardSize/2 {
-		return nil, fmt.Errorf("%w: truncated to %d of %d bytes", ErrBadParity, len(b), int64(n)+int64(h.M)*h.ShardSize)
+	// The body is exactly the M parity shards: a parity file's claimed
+	// sizes must never make a caller allocate more than it holds.
+	if want := int64(n) + int64(h.M)*h.ShardSize; int64(len(b)) != want {
+		return nil, fmt.Errorf("%w: %d bytes, want %d for %d parity shards of %d bytes", ErrBadParity, len(b), want, h.M, h.ShardSize)
 	}
 	h.Hashes = make([][32]byte, h.K+h.M)
 	for i := range h.Hashes {
