@@ -443,7 +443,7 @@ func (rn *runner) copyMirrors(ctx context.Context) (int, map[string]any, string)
 // hook runs a shell command with the run's variables.
 func (rn *runner) hook(ctx context.Context, command string) (int, map[string]any, string) {
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(os.Environ(), rn.hookEnv()...)
+	cmd.Env = append(backend.ChildEnv(os.Environ()), rn.hookEnv()...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -453,7 +453,7 @@ func (rn *runner) hook(ctx context.Context, command string) (int, map[string]any
 		}
 	}
 	if err != nil {
-		return exitFatal, nil, fmt.Sprintf("hook %q: %v", command, err)
+		return exitFatal, nil, fmt.Sprintf("hook %s: %v", firstWord(command), err)
 	}
 	return 0, nil, ""
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+
+	"github.com/cairn-backup/cairn/repo/backend"
 )
 
 // password returns the repository password from, in order: --password-file
@@ -56,23 +59,36 @@ func (g *globalOptions) readPassword(prompt string) (string, error) {
 		hint: "set CAIRN_PASSWORD, or pass --password-file or --password-command"}
 }
 
+// runPasswordCommand runs command and reads the password from the first
+// line it prints. Messages name the command by its first word only: the
+// rest may hold a secret (a token, a vault path), and its output is the
+// password, so neither is ever printed.
 func runPasswordCommand(command string) (string, error) {
 	cmd := exec.Command("sh", "-c", command)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
+	cmd.Env = backend.ChildEnv(os.Environ())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	cmd.Stdin = nil
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg != "" {
-			return "", fmt.Errorf("password command %q: %w: %s", command, err, msg)
-		}
-		return "", fmt.Errorf("password command %q: %w", command, err)
+		return "", fmt.Errorf("password command %s: %w", firstWord(command), err)
 	}
 	pw := strings.TrimRight(strings.SplitN(out.String(), "\n", 2)[0], "\r")
 	if pw == "" {
-		return "", fmt.Errorf("password command %q: printed an empty password", command)
+		return "", fmt.Errorf("password command %s: printed an empty password", firstWord(command))
 	}
 	return pw, nil
+}
+
+// firstWord names a shell command in messages without its arguments.
+func firstWord(command string) string {
+	f := strings.Fields(command)
+	if len(f) == 0 {
+		return `""`
+	}
+	if len(f) == 1 {
+		return strconv.Quote(f[0])
+	}
+	return strconv.Quote(f[0]) + " (arguments not shown)"
 }
 
 // newPassword asks for a new password: from the same sources, or twice

@@ -365,7 +365,7 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 		}
 		return s3.Open(cfg)
 	case strings.Contains(loc, "://"):
-		return nil, &exitError{code: exitFatal, err: fmt.Errorf("repository %s: unsupported location", loc),
+		return nil, &exitError{code: exitFatal, err: fmt.Errorf("repository %s: unsupported location", backend.Redact(loc)),
 			hint: "give a local directory (/path or local:/path), sftp:user@host:/path or s3:https://host/bucket"}
 	}
 	return local.New(loc), nil

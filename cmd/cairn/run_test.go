@@ -260,6 +260,9 @@ func TestRunMirrorDown(t *testing.T) {
 		filepath.Join(base, "failure.env"), filepath.Join(base, "after"))
 	s := newRunSetup(t, base, hooks)
 	os.RemoveAll(s.mirror)
+	// A password in the environment (unused: the profile names a file)
+	// must not reach the hooks (issue 14, demonstrated 9).
+	s.env = append(s.env, "CAIRN_PASSWORD=hunter2-secret")
 	r, rep := s.run(t, time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC))
 	if r.code != 10 || rep.ExitCode != 10 || rep.Status != "failure" {
 		t.Fatalf("exit %d, report %+v\n%s", r.code, rep, r.stderr)
@@ -282,8 +285,18 @@ func TestRunMirrorDown(t *testing.T) {
 		!strings.Contains(env["CAIRN_ERRORS"], "copy: mirror "+s.mirror) {
 		t.Fatalf("on-failure environment: %v", env)
 	}
+	if _, ok := env["CAIRN_PASSWORD"]; ok {
+		t.Fatal("the on-failure hook got CAIRN_PASSWORD")
+	}
 	if _, err := os.Stat(filepath.Join(base, "after")); err != nil {
 		t.Fatal("the after hook did not run")
+	}
+	// Report, metrics and state are the admin's alone.
+	for _, f := range []string{filepath.Join(base, "metrics", "cairn.prom"), filepath.Join(base, "log", "home.jsonl"), filepath.Join(s.state, "home.json")} {
+		fi, err := os.Stat(f)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v; want 0600", f, err, fi.Mode().Perm())
+		}
 	}
 	mf := parseMetrics(t, filepath.Join(base, "metrics", "cairn.prom"))
 	if v := metric(t, mf, "cairn_run_status", nil); v != 10 {

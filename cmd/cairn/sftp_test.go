@@ -170,3 +170,33 @@ func TestSFTPLocationIsNoOption(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsStayHome (issue 14, demonstrated 9): no child process (ssh,
+// a password command) gets a password from the environment, and a failing
+// password command is named without its arguments.
+func TestSecretsStayHome(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	server := filepath.Join(base, "sftpserver")
+	if out, err := exec.Command("go", "build", "-o", server, "./testdata/sftpserver").CombinedOutput(); err != nil {
+		t.Fatalf("build the test SFTP server: %v\n%s", err, out)
+	}
+	sshEnv, pwEnv := filepath.Join(base, "ssh.env"), filepath.Join(base, "pw.env")
+	env := []string{"CAIRN_REPOSITORY=sftp://127.0.0.1/" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=hunter2-secret", "CAIRN_FROM_PASSWORD=hunter3-secret"}
+	opt := []string{"-o", "sftp.command=env > " + sshEnv + "; exec " + server}
+	mustCairn(t, env, append(opt, "init")...)
+	mustCairn(t, env, append(opt, "--password-command", "env > "+pwEnv+"; echo hunter2-secret", "snapshots")...)
+	for _, f := range []string{sshEnv, pwEnv} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "hunter") {
+			t.Fatalf("%s: a child got a password from the environment:\n%s", filepath.Base(f), b)
+		}
+	}
+	r := cairn(t, env, append(opt, "--password-command", "false token=hunter4-secret", "snapshots")...)
+	if r.code != 1 || strings.Contains(r.stderr, "hunter4") || !strings.Contains(r.stderr, `password command "false"`) {
+		t.Fatalf("failing password command: exit %d, stderr %q; want exit 1 naming the command, not its arguments", r.code, r.stderr)
+	}
+}

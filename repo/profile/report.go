@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Step statuses.
@@ -78,8 +79,13 @@ func AppendReport(path string, r *Report) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("report file %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
+		return fmt.Errorf("report file %s: %w", path, err)
+	}
+	// A report made readable by others before is closed again.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return fmt.Errorf("report file %s: %w", path, err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
@@ -148,6 +154,7 @@ func SaveState(dir, name string, st *State) error {
 	return writeAtomic(filepath.Join(dir, name+".json"), b)
 }
 
+// writeAtomic replaces path with b, mode 0600 (os.CreateTemp's).
 func writeAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -194,7 +201,7 @@ func LockRun(dir, name string, h Holder) (*RunLock, error) {
 		return nil, fmt.Errorf("run lock: %w", err)
 	}
 	p := filepath.Join(dir, name+".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("run lock: %w", err)
 	}
@@ -278,7 +285,21 @@ func WriteMetrics(path string, m Metrics) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("metrics file %s: %w", path, err)
 	}
-	if err := prometheus.WriteToTextfile(path, reg); err != nil {
+	// Gathered and written here rather than with WriteToTextfile, which
+	// leaves the file readable by everyone: metrics are 0600 like the
+	// report and the state (node_exporter reads them as the same user, or
+	// the admin loosens the directory).
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			return fmt.Errorf("metrics file %s: %w", path, err)
+		}
+	}
+	if err := writeAtomic(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("metrics file %s: %w", path, err)
 	}
 	return nil

@@ -39,18 +39,22 @@ type Config struct {
 // ParseURL parses s3:http[s]://host[:port]/bucket[/prefix].
 func ParseURL(s string) (Config, error) {
 	var c Config
+	shown := backend.Redact(s)
 	rest, ok := strings.CutPrefix(s, "s3:")
 	if !ok {
-		return c, fmt.Errorf("s3 location %q: want s3:https://host/bucket[/prefix]", s)
+		return c, fmt.Errorf("s3 location %q: want s3:https://host/bucket[/prefix]", shown)
 	}
 	u, err := url.Parse(rest)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("s3 location %q: want s3:http[s]://host[:port]/bucket[/prefix]", s)
+		return c, fmt.Errorf("s3 location %q: want s3:http[s]://host[:port]/bucket[/prefix]", shown)
+	}
+	if u.User != nil {
+		return c, fmt.Errorf("s3 location %q: credentials don't go in the location; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", shown)
 	}
 	c.Endpoint, c.Secure = u.Host, u.Scheme == "https"
 	bucket, prefix, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
 	if bucket == "" {
-		return c, fmt.Errorf("s3 location %q: no bucket", s)
+		return c, fmt.Errorf("s3 location %q: no bucket", shown)
 	}
 	c.Bucket, c.Prefix = bucket, prefix
 	return c, nil

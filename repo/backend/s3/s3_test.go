@@ -44,6 +44,13 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("%s: %+v %v, want %+v", tt.in, got, err, tt.want)
 		}
 	}
+	// Credentials in a location are refused, and never shown (issue 14).
+	for _, in := range []string{"s3:https://AKIDEXAMPLE:wJalrXUtnFEMI@host/bucket", "s3:https://AKIDEXAMPLE:wJalrXUtnFEMI@host", "s3:ftp://AKIDEXAMPLE:wJalrXUtnFEMI@host/b"} {
+		_, err := s3.ParseURL(in)
+		if err == nil || strings.Contains(err.Error(), "wJalrXUtnFEMI") || strings.Contains(err.Error(), "AKIDEXAMPLE") {
+			t.Errorf("%s: %v; want an error without the credentials", in, err)
+		}
+	}
 	var c s3.Config
 	for _, o := range [][2]string{{"s3.bucket-lookup", "sideways"}, {"s3.connections", "0"}, {"s3.color", "red"}} {
 		if err := c.ApplyOption(o[0], o[1]); err == nil {

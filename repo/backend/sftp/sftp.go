@@ -124,6 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		args = append(args, "-s", "--", target, "sftp")
 		cmd = exec.Command("ssh", args...)
 	}
+	cmd.Env = backend.ChildEnv(os.Environ())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

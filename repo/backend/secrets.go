@@ -1,0 +1,45 @@
+package backend
+
+import "strings"
+
+// Redact returns location, with anything between "//" and the host's "@"
+// (user and password) replaced by "***", for messages.
+func Redact(location string) string {
+	i := strings.Index(location, "//")
+	if i < 0 {
+		return location
+	}
+	rest := location[i+2:]
+	host := rest
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		host = rest[:j]
+	}
+	at := strings.LastIndex(host, "@")
+	if at < 0 {
+		return location
+	}
+	return location[:i+2] + "***" + rest[at:]
+}
+
+// secretEnv are the variables that carry a repository password: no child
+// process (ssh, a password command, a hook) gets them.
+var secretEnv = []string{"CAIRN_PASSWORD", "CAIRN_FROM_PASSWORD"}
+
+// ChildEnv returns environ without the variables that carry secrets, for
+// the processes cairn starts.
+func ChildEnv(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		secret := false
+		for _, s := range secretEnv {
+			if name == s {
+				secret = true
+			}
+		}
+		if !secret {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
