@@ -102,7 +102,7 @@ func writeFind(w io.Writer, matches []findMatch) {
 			fmt.Fprintf(w, "found in snapshot %s:\n", m.Snapshot)
 			last = m.Snapshot
 		}
-		fmt.Fprintf(w, "  %s %10d %s %s\n", m.Node.Mode, m.Node.Size, m.Node.ModTime.Local().Format("2006-01-02 15:04:05"), m.Path)
+		fmt.Fprintf(w, "  %s %10d %s %s\n", m.Node.Mode, m.Node.Size, m.Node.ModTime.Local().Format("2006-01-02 15:04:05"), safeName(m.Path))
 	}
 	if len(matches) == 0 {
 		fmt.Fprintln(w, "no matches")

@@ -38,7 +38,7 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 				if k.Current {
 					mark = "*"
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, k.ID[:8], k.Username, k.Hostname, k.Created.Local().Format("2006-01-02 15:04:05"))
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, safeName(k.ID[:8]), safeName(k.Username), safeName(k.Hostname), k.Created.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},

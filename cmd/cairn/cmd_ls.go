@@ -97,20 +97,20 @@ snapshot is listed; with PATH one level, or all below it with --recursive.`,
 func writeLs(w io.Writer, entries []lsEntry, long bool) {
 	for _, e := range entries {
 		if !long {
-			fmt.Fprintln(w, e.Path)
+			fmt.Fprintln(w, safeName(e.Path))
 			continue
 		}
-		owner := e.User
+		owner := safeName(e.User)
 		if owner == "" {
 			owner = fmt.Sprint(e.UID)
 		}
-		group := e.Group
+		group := safeName(e.Group)
 		if group == "" {
 			group = fmt.Sprint(e.GID)
 		}
-		name := e.Path
+		name := safeName(e.Path)
 		if e.LinkTarget != "" {
-			name += " -> " + e.LinkTarget
+			name += " -> " + safeName(e.LinkTarget)
 		}
 		fmt.Fprintf(w, "%s %-8s %-8s %10d %s %s\n", e.Mode, owner, group, e.Size, e.ModTime.Local().Format("2006-01-02 15:04:05"), name)
 	}

@@ -186,7 +186,7 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 						if i > 0 {
 							fmt.Fprintln(g.env.Stdout)
 						}
-						fmt.Fprintf(g.env.Stdout, "snapshots for %s:\n", gr.Key)
+						fmt.Fprintf(g.env.Stdout, "snapshots for %s:\n", safeName(fmt.Sprint(gr.Key)))
 					}
 					writeSnapshotTable(g.env.Stdout, gr.Snapshots)
 				}
@@ -235,7 +235,7 @@ func writeSnapshotTable(w io.Writer, sns []snapshotView) {
 			gen = gen[:8]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ShortID, sn.Time.Local().Format("2006-01-02 15:04:05"),
-			sn.Hostname, sn.Kind, gen, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, ","), added)
+			safeName(sn.Hostname), safeName(string(sn.Kind)), safeName(gen), safeName(strings.Join(sn.Tags, ",")), safeName(strings.Join(sn.Paths, ",")), added)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d snapshots\n", len(sns))

@@ -121,9 +121,9 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	}
 	code, hint := exitCode(ctx, err)
 	if !errors.Is(err, errPartial) {
-		fmt.Fprintf(env.Stderr, "error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(env.Stderr, "error: %s\n", termSafe(oneLine(err.Error()), false))
 	} else {
-		fmt.Fprintf(env.Stderr, "warning: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(env.Stderr, "warning: %s\n", termSafe(oneLine(err.Error()), false))
 	}
 	if hint != "" {
 		fmt.Fprintf(env.Stderr, "hint: %s\n", hint)
@@ -523,11 +523,11 @@ func hostname() string {
 // printf prints unless --quiet.
 func (g *globalOptions) printf(format string, args ...any) {
 	if !g.quiet {
-		fmt.Fprintf(g.env.Stdout, format, args...)
+		fmt.Fprint(g.env.Stdout, termSafe(fmt.Sprintf(format, args...), true))
 	}
 }
 
 // warnf prints to stderr.
 func (g *globalOptions) warnf(format string, args ...any) {
-	fmt.Fprintf(g.env.Stderr, format, args...)
+	fmt.Fprint(g.env.Stderr, termSafe(fmt.Sprintf(format, args...), true))
 }
