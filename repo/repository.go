@@ -57,7 +57,12 @@ type Config struct {
 // where the mirror's password comes from, never the password; without
 // either, the mirror shares this repository's password.
 type Mirror struct {
-	Location        string `json:"location"`
+	Location string `json:"location"`
+	// PasswordFile and PasswordCommand were written by older versions.
+	// They are never used: a command or a local path read from a
+	// repository must not be run or read (anyone with a key could plant
+	// one for every client). The password source is local: flags, the
+	// profile, or the repository's own password.
 	PasswordFile    string `json:"password_file,omitempty"`
 	PasswordCommand string `json:"password_command,omitempty"`
 }

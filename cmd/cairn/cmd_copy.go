@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -187,14 +188,57 @@ func copyMirrors(ctx context.Context, g *globalOptions, src *repo.Repository, o 
 	return nil
 }
 
-// mirrorSource is where a mirror is and its password: its own sources, or
-// this repository's password.
+// mirrorSource is where a mirror is and its password: the local
+// --mirror-password-file or -command (or the profile's, or
+// $CAIRN_MIRROR_PASSWORD_FILE), else this repository's password. A
+// password source stored with the mirror in the repository's config (by
+// older versions) is never used: it is told once.
 func (g *globalOptions) mirrorSource(m repo.Mirror) repoSource {
-	s := repoSource{location: m.Location, passwordFile: m.PasswordFile, passwordCommand: m.PasswordCommand}
-	if s.passwordFile == "" && s.passwordCommand == "" {
+	if m.PasswordFile != "" || m.PasswordCommand != "" {
+		g.warnf("warning: the repository's config names a password source for mirror %s; it is ignored, since nothing read from a repository is run or opened: give --mirror-password-file or --mirror-password-command (or set them in the profile), and `cairn mirror remove` then `mirror add` it to drop the stored one\n", m.Location)
+	}
+	s := repoSource{location: m.Location}
+	file, fileOK := mirrorValue(g.mirrorPasswordFile, m.Location)
+	command, commandOK := mirrorValue(g.mirrorPasswordCommand, m.Location)
+	switch {
+	case fileOK && (!commandOK || file.specific || !command.specific):
+		s.passwordFile = file.v
+	case commandOK:
+		s.passwordCommand = command.v
+	case g.env.Getenv("CAIRN_MIRROR_PASSWORD_FILE") != "":
+		s.passwordFile = g.env.Getenv("CAIRN_MIRROR_PASSWORD_FILE")
+	default:
 		s.password = g.pw
 	}
 	return s
+}
+
+type mirrorVal struct {
+	v        string
+	specific bool
+}
+
+// mirrorValue picks, from values given as VALUE or LOCATION=VALUE, the one
+// for the mirror at loc: its own, else the last one for every mirror. A
+// value is for one mirror when what comes before its first "=" is a
+// repository location.
+func mirrorValue(values []string, loc string) (mirrorVal, bool) {
+	var any mirrorVal
+	found := false
+	for _, v := range values {
+		if l, val, ok := strings.Cut(v, "="); ok && looksLikeLocation(l) {
+			if strings.TrimPrefix(l, "local:") == strings.TrimPrefix(loc, "local:") {
+				return mirrorVal{val, true}, true
+			}
+			continue
+		}
+		any, found = mirrorVal{v, false}, true
+	}
+	return any, found
+}
+
+func looksLikeLocation(s string) bool {
+	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "local:") || strings.HasPrefix(s, "sftp:") || strings.HasPrefix(s, "s3:") || strings.Contains(s, "://")
 }
 
 func copyToMirror(ctx context.Context, g *globalOptions, src *repo.Repository, m repo.Mirror, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {

@@ -20,14 +20,14 @@ func newMirrorCommand(g *globalOptions) *cobra.Command {
 		Long: `Mirrors are other repositories (another disk, another site, another
 provider) listed in this repository's config. "cairn copy --mirrors" copies
 new snapshots to each of them, "cairn check --mirrors" says which snapshots
-each lacks. A mirror has its own password source (--mirror-password-file or
---mirror-password-command of "mirror add"); without one it shares this
-repository's password. Only where the password comes from is stored (in
-the encrypted config), never the password.`,
+each lacks. A mirror shares this repository's password unless
+--mirror-password-file or --mirror-password-command (or the profile's
+mirror-password-file / mirror-password-command) says otherwise. The config
+stores a mirror's location only: where its password comes from is always
+given on this machine, never read from a repository.`,
 	}
 	var add struct {
-		passwordFile, passwordCommand string
-		init, noCheck                 bool
+		init, noCheck bool
 	}
 	addCmd := &cobra.Command{
 		Use:   "add LOCATION",
@@ -35,11 +35,8 @@ the encrypted config), never the password.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			m := repo.Mirror{Location: args[0], PasswordFile: add.passwordFile, PasswordCommand: add.passwordCommand}
+			m := repo.Mirror{Location: args[0]}
 			// cron runs elsewhere: keep local paths absolute.
-			if m.PasswordFile != "" {
-				m.PasswordFile, _ = filepath.Abs(m.PasswordFile)
-			}
 			if isLocalPath(m.Location) {
 				m.Location, _ = filepath.Abs(strings.TrimPrefix(m.Location, "local:"))
 			}
@@ -86,8 +83,6 @@ the encrypted config), never the password.`,
 			})
 		},
 	}
-	addCmd.Flags().StringVar(&add.passwordFile, "mirror-password-file", "", "the mirror's password is in `file` (default: this repository's password)")
-	addCmd.Flags().StringVar(&add.passwordCommand, "mirror-password-command", "", "run `command` for the mirror's password")
 	addCmd.Flags().BoolVar(&add.init, "init", false, "create the mirror repository, with this repository's chunker parameters")
 	addCmd.Flags().BoolVar(&add.noCheck, "no-check", false, "don't check that the mirror can be opened now")
 	list := &cobra.Command{
@@ -107,13 +102,11 @@ the encrypted config), never the password.`,
 				return jsonOut(g, ms)
 			}
 			for _, m := range ms {
-				src := "this repository's password"
-				if m.PasswordFile != "" {
-					src = "password file " + m.PasswordFile
-				} else if m.PasswordCommand != "" {
-					src = "password command " + m.PasswordCommand
+				note := ""
+				if m.PasswordFile != "" || m.PasswordCommand != "" {
+					note = "\t(a password source stored by an older version: ignored)"
 				}
-				fmt.Fprintf(g.env.Stdout, "%s\t(%s)\n", m.Location, src)
+				fmt.Fprintf(g.env.Stdout, "%s%s\n", safeName(m.Location), note)
 			}
 			if len(ms) == 0 && !g.quiet {
 				g.printf("no mirrors\n")

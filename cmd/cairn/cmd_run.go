@@ -401,27 +401,21 @@ func historyOf(sns []*snapshot.Snapshot, host string, paths []string) profile.Hi
 	return h
 }
 
-// copyMirrors copies to each mirror of the profile; a mirror listed in the
-// repository's config brings its own password source.
+// copyMirrors copies to each mirror of the profile, with the profile's
+// mirror password source (default: the repository's password).
 func (rn *runner) copyMirrors(ctx context.Context) (int, map[string]any, string) {
 	worst, copied := 0, 0
 	var msgs []string
-	var cfgMirrors []repo.Mirror
-	if r, err := rn.g.openRepo(ctx); err == nil {
-		cfgMirrors = r.Config().Mirrors
-	}
 	for _, m := range rn.p.Mirrors {
 		pw := rn.pw
 		args := []string{"copy", "--json", "--from-repo", rn.p.Repository}
-		for _, cm := range cfgMirrors {
-			if cm.Location == m && (cm.PasswordFile != "" || cm.PasswordCommand != "") {
-				pw = ""
-				if cm.PasswordFile != "" {
-					args = append([]string{"--password-file", cm.PasswordFile}, args...)
-				} else {
-					args = append([]string{"--password-command", cm.PasswordCommand}, args...)
-				}
-			}
+		// The mirrors' password source is the profile's, never one
+		// read from the repository's config.
+		switch {
+		case rn.p.MirrorPasswordFile != "":
+			pw, args = "", append([]string{"--password-file", rn.p.MirrorPasswordFile}, args...)
+		case rn.p.MirrorPasswordCommand != "":
+			pw, args = "", append([]string{"--password-command", rn.p.MirrorPasswordCommand}, args...)
 		}
 		code, out, msg := rn.cairn(ctx, m, pw, args...)
 		var res struct {

@@ -188,7 +188,11 @@ func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name
 	}
 	for _, m := range p.Mirrors {
 		ms := mirrorStatus{Mirror: m}
-		_, missing, err := pg.other(repoSource{location: m, password: pg.pw}).lacking(ctx, mine)
+		src := repoSource{location: m, passwordFile: p.MirrorPasswordFile, passwordCommand: p.MirrorPasswordCommand}
+		if src.passwordFile == "" && src.passwordCommand == "" {
+			src.password = pg.pw
+		}
+		_, missing, err := pg.other(src).lacking(ctx, mine)
 		ms.Missing = len(missing)
 		if err != nil {
 			ms.Error = err.Error()

@@ -199,13 +199,19 @@ func TestMirrors(t *testing.T) {
 	write(t, pwFile, "other\n")
 	mustCairn(t, []string{"CAIRN_REPOSITORY=" + m2, "CAIRN_PASSWORD=other"}, "init")
 	run("mirror", "add", m2, "--mirror-password-file", pwFile)
+	// Where m2's password comes from is given on this machine (here by
+	// the environment for every later command), never by the config.
+	env = append(env, "CAIRN_MIRROR_PASSWORD_FILE=/nonexistent")
+	mirrorPw := []string{"--mirror-password-file", m2 + "=" + pwFile, "--mirror-password-file", filepath.Join(base, "main.pass")}
+	write(t, filepath.Join(base, "main.pass"), "pw\n")
+	run = func(args ...string) string { return mustCairn(t, env, append(mirrorPw, args...)...) }
 	if r := cairn(t, env, "mirror", "add", m1); r.code == 0 || !strings.Contains(r.stderr, "already a mirror") {
 		t.Fatalf("duplicate mirror: %d %s", r.code, r.stderr)
 	}
 	if r := cairn(t, env, "mirror", "add", filepath.Join(base, "nothing")); r.code != 10 {
 		t.Fatalf("mirror that doesn't exist: exit %d %s", r.code, r.stderr)
 	}
-	if out := run("mirror", "list"); !strings.Contains(out, m1) || !strings.Contains(out, "password file "+pwFile) {
+	if out := run("mirror", "list"); !strings.Contains(out, m1) || !strings.Contains(out, m2) || strings.Contains(out, pwFile) {
 		t.Fatalf("mirror list:\n%s", out)
 	}
 	run("backup", "-q", src)
@@ -227,11 +233,11 @@ func TestMirrors(t *testing.T) {
 	run("mirror", "add", "--no-check", down)
 	write(t, filepath.Join(src, "new.txt"), "new")
 	run("backup", "-q", src)
-	r := cairn(t, env, "copy", "--mirrors")
+	r := cairn(t, env, append(mirrorPw, "copy", "--mirrors")...)
 	if r.code == 0 || !strings.Contains(r.stderr, down) || strings.Count(r.stdout, "1 snapshots copied, 1 already there") != 2 {
 		t.Fatalf("copy with a mirror down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = cairn(t, env, "check", "--mirrors")
+	r = cairn(t, env, append(mirrorPw, "check", "--mirrors")...)
 	if r.code == 0 || !strings.Contains(r.stderr, "mirror "+down+" can't be read") {
 		t.Fatalf("check with a mirror down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

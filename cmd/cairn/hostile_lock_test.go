@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/crypto"
 )
 
@@ -108,5 +111,44 @@ func TestPlantedKeyFilesCostNothing(t *testing.T) {
 	r := cairn(t, env, "snapshots")
 	if d := time.Since(start); d > 8*time.Second || r.code != 0 {
 		t.Fatalf("snapshots beside planted key files: exit %d after %s\n%s", r.code, d, r.stderr)
+	}
+}
+
+// TestConfigCantRunCommands (issue 14, demonstrated 2): a mirror's password
+// command or file written into the sealed config (by a key holder, or an
+// older version) is never run or read by check --mirrors, copy --mirrors,
+// status or run; the commands say it is ignored.
+func TestConfigCantRunCommands(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := t.TempDir()
+	s := newRunSetup(t, base, "")
+	marker := filepath.Join(base, "ran")
+	r, err := repo.Open(ctx, local.New(s.repo), "pw", repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := r.Begin(ctx, repo.SessionOptions{Lock: repo.ExclusiveLock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UpdateConfig(ctx, func(c *repo.Config) error {
+		c.Mirrors = []repo.Mirror{{Location: s.mirror, PasswordCommand: "touch " + marker + "; echo pw"}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sess.Close()
+	env := append(s.env, "CAIRN_REPOSITORY="+s.repo, "CAIRN_PASSWORD=pw")
+	for _, args := range [][]string{{"copy", "--mirrors"}, {"check", "--mirrors"}} {
+		r := cairn(t, env, args...)
+		if r.code != 0 || !strings.Contains(r.stderr, "it is ignored") {
+			t.Fatalf("cairn %s: exit %d, stderr %q; want success (the repository's password) and a warning", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	s.run(t, time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC))
+	cairn(t, s.env, "status")
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a password command read from the repository's config was run")
 	}
 }

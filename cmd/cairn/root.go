@@ -65,20 +65,25 @@ type globalOptions struct {
 	repo            string
 	passwordFile    string
 	passwordCommand string
-	json            bool
-	quiet           bool
-	verbose         int
-	compression     string
-	cpuProfile      string
-	memProfile      string
-	retryLock       time.Duration
-	limitUpload     int
-	limitDownload   int
-	options         []string
-	cacheDir        string
-	noCache         bool
-	env             *Env
-	progress        *progressState
+	// mirrorPasswordFile and mirrorPasswordCommand are where the mirrors'
+	// password comes from (flags or profile; default: this repository's).
+	// Each is VALUE (every mirror) or LOCATION=VALUE (that mirror).
+	mirrorPasswordFile    []string
+	mirrorPasswordCommand []string
+	json                  bool
+	quiet                 bool
+	verbose               int
+	compression           string
+	cpuProfile            string
+	memProfile            string
+	retryLock             time.Duration
+	limitUpload           int
+	limitDownload         int
+	options               []string
+	cacheDir              string
+	noCache               bool
+	env                   *Env
+	progress              *progressState
 	// pw is the password once read, so a mirror that shares it doesn't
 	// ask again.
 	pw string
@@ -175,6 +180,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.StringVarP(&g.repo, "repo", "r", "", "repository `location` (default $CAIRN_REPOSITORY)")
 	f.StringVar(&g.passwordFile, "password-file", "", "read the password from `file` (default $CAIRN_PASSWORD_FILE)")
 	f.StringVar(&g.passwordCommand, "password-command", "", "run `command` and read the password from its output")
+	f.StringArrayVar(&g.mirrorPasswordFile, "mirror-password-file", nil, "the mirrors' password is in `file`, or LOCATION=FILE for one mirror (repeatable; default: $CAIRN_MIRROR_PASSWORD_FILE, else this repository's password)")
+	f.StringArrayVar(&g.mirrorPasswordCommand, "mirror-password-command", nil, "run `command` for the mirrors' password, or LOCATION=COMMAND for one mirror (repeatable)")
 	f.BoolVar(&g.json, "json", false, "print JSON instead of text")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	f.CountVarP(&g.verbose, "verbose", "v", "print more (repeat for more)")
@@ -275,6 +282,14 @@ func (g *globalOptions) applyProfile(name string) error {
 		g.passwordFile, g.passwordCommand = p.PasswordFile, p.PasswordCommand
 		if p.Password != "" {
 			g.pw = p.Password
+		}
+	}
+	if len(g.mirrorPasswordFile) == 0 && len(g.mirrorPasswordCommand) == 0 {
+		if p.MirrorPasswordFile != "" {
+			g.mirrorPasswordFile = []string{p.MirrorPasswordFile}
+		}
+		if p.MirrorPasswordCommand != "" {
+			g.mirrorPasswordCommand = []string{p.MirrorPasswordCommand}
 		}
 	}
 	g.options = append(append([]string{}, p.Options...), g.options...)

@@ -97,12 +97,17 @@ type Profile struct {
 	Keep         Keep     `toml:"keep"`
 	Prune        string   `toml:"prune"`
 	Mirrors      []string `toml:"mirrors"`
-	CheckWindow  string   `toml:"check-window"`
-	VerifySample string   `toml:"verify-sample"`
-	MetricsFile  string   `toml:"metrics-file"`
-	ReportFile   string   `toml:"report-file"`
-	RunAt        string   `toml:"run-at"`
-	Hooks        Hooks    `toml:"hooks"`
+	// MirrorPasswordFile and MirrorPasswordCommand give the mirrors'
+	// password (default: the repository's own). Only local: a mirror
+	// listed in a repository's config never brings a password source.
+	MirrorPasswordFile    string `toml:"mirror-password-file"`
+	MirrorPasswordCommand string `toml:"mirror-password-command"`
+	CheckWindow           string `toml:"check-window"`
+	VerifySample          string `toml:"verify-sample"`
+	MetricsFile           string `toml:"metrics-file"`
+	ReportFile            string `toml:"report-file"`
+	RunAt                 string `toml:"run-at"`
+	Hooks                 Hooks  `toml:"hooks"`
 }
 
 // Defaults of the schedule keys.
@@ -272,6 +277,9 @@ func (f *File) validate(p *Profile, perm os.FileMode) error {
 	}
 	if n > 1 {
 		return f.errorf(p, "password-file", "give one of password-file, password-command and password")
+	}
+	if p.MirrorPasswordFile != "" && p.MirrorPasswordCommand != "" {
+		return f.errorf(p, "mirror-password-file", "give one of mirror-password-file and mirror-password-command")
 	}
 	if p.Password != "" && perm&0o077 != 0 {
 		return f.errorf(p, "password", "the file holds a password but is readable by others (mode %04o); chmod 600 %s, or use password-file", perm, f.Path)
