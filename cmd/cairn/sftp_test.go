@@ -128,15 +128,23 @@ func TestCacheOverSFTP(t *testing.T) {
 	}
 }
 
+// buildSFTPServer builds testdata/sftpserver (pkg/sftp's server on stdin
+// and stdout, without fsync@openssh.com) into dir.
+func buildSFTPServer(t *testing.T, dir string) string {
+	t.Helper()
+	server := filepath.Join(dir, "sftpserver")
+	if out, err := exec.Command("go", "build", "-o", server, "./testdata/sftpserver").CombinedOutput(); err != nil {
+		t.Fatalf("build the test SFTP server: %v\n%s", err, out)
+	}
+	return server
+}
+
 // TestSFTPWithoutSync: a server without fsync@openssh.com still works, and
 // cairn says once per command that its saves can't be synced.
 func TestSFTPWithoutSync(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
-	server := filepath.Join(base, "sftpserver")
-	if out, err := exec.Command("go", "build", "-o", server, "./testdata/sftpserver").CombinedOutput(); err != nil {
-		t.Fatalf("build the test SFTP server: %v\n%s", err, out)
-	}
+	server := buildSFTPServer(t, base)
 	src := filepath.Join(base, "src")
 	write(t, filepath.Join(src, "a.txt"), "hello")
 	env := []string{"CAIRN_REPOSITORY=sftp://127.0.0.1/" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
@@ -177,10 +185,7 @@ func TestSFTPLocationIsNoOption(t *testing.T) {
 func TestSecretsStayHome(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
-	server := filepath.Join(base, "sftpserver")
-	if out, err := exec.Command("go", "build", "-o", server, "./testdata/sftpserver").CombinedOutput(); err != nil {
-		t.Fatalf("build the test SFTP server: %v\n%s", err, out)
-	}
+	server := buildSFTPServer(t, base)
 	sshEnv, pwEnv := filepath.Join(base, "ssh.env"), filepath.Join(base, "pw.env")
 	env := []string{"CAIRN_REPOSITORY=sftp://127.0.0.1/" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=hunter2-secret", "CAIRN_FROM_PASSWORD=hunter3-secret"}
 	opt := []string{"-o", "sftp.command=env > " + sshEnv + "; exec " + server}
