@@ -34,6 +34,9 @@ type Sealer interface {
 var (
 	ErrTruncated = errors.New("pack: truncated")
 	ErrCorrupt   = errors.New("pack: corrupt header")
+	// ErrTooLarge means a blob is larger than MaxBlobSize: no reader
+	// would accept it, so no writer stores it.
+	ErrTooLarge = errors.New("blob larger than the limit of 128 MiB")
 )
 
 const (
@@ -86,6 +89,9 @@ func (w *Writer) Type() BlobType { return w.typ }
 func (w *Writer) Add(e Entry, stored []byte) error {
 	if w.err != nil {
 		return w.err
+	}
+	if e.RawLength > MaxBlobSize || len(stored) > MaxBlobSize+1<<10 {
+		return fmt.Errorf("add blob %s: %w", e.ID.Short(), ErrTooLarge)
 	}
 	e.Offset = uint32(w.size)
 	e.Length = uint32(len(stored))

@@ -181,6 +181,12 @@ func (r *Repository) NewSaver() *Saver {
 // ID returns the blob ID of data.
 func (s *Saver) ID(data []byte) pack.ID { return s.hasher.Sum(data) }
 
+// RequireFormat raises the repository's format version; see
+// Repository.RequireFormat.
+func (s *Saver) RequireFormat(ctx context.Context, version int) error {
+	return s.r.RequireFormat(ctx, version)
+}
+
 // Save stores data as a blob of type t in generation gen unless it is
 // already stored there or on its way. It reports the ID, whether the blob
 // was new, and its stored size if it was.
@@ -193,6 +199,9 @@ func (s *Saver) Save(ctx context.Context, t pack.BlobType, data []byte, gen pack
 // SaveWithID is Save for a caller that already computed the ID.
 func (s *Saver) SaveWithID(ctx context.Context, t pack.BlobType, id pack.ID, data []byte, gen pack.Generation) (bool, int, error) {
 	r, w := s.r, s.r.w
+	if len(data) > pack.MaxBlobSize {
+		return false, 0, fmt.Errorf("save %s blob %s: %w: %d bytes", t, id.Short(), pack.ErrTooLarge, len(data))
+	}
 	h := pack.BlobHandle{ID: id, Type: t}
 	if r.idx.Has(h, gen) {
 		return false, 0, nil

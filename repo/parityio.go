@@ -28,13 +28,74 @@ func ParityHandle(h backend.Handle) backend.Handle {
 }
 
 // UpdateConfig changes the config with fn and replaces the config file
-// atomically. The caller holds an exclusive lock.
+// atomically. The caller holds an exclusive lock. fn gets the config as
+// it is on the storage now, not as it was at Open: another client may have
+// changed it while this one waited for its lock.
 func (r *Repository) UpdateConfig(ctx context.Context, fn func(*Config) error) error {
-	cfg := r.cfg
-	cfg.Mirrors = append([]Mirror(nil), cfg.Mirrors...)
+	r.cfgMu.Lock()
+	defer r.cfgMu.Unlock()
+	cfg, err := r.readConfig(ctx)
+	if err != nil {
+		return err
+	}
 	if err := fn(&cfg); err != nil {
 		return err
 	}
+	if err := r.writeConfig(ctx, cfg); err != nil {
+		return err
+	}
+	r.cfg = cfg
+	r.format.Store(int32(cfg.Version))
+	return nil
+}
+
+// RequireFormat raises the repository's format version to at least
+// version before data that needs it is written. Older clients then refuse
+// the repository rather than misread it. Safe for concurrent use; it
+// leaves the rest of the config as it is on the storage.
+func (r *Repository) RequireFormat(ctx context.Context, version int) error {
+	if int(r.format.Load()) >= version || r.opts.DryRun {
+		return nil
+	}
+	if version > FormatVersion {
+		return fmt.Errorf("repository format %d is newer than this cairn writes (%d)", version, FormatVersion)
+	}
+	r.cfgMu.Lock()
+	defer r.cfgMu.Unlock()
+	if int(r.format.Load()) >= version {
+		return nil
+	}
+	cfg, err := r.readConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if cfg.Version < version {
+		cfg.Version = version
+		if err := r.writeConfig(ctx, cfg); err != nil {
+			return fmt.Errorf("raise repository format to %d: %w", version, err)
+		}
+	}
+	r.format.Store(int32(cfg.Version))
+	return nil
+}
+
+// readConfig reads the config as it is on the storage now.
+func (r *Repository) readConfig(ctx context.Context) (Config, error) {
+	sealed, err := backend.LoadLimited(ctx, r.be, backend.Handle{Type: backend.ConfigFile}, MaxConfigSize)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := decodeConfig(r.key, sealed, r.be.Location())
+	if err != nil {
+		return Config{}, err
+	}
+	if cfg.ID != r.cfg.ID {
+		return Config{}, fmt.Errorf("read config: %w: the repository ID changed from %s to %s", ErrDamaged, r.cfg.ID[:8], cfg.ID[:8])
+	}
+	return cfg, nil
+}
+
+func (r *Repository) writeConfig(ctx context.Context, cfg Config) error {
 	plain, err := json.Marshal(cfg)
 	if err != nil {
 		return err
@@ -43,7 +104,6 @@ func (r *Repository) UpdateConfig(ctx context.Context, fn func(*Config) error) e
 	if err := r.be.Replace(ctx, backend.Handle{Type: backend.ConfigFile}, bytes.NewReader(sealed), int64(len(sealed))); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	r.cfg = cfg
 	return nil
 }
 

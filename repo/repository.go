@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/user"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -34,8 +36,18 @@ var (
 	ErrDamaged = errors.New("repository damage")
 )
 
-// FormatVersion is the repository format this code writes.
-const FormatVersion = 1
+// Repository format versions. A repository starts at version 1 and is
+// raised to SplitTreeFormat when the first split tree is written, so a
+// client too old to read split trees refuses the repository instead of
+// restoring a split directory as an empty one.
+const (
+	// FormatVersion is the newest format this code reads and writes.
+	FormatVersion = 2
+	// initFormat is the version init writes.
+	initFormat = 1
+	// SplitTreeFormat is the first version with split trees.
+	SplitTreeFormat = 2
+)
 
 // Config is the sealed content of the config file.
 type Config struct {
@@ -115,6 +127,11 @@ type Repository struct {
 	key     *crypto.Key
 	keyID   string
 	cfg     Config
+	// cfgMu serializes config writes; format is the version the config
+	// on the storage is known to have (RequireFormat raises it while
+	// savers read cfg, so it is kept apart).
+	cfgMu   sync.Mutex
+	format  atomic.Int32
 	idx     *index.Index
 	opts    Options
 	level   zstd.EncoderLevel
@@ -179,7 +196,7 @@ func Init(ctx context.Context, be backend.Backend, password string, o InitOption
 	if _, err := rand.Read(rid[:]); err != nil {
 		return nil, err
 	}
-	cfg := Config{Version: FormatVersion, ID: pack.ID(rid).String(), ChunkerPolynomial: pol,
+	cfg := Config{Version: initFormat, ID: pack.ID(rid).String(), ChunkerPolynomial: pol,
 		MinChunkSize: chunker.DefaultMinSize, MaxChunkSize: chunker.DefaultMaxSize,
 		PackSize: o.PackSize, Compression: o.Compression}
 	if c := o.Chunker; c != nil {
@@ -218,6 +235,7 @@ func newRepository(be backend.Backend, key *crypto.Key, cfg Config, o Options) *
 		r.level, _ = ParseCompression(o.Compression)
 	}
 	r.codecs = make(chan *blobCodec, 4*runtime.GOMAXPROCS(0))
+	r.format.Store(int32(cfg.Version))
 	return r
 }
 
@@ -243,36 +261,46 @@ func Open(ctx context.Context, be backend.Backend, password string, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	plain, err := key.Open(nil, sealedCfg, "config")
+	cfg, err := decodeConfig(key, sealedCfg, be.Location())
 	if err != nil {
-		return nil, fmt.Errorf("open config: %w: %w", ErrDamaged, err)
-	}
-	var cfg Config
-	if err := json.Unmarshal(plain, &cfg); err != nil {
-		return nil, fmt.Errorf("decode config: %w: %w", ErrDamaged, err)
-	}
-	if cfg.Version != FormatVersion {
-		return nil, fmt.Errorf("open %s: unsupported repository version %d", be.Location(), cfg.Version)
-	}
-	// The ID names the local cache directory: a hostile config must not
-	// make it a path.
-	if id, err := pack.ParseID(cfg.ID); err != nil || id.String() != cfg.ID {
-		return nil, fmt.Errorf("decode config: %w: repository ID %q is not 64 lowercase hex characters", ErrDamaged, cfg.ID)
-	}
-	if cfg.PackSize < 1<<20 || cfg.MinChunkSize == 0 || cfg.MaxChunkSize < cfg.MinChunkSize || cfg.MaxChunkSize > pack.MaxBlobSize {
-		return nil, fmt.Errorf("decode config: %w: parameters out of range", ErrDamaged)
-	}
-	if _, err := ParseCompression(cfg.Compression); err != nil {
-		return nil, fmt.Errorf("decode config: %w", err)
-	}
-	if cfg.Parity.Enabled() {
-		if err := cfg.Parity.Validate(); err != nil {
-			return nil, fmt.Errorf("decode config: %w", err)
-		}
+		return nil, err
 	}
 	r := newRepository(be, key, cfg, o)
 	r.keyID = keyID
 	return r, nil
+}
+
+// decodeConfig opens and validates the sealed config of the repository at
+// location.
+func decodeConfig(key *crypto.Key, sealedCfg []byte, location string) (Config, error) {
+	plain, err := key.Open(nil, sealedCfg, "config")
+	if err != nil {
+		return Config{}, fmt.Errorf("open config: %w: %w", ErrDamaged, err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(plain, &cfg); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w: %w", ErrDamaged, err)
+	}
+	if cfg.Version < 1 || cfg.Version > FormatVersion {
+		return Config{}, fmt.Errorf("open %s: unsupported repository version %d (this cairn reads versions 1 to %d; upgrade cairn)", location, cfg.Version, FormatVersion)
+	}
+	// The ID names the local cache directory: a hostile config must not
+	// make it a path.
+	if id, err := pack.ParseID(cfg.ID); err != nil || id.String() != cfg.ID {
+		return Config{}, fmt.Errorf("decode config: %w: repository ID %q is not 64 lowercase hex characters", ErrDamaged, cfg.ID)
+	}
+	if cfg.PackSize < 1<<20 || cfg.MinChunkSize == 0 || cfg.MaxChunkSize < cfg.MinChunkSize || cfg.MaxChunkSize > pack.MaxBlobSize {
+		return Config{}, fmt.Errorf("decode config: %w: parameters out of range", ErrDamaged)
+	}
+	if _, err := ParseCompression(cfg.Compression); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	if cfg.Parity.Enabled() {
+		if err := cfg.Parity.Validate(); err != nil {
+			return Config{}, fmt.Errorf("decode config: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 // MaxConfigSize bounds the config file; a larger one is never read.

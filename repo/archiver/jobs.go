@@ -73,18 +73,13 @@ func (d *dirJob) done(ctx context.Context) {
 			t.Nodes = append(t.Nodes, n)
 		}
 	}
-	b, err := t.Encode()
-	if err != nil {
-		a.fail(fmt.Errorf("encode tree %s: %w", d.path, err))
-		return
-	}
 	var s *repo.Saver
 	select {
 	case s = <-a.savers:
 	default:
 		s = a.r.NewSaver()
 	}
-	id, _, _, err := s.Save(ctx, pack.TreeBlob, b, a.opts.Generation)
+	id, err := snapshot.SaveTree(ctx, s, t, a.opts.Generation)
 	select {
 	case a.savers <- s:
 	default:

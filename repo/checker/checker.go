@@ -299,6 +299,10 @@ func (c *checker) snapshots(ctx context.Context) error {
 				c.fail("tree", id.Short(), err.Error(), where)
 				return
 			}
+			for _, p := range t.Parts {
+				c.needed[pack.BlobHandle{ID: p, Type: pack.TreeBlob}] = true
+				c.use(p, where)
+			}
 			for _, n := range t.Nodes {
 				p := path.Join(dir, n.Name)
 				switch n.Type {

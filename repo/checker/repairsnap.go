@@ -149,11 +149,7 @@ func (w *rewriter) tree(id pack.ID, dir string) (pack.ID, error) {
 		w.done[id] = id
 		return id, nil
 	}
-	b, err := t.Encode()
-	if err != nil {
-		return id, err
-	}
-	nid, _, _, err := w.s.Save(w.ctx, pack.TreeBlob, b, w.gen)
+	nid, err := snapshot.SaveTree(w.ctx, w.s, &snapshot.Tree{Nodes: t.Nodes}, w.gen)
 	if err != nil {
 		return id, err
 	}

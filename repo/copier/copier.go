@@ -430,11 +430,7 @@ func (c *copier) rewrite(ctx context.Context, id pack.ID) (pack.ID, error) {
 			n.Content = content
 		}
 	}
-	b, err := t.Encode()
-	if err != nil {
-		return pack.ID{}, err
-	}
-	d, _, _, err := c.saver.Save(ctx, pack.TreeBlob, b, c.gen)
+	d, err := snapshot.SaveTree(ctx, c.saver, t, c.gen)
 	if err != nil {
 		return pack.ID{}, err
 	}

@@ -131,6 +131,9 @@ func usedBlobs(ctx context.Context, r *repo.Repository, sns []*snapshot.Snapshot
 			if err != nil {
 				return fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
 			}
+			for _, p := range t.Parts {
+				used[usedKey{pack.BlobHandle{ID: p, Type: pack.TreeBlob}, gen}] = true
+			}
 			for _, n := range t.Nodes {
 				switch n.Type {
 				case snapshot.TypeDir:

@@ -125,6 +125,7 @@ func FuzzDecodeTree(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"nodes":[]}`))
+	f.Add([]byte(`{"nodes":[],"parts":["` + pack.ID{1}.String() + `"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr, err := snapshot.DecodeTree(data)
 		if err != nil {

@@ -56,6 +56,15 @@ func ComputeStats(ctx context.Context, r *repo.Repository, sns []*Snapshot) (Sta
 		if err != nil {
 			return err
 		}
+		for _, p := range t.Parts {
+			if !trees[p] {
+				trees[p] = true
+				if locs := idx.LookupAny(pack.BlobHandle{ID: p, Type: pack.TreeBlob}); len(locs) > 0 {
+					st.StoredSize += int64(locs[0].Length)
+					st.UniqueSize += int64(locs[0].RawLength)
+				}
+			}
+		}
 		for _, n := range t.Nodes {
 			switch n.Type {
 			case TypeDir:

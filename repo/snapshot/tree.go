@@ -120,9 +120,29 @@ func (n *Node) UnmarshalJSON(b []byte) error {
 }
 
 // Tree is a directory: its nodes sorted by name bytes.
+//
+// A directory whose encoding is larger than TreeSplitSize is stored as a
+// head blob {"nodes":[],"parts":[…]} naming part blobs, each a plain tree
+// of consecutive nodes. LoadTree joins the parts into Nodes and keeps their
+// IDs in Parts, so walkers that count which blobs are used count them too.
 type Tree struct {
-	Nodes []*Node `json:"nodes"`
+	Nodes []*Node   `json:"nodes"`
+	Parts []pack.ID `json:"parts,omitempty"`
 }
+
+// Split trees.
+const (
+	// TreeSplitSize is the largest tree blob written whole; a larger
+	// directory is split into parts of about this size or less. Readers
+	// accept tree blobs up to pack.MaxBlobSize, the limit of every blob.
+	TreeSplitSize = 4 << 20
+	// treePartMin is where a part may end at a content-defined cut point,
+	// so inserting one entry into a huge directory rewrites one part.
+	treePartMin = 512 << 10
+	// treeCutMask selects cut points: a part ends after a node whose name
+	// hash has these bits zero (one node in 4096).
+	treeCutMask = 1<<12 - 1
+)
 
 // ErrInvalidTree means a tree blob decoded but is not acceptable.
 var ErrInvalidTree = errors.New("invalid tree")
@@ -139,8 +159,9 @@ func (t *Tree) Sort() {
 	slices.SortFunc(t.Nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// Encode returns the canonical JSON of t: sorted nodes, fixed field order,
-// so an unchanged directory gets the same ID in every snapshot.
+// Encode returns the canonical JSON of t as one blob: sorted nodes, fixed
+// field order, so an unchanged directory gets the same ID in every
+// snapshot. Parts are not encoded; SaveTree writes split trees.
 func (t *Tree) Encode() ([]byte, error) {
 	t.Sort()
 	var buf bytes.Buffer
@@ -159,45 +180,156 @@ func (t *Tree) Encode() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// DecodeTree parses and validates a tree blob.
+// TreeSaver stores tree blobs; *repo.Saver is one. RequireFormat raises
+// the repository's format version before a split tree is written, so no
+// older client reads a split directory as an empty one.
+type TreeSaver interface {
+	Save(ctx context.Context, t pack.BlobType, data []byte, gen pack.Generation) (pack.ID, bool, int, error)
+	RequireFormat(ctx context.Context, version int) error
+}
+
+// SaveTree stores t in generation gen, split into parts when its encoding
+// is larger than TreeSplitSize, and returns the ID of its (head) blob.
+func SaveTree(ctx context.Context, s TreeSaver, t *Tree, gen pack.Generation) (pack.ID, error) {
+	b, err := t.Encode()
+	if err != nil {
+		return pack.ID{}, err
+	}
+	if len(b) <= TreeSplitSize {
+		id, _, _, err := s.Save(ctx, pack.TreeBlob, b, gen)
+		return id, err
+	}
+	if err := s.RequireFormat(ctx, repo.SplitTreeFormat); err != nil {
+		return pack.ID{}, err
+	}
+	b = nil
+	var parts []pack.ID
+	var part bytes.Buffer
+	count := 0
+	flush := func() error {
+		part.WriteString("]}\n")
+		id, _, _, err := s.Save(ctx, pack.TreeBlob, part.Bytes(), gen)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, id)
+		part.Reset()
+		count = 0
+		return nil
+	}
+	for _, n := range t.Nodes {
+		nb, err := n.MarshalJSON()
+		if err != nil {
+			return pack.ID{}, err
+		}
+		if len(nb)+16 > pack.MaxBlobSize {
+			return pack.ID{}, fmt.Errorf("entry %q: %w: its metadata is %d bytes", n.Name, pack.ErrTooLarge, len(nb))
+		}
+		if count > 0 && part.Len()+len(nb)+4 > TreeSplitSize {
+			if err := flush(); err != nil {
+				return pack.ID{}, err
+			}
+		}
+		if count == 0 {
+			part.WriteString(`{"nodes":[`)
+		} else {
+			part.WriteByte(',')
+		}
+		part.Write(nb)
+		count++
+		if part.Len() >= treePartMin && nameHash(n.Name)&treeCutMask == 0 {
+			if err := flush(); err != nil {
+				return pack.ID{}, err
+			}
+		}
+	}
+	if count > 0 {
+		if err := flush(); err != nil {
+			return pack.ID{}, err
+		}
+	}
+	var head bytes.Buffer
+	head.WriteString(`{"nodes":[],"parts":[`)
+	for i, id := range parts {
+		if i > 0 {
+			head.WriteByte(',')
+		}
+		fmt.Fprintf(&head, "%q", id.String())
+	}
+	head.WriteString("]}\n")
+	if head.Len() > TreeSplitSize {
+		return pack.ID{}, fmt.Errorf("directory of %d entries: %w: %d parts", len(t.Nodes), pack.ErrTooLarge, len(parts))
+	}
+	id, _, _, err := s.Save(ctx, pack.TreeBlob, head.Bytes(), gen)
+	return id, err
+}
+
+// nameHash is FNV-1a 64 of name.
+func nameHash(name string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// DecodeTree parses and validates one tree blob: a plain tree, or the head
+// of a split tree (no nodes, its parts in order).
 func DecodeTree(b []byte) (*Tree, error) {
 	var wt struct {
 		Nodes []*wireNode `json:"nodes"`
+		Parts []pack.ID   `json:"parts"`
 	}
 	if err := json.Unmarshal(b, &wt); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidTree, err)
 	}
-	t := Tree{Nodes: make([]*Node, len(wt.Nodes))}
+	if len(wt.Parts) > 0 && len(wt.Nodes) > 0 {
+		return nil, fmt.Errorf("%w: a split tree's head has nodes", ErrInvalidTree)
+	}
+	t := Tree{Nodes: make([]*Node, len(wt.Nodes)), Parts: wt.Parts}
 	for i, w := range wt.Nodes {
 		if w == nil {
 			return nil, fmt.Errorf("%w: null node", ErrInvalidTree)
 		}
 		t.Nodes[i] = w.node()
 	}
-	var prev string
-	for i, n := range t.Nodes {
-		if n == nil {
-			return nil, fmt.Errorf("%w: null node", ErrInvalidTree)
-		}
-		if !ValidName(n.Name) {
-			return nil, fmt.Errorf("%w: node name %q is not allowed", ErrInvalidTree, n.Name)
-		}
-		if i > 0 && n.Name <= prev {
-			return nil, fmt.Errorf("%w: nodes not sorted or duplicate name %q", ErrInvalidTree, n.Name)
-		}
-		prev = n.Name
-		if !n.Type.valid() {
-			return nil, fmt.Errorf("%w: node %q has type %q", ErrInvalidTree, n.Name, n.Type)
-		}
-		if n.Type == TypeDir && n.Subtree == nil {
-			return nil, fmt.Errorf("%w: directory %q has no subtree", ErrInvalidTree, n.Name)
-		}
+	if err := checkNodes(t.Nodes, ""); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
 
-// LoadTree loads and decodes tree id.
-func LoadTree(ctx context.Context, r *repo.Repository, id pack.ID) (*Tree, error) {
+// checkNodes validates nodes that follow a node called prev ("" for the
+// first).
+func checkNodes(nodes []*Node, prev string) error {
+	for i, n := range nodes {
+		if n == nil {
+			return fmt.Errorf("%w: null node", ErrInvalidTree)
+		}
+		if !ValidName(n.Name) {
+			return fmt.Errorf("%w: node name %q is not allowed", ErrInvalidTree, n.Name)
+		}
+		if (i > 0 || prev != "") && n.Name <= prev {
+			return fmt.Errorf("%w: nodes not sorted or duplicate name %q", ErrInvalidTree, n.Name)
+		}
+		prev = n.Name
+		if !n.Type.valid() {
+			return fmt.Errorf("%w: node %q has type %q", ErrInvalidTree, n.Name, n.Type)
+		}
+		if n.Type == TypeDir && n.Subtree == nil {
+			return fmt.Errorf("%w: directory %q has no subtree", ErrInvalidTree, n.Name)
+		}
+	}
+	return nil
+}
+
+// BlobLoader loads blobs; *repo.Repository is one.
+type BlobLoader interface {
+	LoadBlob(ctx context.Context, h pack.BlobHandle, dst []byte) ([]byte, error)
+}
+
+func loadTreeBlob(ctx context.Context, r BlobLoader, id pack.ID) (*Tree, error) {
 	b, err := r.LoadBlob(ctx, pack.BlobHandle{ID: id, Type: pack.TreeBlob}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load tree %s: %w", id.Short(), err)
@@ -205,6 +337,32 @@ func LoadTree(ctx context.Context, r *repo.Repository, id pack.ID) (*Tree, error
 	t, err := DecodeTree(b)
 	if err != nil {
 		return nil, fmt.Errorf("tree %s: %w: %w", id.Short(), repo.ErrDamaged, err)
+	}
+	return t, nil
+}
+
+// LoadTree loads and decodes tree id, joining the parts of a split tree.
+func LoadTree(ctx context.Context, r BlobLoader, id pack.ID) (*Tree, error) {
+	t, err := loadTreeBlob(ctx, r, id)
+	if err != nil || len(t.Parts) == 0 {
+		return t, err
+	}
+	for _, p := range t.Parts {
+		pt, err := loadTreeBlob(ctx, r, p)
+		if err != nil {
+			return nil, fmt.Errorf("tree %s: part %s: %w", id.Short(), p.Short(), err)
+		}
+		if len(pt.Parts) > 0 || len(pt.Nodes) == 0 {
+			return nil, fmt.Errorf("tree %s: part %s: %w: %w: a part must hold nodes only", id.Short(), p.Short(), repo.ErrDamaged, ErrInvalidTree)
+		}
+		prev := ""
+		if len(t.Nodes) > 0 {
+			prev = t.Nodes[len(t.Nodes)-1].Name
+		}
+		if err := checkNodes(pt.Nodes[:1], prev); err != nil {
+			return nil, fmt.Errorf("tree %s: part %s: %w: %w", id.Short(), p.Short(), repo.ErrDamaged, err)
+		}
+		t.Nodes = append(t.Nodes, pt.Nodes...)
 	}
 	return t, nil
 }
