@@ -130,11 +130,11 @@ type Repository struct {
 	// cfgMu serializes config writes; format is the version the config
 	// on the storage is known to have (RequireFormat raises it while
 	// savers read cfg, so it is kept apart).
-	cfgMu   sync.Mutex
-	format  atomic.Int32
-	idx     *index.Index
-	opts    Options
-	level   zstd.EncoderLevel
+	cfgMu  sync.Mutex
+	format atomic.Int32
+	idx    *index.Index
+	opts   Options
+	level  zstd.EncoderLevel
 	// codecs is a bounded free list, not a sync.Pool: a GC must not
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec
