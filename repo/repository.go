@@ -459,6 +459,9 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	if r.cache != nil && (t == backend.IndexFile || t == backend.SnapshotFile) {
 		r.cache.put(h, sealed)
 	}
+	if t == backend.SnapshotFile && r.session != nil {
+		r.session.wroteSnapshot(id)
+	}
 	return id, nil
 }
 
@@ -517,11 +520,19 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pa
 }
 
 // List returns the IDs of all files of type t. Names that are not IDs are
-// skipped.
+// skipped. In a session with the index loaded, snapshots are only those
+// the index covers: listed before it was loaded, or written since by this
+// session.
 func (r *Repository) List(ctx context.Context, t backend.FileType) ([]pack.ID, error) {
 	var ids []pack.ID
+	s := r.session
 	err := r.be.List(ctx, t, func(fi backend.FileInfo) error {
 		if id, err := pack.ParseID(fi.Name); err == nil {
+			if t == backend.SnapshotFile && s != nil {
+				if covered, ok := s.covers(id); ok && !covered {
+					return nil
+				}
+			}
 			ids = append(ids, id)
 		}
 		return nil

@@ -79,6 +79,12 @@ type Session struct {
 	// packs is the listing of data/ taken after the lock was held.
 	packs   map[pack.ID]backend.FileInfo
 	missing []pack.ID
+	// snapshots are the snapshot files listed before the index was
+	// loaded, and those this session wrote: the only ones whose trees
+	// the loaded index is sure to cover (a backup writes its index
+	// before its snapshot). nil without the index.
+	snapMu    sync.Mutex
+	snapshots map[pack.ID]bool
 	// onMissing is SessionOptions.OnMissingPacks.
 	onMissing func([]pack.ID)
 	closed    sync.Once
@@ -130,6 +136,21 @@ func (s *Session) LoadIndex(ctx context.Context, keepMissing bool) error {
 		return err
 	}
 	r := s.r
+	// Snapshots first, then the index: a snapshot that appears after
+	// the listing (a backup finishing meanwhile) may need index files
+	// loaded too late, and must not look damaged.
+	snaps := map[pack.ID]bool{}
+	if err := r.raw.List(ctx, backend.SnapshotFile, func(fi backend.FileInfo) error {
+		if id, err := pack.ParseID(fi.Name); err == nil {
+			snaps[id] = true
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	s.snapMu.Lock()
+	s.snapshots = snaps
+	s.snapMu.Unlock()
 	r.idx = index.New()
 	if err := r.loadIndex(ctx); err != nil {
 		return err
@@ -158,6 +179,26 @@ func (s *Session) LoadIndex(ctx context.Context, keepMissing bool) error {
 		s.onMissing(s.missing)
 	}
 	return nil
+}
+
+// covers reports whether the session's index covers snapshot id; ok is
+// false when the session has no index.
+func (s *Session) covers(id pack.ID) (covered, ok bool) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if s.snapshots == nil {
+		return false, false
+	}
+	return s.snapshots[id], true
+}
+
+// wroteSnapshot records a snapshot this session saved.
+func (s *Session) wroteSnapshot(id pack.ID) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if s.snapshots != nil {
+		s.snapshots[id] = true
+	}
 }
 
 // Context is cancelled when the session's lock is lost (context.Cause

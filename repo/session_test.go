@@ -192,3 +192,43 @@ func TestLostLockStopsWrites(t *testing.T) {
 		t.Fatalf("upload after the lock was lost: %v, want ErrLockLost", err)
 	}
 }
+
+// TestSessionListsSnapshotsItsIndexCovers: a backup that finishes after a
+// session loaded its index (both hold shared locks) writes an index the
+// session didn't load; its snapshot must not be listed by the session, or
+// check would call its trees missing. Snapshots the session writes are.
+func TestSessionListsSnapshotsItsIndexCovers(t *testing.T) {
+	ctx := context.Background()
+	r1, dir := repotest.New(t, repo.InitOptions{})
+	early, err := r1.SaveUnpacked(ctx, backend.SnapshotFile, []byte(`{"early":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := repotest.Open(t, dir) // its index is loaded now
+	saveBlob(t, r1, []byte("data of a backup that finishes later"))
+	late, err := r1.SaveUnpacked(ctx, backend.SnapshotFile, []byte(`{"late":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := r2.SaveUnpacked(ctx, backend.SnapshotFile, []byte(`{"own":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := r2.List(ctx, backend.SnapshotFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[pack.ID]bool{}
+	for _, id := range ids {
+		got[id] = true
+	}
+	if !got[early] || got[late] || !got[own] || len(ids) != 2 {
+		t.Fatalf("session lists %v: want the early snapshot and its own, not the later one", ids)
+	}
+	// A new session sees them all.
+	r2.Session().Close()
+	repotest.Begin(t, r2)
+	if ids, err := r2.List(ctx, backend.SnapshotFile); err != nil || len(ids) != 3 {
+		t.Fatalf("a new session lists %v (%v)", ids, err)
+	}
+}

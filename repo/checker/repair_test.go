@@ -170,3 +170,53 @@ func TestCheckStorageFailureIsNoDamage(t *testing.T) {
 		t.Fatalf("check through a failing storage: %v, %+v; want an error that is not damage", err, rep)
 	}
 }
+
+// TestRepairSnapshotsTwice: a snapshot repaired, damaged again and
+// repaired again lists the damage of both repairs, tagged once.
+func TestRepairSnapshotsTwice(t *testing.T) {
+	ctx := context.Background()
+	r, dir := repotest.New(t, repo.InitOptions{})
+	a := save(t, r, pack.DataBlob, []byte("first blob, in a pack of its own"))
+	b := save(t, r, pack.DataBlob, []byte("second blob, in another pack"))
+	c := save(t, r, pack.DataBlob, []byte("third blob, in a third pack"))
+	snapshotOf(t, r, a, b, c)
+	pa, pb := packOf(t, r, a), packOf(t, r, b)
+	r.Session().Close()
+	repair := func(lost pack.ID) []string {
+		t.Helper()
+		if err := os.Remove(packPath(dir, lost)); err != nil {
+			t.Fatal(err)
+		}
+		r := repotest.OpenBare(t, dir, repo.Options{})
+		repotest.Exclusive(t, r)
+		if _, err := checker.RepairIndex(ctx, r, false); err != nil {
+			t.Fatal(err)
+		}
+		res, err := checker.RepairSnapshots(ctx, r, true)
+		if err != nil || len(res) != 1 {
+			t.Fatalf("repair snapshots: %v, %+v", err, res)
+		}
+		sns, err := snapshot.LoadAll(ctx, r)
+		if err != nil || len(sns) != 1 {
+			t.Fatalf("snapshots after repair: %v, %d", err, len(sns))
+		}
+		r.Session().Close()
+		tags := 0
+		for _, tg := range sns[0].Tags {
+			if tg == "repaired" {
+				tags++
+			}
+		}
+		if tags != 1 {
+			t.Fatalf("tags after repair: %v", sns[0].Tags)
+		}
+		return sns[0].Summary.Repaired
+	}
+	if got := repair(pa); len(got) != 1 {
+		t.Fatalf("first repair lists %v", got)
+	}
+	if got := repair(pb); len(got) != 2 {
+		t.Fatalf("second repair lists %v, want the damage of both repairs", got)
+	}
+	checkClean(t, dir)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
@@ -62,9 +63,14 @@ func RepairSnapshots(ctx context.Context, r *repo.Repository, forget bool) ([]Sn
 		if sn.Summary != nil {
 			sum = *sn.Summary
 		}
-		sum.Repaired = rw.damaged
+		// A snapshot repaired before keeps the damage found then: its
+		// paths were cut already, so this walk can't see them again.
+		sum.Repaired = append(slices.Clone(sum.Repaired), rw.damaged...)
 		ns.Summary = &sum
-		ns.Tags = append(append([]string{}, sn.Tags...), "repaired")
+		ns.Tags = slices.Clone(sn.Tags)
+		if !slices.Contains(ns.Tags, "repaired") {
+			ns.Tags = append(ns.Tags, "repaired")
+		}
 		if err := snapshot.Save(ctx, r, &ns); err != nil {
 			return nil, err
 		}
