@@ -322,7 +322,11 @@ func (g *globalOptions) openBackend(ctx context.Context) (backend.Backend, error
 	if g.limitUpload < 0 || g.limitDownload < 0 {
 		return nil, errors.New("--limit-upload and --limit-download take KiB/s, 0 or more")
 	}
+	be, faulty := testFaults(be, g.env.Getenv)
 	rb := backend.NewRetry(backend.NewLimited(be, g.limitUpload<<10, g.limitDownload<<10))
+	if faulty {
+		rb.Base, rb.Max = 5*time.Millisecond, 100*time.Millisecond
+	}
 	rb.OnRetry = func(op string, h backend.Handle, err error, wait time.Duration) {
 		g.warnf("notice: %s %s failed (%v); retrying in %s\n", op, h, err, wait.Round(time.Millisecond))
 	}

@@ -89,7 +89,7 @@ func (r *Retry) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64) 
 	return r.do(ctx, "save", h, func() error {
 		err := r.Backend.Save(ctx, h, rd, size)
 		if tried && errors.Is(err, fs.ErrExist) {
-			if fi, serr := r.Backend.Stat(ctx, h); serr == nil && fi.Size == size {
+			if fi, serr := r.Stat(ctx, h); serr == nil && fi.Size == size {
 				return nil
 			}
 		}
@@ -119,9 +119,18 @@ func (r *Retry) Stat(ctx context.Context, h Handle) (FileInfo, error) {
 	return fi, err
 }
 
-// Remove retries removes.
+// Remove retries removes. A retried remove that finds the file gone means
+// an earlier attempt removed it (its reply was lost): that is success.
 func (r *Retry) Remove(ctx context.Context, h Handle) error {
-	return r.do(ctx, "remove", h, func() error { return r.Backend.Remove(ctx, h) })
+	tried := false
+	return r.do(ctx, "remove", h, func() error {
+		err := r.Backend.Remove(ctx, h)
+		if tried && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		tried = true
+		return err
+	})
 }
 
 // List retries a listing from the start, skipping names already passed

@@ -127,3 +127,46 @@ func TestLimited(t *testing.T) {
 		t.Fatalf("limited transfer took %v", el)
 	}
 }
+
+// TestRetryThroughRandomFaults: through Retry, the random faults of the
+// stress test (lost replies, cut reads, broken listings) never change
+// what is stored, read, listed or removed.
+func TestRetryThroughRandomFaults(t *testing.T) {
+	ctx := context.Background()
+	mem := &memBackend{files: map[string][]byte{}}
+	rf := NewRandomFaults(mem, 42, 0.4)
+	r := &Retry{Backend: rf, Attempts: 30, sleep: func(context.Context, time.Duration) error { return nil }}
+	want := map[string]string{}
+	for i := range 200 {
+		name := strings.Repeat("0", 62) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		data := strings.Repeat(name, i%7+1)
+		h := Handle{Type: SnapshotFile, Name: name}
+		if err := r.Save(ctx, h, strings.NewReader(data), int64(len(data))); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+		want[name] = data
+	}
+	for name, data := range want {
+		var got []byte
+		err := r.Load(ctx, Handle{Type: SnapshotFile, Name: name}, 0, 0, func(rd io.Reader) error {
+			var err error
+			got, err = io.ReadAll(rd)
+			return err
+		})
+		if err != nil || string(got) != data {
+			t.Fatalf("load %s: %q, %v", name, got, err)
+		}
+	}
+	listed := map[string]bool{}
+	if err := r.List(ctx, SnapshotFile, func(fi FileInfo) error { listed[fi.Name] = true; return nil }); err != nil || len(listed) != len(want) {
+		t.Fatalf("list: %d of %d names, %v", len(listed), len(want), err)
+	}
+	for name := range want {
+		if err := r.Remove(ctx, Handle{Type: SnapshotFile, Name: name}); err != nil {
+			t.Fatalf("remove %s: %v", name, err)
+		}
+	}
+	if len(mem.files) != 0 {
+		t.Fatalf("%d files left after removing all", len(mem.files))
+	}
+}
