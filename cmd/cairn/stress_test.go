@@ -220,6 +220,9 @@ func (w *world) mutate(h string) {
 func scan(t *testing.T, root string) state {
 	t.Helper()
 	s := state{}
+	if _, err := os.Lstat(root); os.IsNotExist(err) {
+		return s // nothing restored there
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -402,7 +405,7 @@ func (w *world) restoreCheck(repo string, sn snap, faults string, kill time.Dura
 	target := filepath.Join(w.base, fmt.Sprintf("restore-%d", w.restores))
 	w.mu.Unlock()
 	defer os.RemoveAll(target)
-	r := w.runKill(repo, faults, kill, "restore", sn.ID, "--target", target)
+	r := w.runKill(repo, faults, kill, "restore", sn.ID, "--target", target, "--retry-lock", "3m")
 	if r.code != 0 {
 		if r.code == 13 && w.dmg == nil && faults == "" && !r.killed {
 			w.fail("restore of %s reports damage while none was injected: %v", sn.ID[:8], r)

@@ -32,6 +32,9 @@ func TestLoadAllAllOrNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "snapshots", bad.String()), junk, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A new session: the planted file appeared after this one's index.
+	r.Session().Close()
+	repotest.Begin(t, r)
 	sns, err := snapshot.LoadAll(ctx, r)
 	var ue *snapshot.UnreadableError
 	if sns != nil || !errors.As(err, &ue) || len(ue.IDs) != 1 || ue.IDs[0] != bad || !strings.Contains(err.Error(), bad.Short()) {
