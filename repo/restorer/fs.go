@@ -8,37 +8,12 @@ import (
 	"os/user"
 	"strconv"
 	"sync"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
-
-// mkdirNoFollow creates a directory; an existing directory is fine. Another
-// object in the way, a symlink above all, is never followed: it is replaced
-// (--overwrite always or if-changed) or reported.
-func mkdirNoFollow(p string, ow Overwrite) error {
-	err := os.Mkdir(p, 0o700)
-	if err == nil || !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	fi, lerr := os.Lstat(p)
-	if lerr != nil {
-		return lerr
-	}
-	if fi.IsDir() {
-		return nil
-	}
-	if ow == OverwriteAlways || ow == OverwriteIfChanged {
-		if err := os.Remove(p); err != nil {
-			return err
-		}
-		return os.Mkdir(p, 0o700)
-	}
-	return fmt.Errorf("mkdir %s: a %s is in the way", p, typeName(fi.Mode()))
-}
 
 func typeName(m fs.FileMode) string {
 	switch {
@@ -50,34 +25,11 @@ func typeName(m fs.FileMode) string {
 	return "special file"
 }
 
-// createNoFollow creates or truncates a regular file without following a
-// symlink at its place: a symlink there is removed, never written through.
-func createNoFollow(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
-	if err != nil && (errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EISDIR)) {
-		if rerr := os.RemoveAll(p); rerr != nil {
-			return nil, rerr
-		}
-		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	}
-	return f, err
-}
-
-// openReadNoFollow opens a restored file for checking without moving its
-// atime (O_NOATIME is refused for files of other owners: then without).
-func openReadNoFollow(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
-	if errors.Is(err, syscall.EPERM) {
-		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	}
-	return f, err
-}
-
 // createSized creates (or truncates) a file and sets its final size, so
 // pieces can be written at their offsets in any order; what is never
 // written stays a hole.
-func createSized(p string, size int64) error {
-	f, err := createNoFollow(p)
+func (t *target) createSized(p string, size int64) error {
+	f, err := t.create(p)
 	if err != nil {
 		return err
 	}
@@ -90,8 +42,8 @@ func createSized(p string, size int64) error {
 
 // writeWhole creates p with data (its whole content, of size bytes) and
 // its metadata through one descriptor.
-func writeWhole(p string, data []byte, size int64, n *snapshot.Node, o *owners) error {
-	f, err := createNoFollow(p)
+func (t *target) writeWhole(p string, data []byte, size int64, n *snapshot.Node, o *owners) error {
+	f, err := t.create(p)
 	if err != nil {
 		return err
 	}
@@ -155,8 +107,8 @@ func isZero(b []byte) bool {
 	return true
 }
 
-func pwriteFile(p string, data []byte, off int64) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+func (t *target) pwriteFile(p string, data []byte, off int64) error {
+	f, err := t.openFile(p, unix.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -269,28 +221,77 @@ func times(n *snapshot.Node) []unix.Timespec {
 	return []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
 }
 
-// setMetadata applies ownership (as root), xattrs, mode and times to p
-// without following a symlink.
-func setMetadata(p string, n *snapshot.Node, o *owners) error {
-	if o.root {
-		uid, gid := o.ids(n)
-		if err := os.Lchown(p, uid, gid); err != nil {
+// setMetadata applies ownership (as root), xattrs, mode and times to p,
+// through a descriptor of p itself opened beneath the target without
+// following a symlink: an object swapped for a symlink since it was made
+// is reported, never changed through the link.
+func (t *target) setMetadata(p string, n *snapshot.Node, o *owners) error {
+	switch n.Type {
+	case snapshot.TypeDir, snapshot.TypeFile:
+		flags := unix.O_RDONLY
+		if n.Type == snapshot.TypeDir {
+			flags |= unix.O_DIRECTORY
+		}
+		f, err := t.openFile(p, flags, 0)
+		if err != nil {
 			return err
 		}
+		defer f.Close()
+		if err := setFileMetadata(f, n, o); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		return nil
+	case snapshot.TypeSymlink:
+		return t.at("set metadata", p, func(dfd int, name string) error {
+			if o.root {
+				uid, gid := o.ids(n)
+				if err := unix.Fchownat(dfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+					return err
+				}
+			}
+			// The directory by its descriptor, the link by name: the
+			// l-call does not follow the link.
+			lp := fmt.Sprintf("/proc/self/fd/%d/%s", dfd, name)
+			for _, x := range n.Xattrs {
+				if err := unix.Lsetxattr(lp, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) && !errors.Is(err, unix.EPERM) {
+					return fmt.Errorf("set xattr %s: %w", x.Name, err)
+				}
+			}
+			return unix.UtimesNanoAt(dfd, name, times(n), unix.AT_SYMLINK_NOFOLLOW)
+		})
 	}
+	// Devices and FIFOs: an O_PATH descriptor (opening one for reading
+	// could block or reach a driver), changed through /proc/self/fd.
+	f, err := t.openFile(p, unix.O_PATH, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &fs.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK || st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&unix.S_IFMT == unix.S_IFREG {
+		return fmt.Errorf("set metadata %s: replaced by a %s meanwhile", p, typeName(fileMode(st.Mode)))
+	}
+	if o.root {
+		uid, gid := o.ids(n)
+		if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
+			return &fs.PathError{Op: "chown", Path: p, Err: err}
+		}
+	}
+	pp := fmt.Sprintf("/proc/self/fd/%d", fd)
 	for _, x := range n.Xattrs {
-		if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) &&
-			!(n.Type == snapshot.TypeSymlink && errors.Is(err, unix.EPERM)) {
+		if err := unix.Setxattr(pp, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) {
 			return fmt.Errorf("set xattr %s on %s: %w", x.Name, p, err)
 		}
 	}
-	if n.Type != snapshot.TypeSymlink {
-		if err := unix.Fchmodat(unix.AT_FDCWD, p, unixMode(n.Mode), 0); err != nil {
-			return fmt.Errorf("chmod %s: %w", p, err)
-		}
+	if err := unix.Fchmodat(unix.AT_FDCWD, pp, unixMode(n.Mode), 0); err != nil {
+		return &fs.PathError{Op: "chmod", Path: p, Err: err}
 	}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, times(n), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times %s: %w", p, err)
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, pp, times(n), 0); err != nil {
+		return &fs.PathError{Op: "set times", Path: p, Err: err}
 	}
 	return nil
 }
@@ -298,26 +299,20 @@ func setMetadata(p string, n *snapshot.Node, o *owners) error {
 // createSpecial makes a symlink, device, FIFO or socket node, replacing
 // what is in the way (never following it).
 func (rs *restorer) createSpecial(n *snapshot.Node, dst string) error {
-	if fi, err := os.Lstat(dst); err == nil {
-		if fi.IsDir() {
-			err = os.RemoveAll(dst)
-		} else {
-			err = os.Remove(dst)
-		}
-		if err != nil {
-			return err
-		}
+	t := rs.tgt
+	if err := t.removeAll(dst); err != nil {
+		return err
 	}
 	var err error
 	switch n.Type {
 	case snapshot.TypeSymlink:
-		err = os.Symlink(n.LinkTarget, dst)
+		err = t.symlink(n.LinkTarget, dst)
 	case snapshot.TypeFIFO:
-		err = unix.Mkfifo(dst, uint32(n.Mode.Perm()))
+		err = t.mknod(dst, unix.S_IFIFO|uint32(n.Mode.Perm()), 0)
 	case snapshot.TypeDev:
-		err = unix.Mknod(dst, unix.S_IFBLK|uint32(n.Mode.Perm()), int(n.Rdev))
+		err = t.mknod(dst, unix.S_IFBLK|uint32(n.Mode.Perm()), int(n.Rdev))
 	case snapshot.TypeCharDev:
-		err = unix.Mknod(dst, unix.S_IFCHR|uint32(n.Mode.Perm()), int(n.Rdev))
+		err = t.mknod(dst, unix.S_IFCHR|uint32(n.Mode.Perm()), int(n.Rdev))
 	case snapshot.TypeSocket:
 		// A socket belongs to a running program; like restic and tar,
 		// there is nothing to restore.
@@ -326,5 +321,5 @@ func (rs *restorer) createSpecial(n *snapshot.Node, dst string) error {
 	if err != nil {
 		return err
 	}
-	return setMetadata(dst, n, &rs.owners)
+	return t.setMetadata(dst, n, &rs.owners)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -116,6 +117,7 @@ type restorer struct {
 	gen    pack.Generation
 	opts   Options
 	target string
+	tgt    *target
 	stats  Stats
 	errs   atomic.Int64
 	owners owners
@@ -166,7 +168,17 @@ func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, sna
 		return Stats{}, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
 	}
 	rs := &restorer{r: r, opts: opts, target: abs, gen: sn.Generation, blobs: map[pack.ID][]blobTarget{},
-		inodes: map[[2]uint64]string{}, kept: map[string]bool{abs: true}, owners: newOwners(opts.NumericOwner)}
+		inodes: map[[2]uint64]string{}, owners: newOwners(opts.NumericOwner)}
+	if opts.Delete {
+		rs.kept = map[string]bool{abs: true}
+	}
+	// Everything below happens beneath this descriptor of the target.
+	if rs.tgt, err = openTarget(abs); err != nil {
+		if !opts.DryRun || !errors.Is(err, fs.ErrNotExist) {
+			return Stats{}, fmt.Errorf("restore target %s: %w", target, err)
+		}
+	}
+	defer rs.tgt.close()
 	if node.Type == snapshot.TypeDir {
 		if err := rs.plan(ctx, sn, *node.Subtree, clean, abs); err != nil {
 			return rs.stats, err
@@ -263,11 +275,13 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 	if !ok {
 		return
 	}
-	rs.kept[dst] = true
+	if rs.kept != nil {
+		rs.kept[dst] = true
+	}
 	switch n.Type {
 	case snapshot.TypeDir:
 		if !rs.opts.DryRun {
-			if err := mkdirNoFollow(dst, rs.opts.Overwrite); err != nil {
+			if err := rs.tgt.mkdir(dst, rs.opts.Overwrite == OverwriteAlways || rs.opts.Overwrite == OverwriteIfChanged); err != nil {
 				rs.report(dst, err)
 				return
 			}
@@ -309,7 +323,7 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 // node) and reports whether the existing object stays. if-changed is
 // decided later for regular files (content check) and here for others.
 func (rs *restorer) keepExisting(dst string, n *snapshot.Node) bool {
-	fi, err := os.Lstat(dst)
+	fi, err := rs.tgt.lstat(dst)
 	if err != nil {
 		return false
 	}
@@ -318,10 +332,10 @@ func (rs *restorer) keepExisting(dst string, n *snapshot.Node) bool {
 	case OverwriteNever:
 		keep = true
 	case OverwriteIfNewer:
-		keep = !n.ModTime.After(fi.ModTime())
+		keep = !n.ModTime.After(fi.mtime)
 	case OverwriteIfChanged:
-		if n.Type == snapshot.TypeSymlink && fi.Mode()&os.ModeSymlink != 0 {
-			target, _ := os.Readlink(dst)
+		if n.Type == snapshot.TypeSymlink && fi.mode&os.ModeSymlink != 0 {
+			target, _ := rs.tgt.readlink(dst)
 			keep = target == n.LinkTarget
 		}
 	}
@@ -345,11 +359,11 @@ func (rs *restorer) planFile(n *snapshot.Node, snapPath, dst string) {
 		fsState.size += int64(loc.RawLength)
 		fsState.blobs++
 	}
-	if fi, err := os.Lstat(dst); err == nil {
+	if fi, err := rs.tgt.lstat(dst); err == nil {
 		if rs.keepExisting(dst, n) {
 			return
 		}
-		if rs.opts.Overwrite == OverwriteIfChanged && fi.Mode().IsRegular() && fi.Size() == fsState.size {
+		if rs.opts.Overwrite == OverwriteIfChanged && fi.mode.IsRegular() && fi.size == fsState.size {
 			rs.maybeSkip = append(rs.maybeSkip, fsState)
 			return
 		}
@@ -409,7 +423,7 @@ func (rs *restorer) checkExisting(ctx context.Context) error {
 // matches reads the file at f.path and compares it, piece by piece, with
 // the blob IDs of the snapshot's version.
 func (rs *restorer) matches(ctx context.Context, f *fileState) (bool, error) {
-	file, err := openReadNoFollow(f.path)
+	file, err := rs.tgt.openRead(f.path)
 	if err != nil {
 		return false, err
 	}
@@ -456,7 +470,7 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 		batch := empty[i:min(i+256, len(empty))]
 		g.Go(func() error {
 			for _, f := range batch {
-				if err := writeWhole(f.path, nil, 0, f.node, &rs.owners); err != nil {
+				if err := rs.tgt.writeWhole(f.path, nil, 0, f.node, &rs.owners); err != nil {
 					rs.fail(f, err)
 				}
 				rs.fileDone(f)
@@ -512,23 +526,23 @@ func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 			p.BytesDone.Add(int64(len(data)))
 		}
 		if f.blobs == 1 {
-			if err := writeWhole(f.path, data, f.size, f.node, &rs.owners); err != nil {
+			if err := rs.tgt.writeWhole(f.path, data, f.size, f.node, &rs.owners); err != nil {
 				rs.fail(f, err)
 			}
 			rs.fileDone(f)
 			continue
 		}
-		f.create.Do(func() { f.createErr = createSized(f.path, f.size) })
+		f.create.Do(func() { f.createErr = rs.tgt.createSized(f.path, f.size) })
 		if f.createErr != nil {
 			rs.fail(f, f.createErr)
 			continue
 		}
-		if err := pwriteFile(f.path, data, t.offset); err != nil {
+		if err := rs.tgt.pwriteFile(f.path, data, t.offset); err != nil {
 			rs.fail(f, err)
 			continue
 		}
 		if f.remaining.Add(-1) == 0 {
-			if err := setMetadata(f.path, f.node, &rs.owners); err != nil {
+			if err := rs.tgt.setMetadata(f.path, f.node, &rs.owners); err != nil {
 				rs.fail(f, err)
 			}
 			rs.fileDone(f)
@@ -540,16 +554,16 @@ func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 // writing into a directory can't move its mtime.
 func (rs *restorer) finish() {
 	for _, l := range rs.links {
-		if _, err := os.Lstat(l.path); err == nil {
+		if _, err := rs.tgt.lstat(l.path); err == nil {
 			if rs.keepExisting(l.path, l.node) {
 				continue
 			}
-			if err := os.Remove(l.path); err != nil {
+			if err := rs.tgt.remove(l.path); err != nil {
 				rs.report(l.path, err)
 				continue
 			}
 		}
-		if err := os.Link(l.to, l.path); err != nil {
+		if err := rs.tgt.link(l.to, l.path); err != nil {
 			rs.report(l.path, err)
 			continue
 		}
@@ -557,7 +571,7 @@ func (rs *restorer) finish() {
 	}
 	for i := len(rs.dirs) - 1; i >= 0; i-- {
 		d := rs.dirs[i]
-		if err := setMetadata(d.path, d.node, &rs.owners); err != nil {
+		if err := rs.tgt.setMetadata(d.path, d.node, &rs.owners); err != nil {
 			rs.report(d.path, err)
 		}
 	}
@@ -599,7 +613,7 @@ func (rs *restorer) verify(ctx context.Context) error {
 func (rs *restorer) deleteExtra(snapRoot string) {
 	var walk func(dir, snapDir string)
 	walk = func(dir, snapDir string) {
-		ents, err := os.ReadDir(dir)
+		ents, err := rs.tgt.readDir(dir)
 		if err != nil {
 			return
 		}
@@ -620,7 +634,7 @@ func (rs *restorer) deleteExtra(snapRoot string) {
 			if rs.opts.DryRun {
 				continue
 			}
-			if err := os.RemoveAll(p); err != nil {
+			if err := rs.tgt.removeAll(p); err != nil {
 				rs.report(p, err)
 			}
 		}

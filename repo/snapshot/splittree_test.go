@@ -202,3 +202,26 @@ func TestBlobLimitSharedByWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveTreeSmallIsEncode: a tree that fits one blob is stored as
+// exactly what Encode writes, so its ID is the same as before split trees.
+func TestSaveTreeSmallIsEncode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := repotest.New(t, repo.InitOptions{})
+	for _, n := range []int{0, 1, 5000, 13000} {
+		s := &countingSaver{Saver: r.NewSaver()}
+		tr := bigTree(n, nil)
+		id, err := snapshot.SaveTree(ctx, s, tr, pack.Generation{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := bigTree(n, nil).Encode()
+		if len(b) > snapshot.TreeSplitSize {
+			t.Fatalf("%d nodes encode to %d bytes: not a small tree", n, len(b))
+		}
+		if want := r.NewSaver().ID(b); id != want || len(s.sizes) != 1 {
+			t.Fatalf("%d nodes: SaveTree gave %s in %d blobs, Encode's blob is %s", n, id.Short(), len(s.sizes), want.Short())
+		}
+	}
+}

@@ -189,32 +189,45 @@ type TreeSaver interface {
 }
 
 // SaveTree stores t in generation gen, split into parts when its encoding
-// is larger than TreeSplitSize, and returns the ID of its (head) blob.
+// is larger than TreeSplitSize, and returns the ID of its (head) blob. It
+// encodes node by node: a huge directory is never held encoded whole.
 func SaveTree(ctx context.Context, s TreeSaver, t *Tree, gen pack.Generation) (pack.ID, error) {
-	b, err := t.Encode()
-	if err != nil {
-		return pack.ID{}, err
-	}
-	if len(b) <= TreeSplitSize {
+	t.Sort()
+	var (
+		parts   []pack.ID
+		pending [][]byte // parts not yet saved while the tree may fit one blob
+		total   int
+		split   bool
+		part    bytes.Buffer
+		count   int
+	)
+	save := func(b []byte) error {
 		id, _, _, err := s.Save(ctx, pack.TreeBlob, b, gen)
-		return id, err
-	}
-	if err := s.RequireFormat(ctx, repo.SplitTreeFormat); err != nil {
-		return pack.ID{}, err
-	}
-	b = nil
-	var parts []pack.ID
-	var part bytes.Buffer
-	count := 0
-	flush := func() error {
-		part.WriteString("]}\n")
-		id, _, _, err := s.Save(ctx, pack.TreeBlob, part.Bytes(), gen)
-		if err != nil {
-			return err
-		}
 		parts = append(parts, id)
+		return err
+	}
+	cut := func() error {
+		part.WriteString("]}\n")
+		b := bytes.Clone(part.Bytes())
 		part.Reset()
 		count = 0
+		total += len(b)
+		if !split && total > TreeSplitSize {
+			if err := s.RequireFormat(ctx, repo.SplitTreeFormat); err != nil {
+				return err
+			}
+			split = true
+			for _, p := range pending {
+				if err := save(p); err != nil {
+					return err
+				}
+			}
+			pending = nil
+		}
+		if split {
+			return save(b)
+		}
+		pending = append(pending, b)
 		return nil
 	}
 	for _, n := range t.Nodes {
@@ -226,7 +239,7 @@ func SaveTree(ctx context.Context, s TreeSaver, t *Tree, gen pack.Generation) (p
 			return pack.ID{}, fmt.Errorf("entry %q: %w: its metadata is %d bytes", n.Name, pack.ErrTooLarge, len(nb))
 		}
 		if count > 0 && part.Len()+len(nb)+4 > TreeSplitSize {
-			if err := flush(); err != nil {
+			if err := cut(); err != nil {
 				return pack.ID{}, err
 			}
 		}
@@ -238,15 +251,30 @@ func SaveTree(ctx context.Context, s TreeSaver, t *Tree, gen pack.Generation) (p
 		part.Write(nb)
 		count++
 		if part.Len() >= treePartMin && nameHash(n.Name)&treeCutMask == 0 {
-			if err := flush(); err != nil {
+			if err := cut(); err != nil {
 				return pack.ID{}, err
 			}
 		}
 	}
 	if count > 0 {
-		if err := flush(); err != nil {
+		if err := cut(); err != nil {
 			return pack.ID{}, err
 		}
+	}
+	if !split {
+		// One blob, byte for byte what Encode writes: the pending parts'
+		// nodes joined.
+		var whole bytes.Buffer
+		whole.WriteString(`{"nodes":[`)
+		for i, p := range pending {
+			if i > 0 {
+				whole.WriteByte(',')
+			}
+			whole.Write(p[len(`{"nodes":[`) : len(p)-len("]}\n")])
+		}
+		whole.WriteString("]}\n")
+		id, _, _, err := s.Save(ctx, pack.TreeBlob, whole.Bytes(), gen)
+		return id, err
 	}
 	var head bytes.Buffer
 	head.WriteString(`{"nodes":[],"parts":[`)
