@@ -73,14 +73,14 @@ func Dump(ctx context.Context, r *repo.Repository, dir *snapshot.Node, name, for
 	switch format {
 	case FormatTar:
 		tw := tar.NewWriter(w)
-		d := &tarDumper{r: r, tw: tw, links: map[[2]uint64]string{}}
+		d := &tarDumper{r: r, tw: tw, links: map[[2]uint64]string{}, lim: snapshot.NewTreeLimit()}
 		if err := d.node(ctx, name, dir); err != nil {
 			return err
 		}
 		return tw.Close()
 	case FormatZip:
 		zw := zip.NewWriter(w)
-		if err := dumpZip(ctx, r, zw, name, dir); err != nil {
+		if err := dumpZip(ctx, r, snapshot.NewTreeLimit(), zw, name, dir); err != nil {
 			return err
 		}
 		return zw.Close()
@@ -92,6 +92,7 @@ type tarDumper struct {
 	r     *repo.Repository
 	tw    *tar.Writer
 	links map[[2]uint64]string
+	lim   *snapshot.TreeLimit
 }
 
 func (d *tarDumper) node(ctx context.Context, name string, n *snapshot.Node) error {
@@ -99,7 +100,7 @@ func (d *tarDumper) node(ctx context.Context, name string, n *snapshot.Node) err
 		return err
 	}
 	if name == "" { // the snapshot root: its entries, without itself
-		return eachChild(ctx, d.r, n, "", d.node)
+		return eachChild(ctx, d.r, d.lim, n, "", d.node)
 	}
 	h := &tar.Header{Name: name, Mode: int64(unixMode(n.Mode)), Uid: int(n.UID), Gid: int(n.GID),
 		Uname: n.User, Gname: n.Group, ModTime: n.ModTime, AccessTime: n.AccessTime, Format: tar.FormatPAX}
@@ -142,14 +143,14 @@ func (d *tarDumper) node(ctx context.Context, name string, n *snapshot.Node) err
 	case h.Typeflag == tar.TypeReg:
 		return WriteContent(ctx, d.r, n, d.tw)
 	case n.Type == snapshot.TypeDir:
-		return eachChild(ctx, d.r, n, name, d.node)
+		return eachChild(ctx, d.r, d.lim, n, name, d.node)
 	}
 	return nil
 }
 
 // eachChild calls fn for every entry of directory n, named below name.
-func eachChild(ctx context.Context, r *repo.Repository, n *snapshot.Node, name string, fn func(context.Context, string, *snapshot.Node) error) error {
-	t, err := snapshot.LoadTree(ctx, r, *n.Subtree)
+func eachChild(ctx context.Context, r *repo.Repository, lim *snapshot.TreeLimit, n *snapshot.Node, name string, fn func(context.Context, string, *snapshot.Node) error) error {
+	t, err := lim.Load(ctx, r, *n.Subtree)
 	if err != nil {
 		return err
 	}
@@ -161,13 +162,15 @@ func eachChild(ctx context.Context, r *repo.Repository, n *snapshot.Node, name s
 	return nil
 }
 
-func dumpZip(ctx context.Context, r *repo.Repository, zw *zip.Writer, name string, n *snapshot.Node) error {
+func dumpZip(ctx context.Context, r *repo.Repository, lim *snapshot.TreeLimit, zw *zip.Writer, name string, n *snapshot.Node) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	next := func(ctx context.Context, name string, c *snapshot.Node) error { return dumpZip(ctx, r, zw, name, c) }
+	next := func(ctx context.Context, name string, c *snapshot.Node) error {
+		return dumpZip(ctx, r, lim, zw, name, c)
+	}
 	if name == "" {
-		return eachChild(ctx, r, n, "", next)
+		return eachChild(ctx, r, lim, n, "", next)
 	}
 	fh := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: n.ModTime}
 	fh.SetMode(n.Mode)
@@ -177,7 +180,7 @@ func dumpZip(ctx context.Context, r *repo.Repository, zw *zip.Writer, name strin
 		if _, err := zw.CreateHeader(fh); err != nil {
 			return err
 		}
-		return eachChild(ctx, r, n, name, next)
+		return eachChild(ctx, r, lim, n, name, next)
 	case snapshot.TypeFile:
 		fw, err := zw.CreateHeader(fh)
 		if err != nil {

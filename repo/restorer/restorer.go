@@ -118,9 +118,12 @@ type restorer struct {
 	opts   Options
 	target string
 	tgt    *target
-	stats  Stats
-	errs   atomic.Int64
-	owners owners
+	lim    *snapshot.TreeLimit
+	// planErr ends the walk: cancellation, or a crafted tree.
+	planErr error
+	stats   Stats
+	errs    atomic.Int64
+	owners  owners
 
 	files []*fileState
 	// maybeSkip are files that exist and need a content check (if-changed).
@@ -168,7 +171,7 @@ func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, sna
 		return Stats{}, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
 	}
 	rs := &restorer{r: r, opts: opts, target: abs, gen: sn.Generation, blobs: map[pack.ID][]blobTarget{},
-		inodes: map[[2]uint64]string{}, owners: newOwners(opts.NumericOwner)}
+		inodes: map[[2]uint64]string{}, owners: newOwners(opts.NumericOwner), lim: snapshot.NewTreeLimit()}
 	if opts.Delete {
 		rs.kept = map[string]bool{abs: true}
 	}
@@ -256,7 +259,10 @@ func (rs *restorer) selected(snapPath string, dir bool) (restore, descend bool) 
 // plan walks tree id (at snapPath in the snapshot), creating directories
 // and recording the work for files.
 func (rs *restorer) plan(ctx context.Context, sn *snapshot.Snapshot, id pack.ID, snapPath, dst string) error {
-	t, err := snapshot.LoadTree(ctx, rs.r, id)
+	t, err := rs.lim.Load(ctx, rs.r, id)
+	if errors.Is(err, snapshot.ErrTreeBomb) {
+		return fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
+	}
 	if err != nil {
 		rs.report(snapPath, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err))
 		return nil
@@ -265,9 +271,12 @@ func (rs *restorer) plan(ctx context.Context, sn *snapshot.Snapshot, id pack.ID,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if rs.planErr != nil {
+			return rs.planErr
+		}
 		rs.planNode(ctx, sn, n, path.Join(snapPath, n.Name), filepath.Join(dst, n.Name))
 	}
-	return nil
+	return rs.planErr
 }
 
 func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snapshot.Node, snapPath, dst string) {
@@ -288,7 +297,9 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 		}
 		rs.stats.Dirs++
 		if descend {
-			_ = rs.plan(ctx, sn, *n.Subtree, snapPath, dst)
+			if err := rs.plan(ctx, sn, *n.Subtree, snapPath, dst); err != nil && rs.planErr == nil {
+				rs.planErr = err
+			}
 		}
 		rs.dirs = append(rs.dirs, dirMeta{path: dst, node: n})
 	case snapshot.TypeFile:

@@ -43,22 +43,23 @@ type DiffStats struct {
 // Diff walks trees a and b side by side and calls fn for each path that
 // differs, in path order. Subtrees with equal IDs are skipped unread.
 func Diff(ctx context.Context, r *repo.Repository, a, b pack.ID, fn func(Change) error) (DiffStats, error) {
-	d := &differ{r: r, fn: fn}
+	d := &differ{r: r, fn: fn, lim: NewTreeLimit()}
 	err := d.trees(ctx, &a, &b, "/")
 	return d.st, err
 }
 
 type differ struct {
-	r  *repo.Repository
-	fn func(Change) error
-	st DiffStats
+	r   *repo.Repository
+	fn  func(Change) error
+	st  DiffStats
+	lim *TreeLimit
 }
 
 func (d *differ) load(ctx context.Context, id *pack.ID) (*Tree, error) {
 	if id == nil {
 		return &Tree{}, nil
 	}
-	return LoadTree(ctx, d.r, *id)
+	return d.lim.Load(ctx, d.r, *id)
 }
 
 func (d *differ) trees(ctx context.Context, a, b *pack.ID, dir string) error {
@@ -180,7 +181,11 @@ func sameMeta(a, b *Node) bool {
 // with its slash path below dir. Returning ErrSkipDir from fn for a
 // directory skips its contents.
 func Walk(ctx context.Context, r *repo.Repository, id pack.ID, dir string, fn func(p string, n *Node) error) error {
-	t, err := LoadTree(ctx, r, id)
+	return walk(ctx, r, NewTreeLimit(), id, dir, fn)
+}
+
+func walk(ctx context.Context, r *repo.Repository, lim *TreeLimit, id pack.ID, dir string, fn func(p string, n *Node) error) error {
+	t, err := lim.Load(ctx, r, id)
 	if err != nil {
 		return err
 	}
@@ -197,7 +202,7 @@ func Walk(ctx context.Context, r *repo.Repository, id pack.ID, dir string, fn fu
 			return err
 		}
 		if n.Type == TypeDir {
-			if err := Walk(ctx, r, *n.Subtree, p, fn); err != nil {
+			if err := walk(ctx, r, lim, *n.Subtree, p, fn); err != nil {
 				return err
 			}
 		}

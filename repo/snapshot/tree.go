@@ -403,3 +403,45 @@ func (t *Tree) Find(name string) *Node {
 	}
 	return t.Nodes[i]
 }
+
+// Walks that visit a shared subtree once per path (ls, find, restore,
+// dump, diff) are bounded: a real file system repeats almost nothing (a
+// node holds its inode and ctime), while a crafted tree whose directories
+// all name one subtree multiplies the work with every level.
+const (
+	walkFreeVisits   = 100_000
+	walkRepeatFactor = 100
+)
+
+// ErrTreeBomb means a snapshot's trees repeat one another far beyond
+// anything a file system produces.
+var ErrTreeBomb = errors.New("the snapshot's directories repeat one another far beyond any real file system (a crafted tree?)")
+
+// TreeLimit loads trees for one walk and stops it once the entries walked
+// exceed walkFreeVisits plus walkRepeatFactor times the distinct entries
+// seen. Not safe for concurrent use.
+type TreeLimit struct {
+	seen            map[pack.ID]bool
+	unique, visited int64
+}
+
+// NewTreeLimit returns the limit for one walk.
+func NewTreeLimit() *TreeLimit { return &TreeLimit{seen: map[pack.ID]bool{}} }
+
+// Load loads tree id for one more visit.
+func (l *TreeLimit) Load(ctx context.Context, r BlobLoader, id pack.ID) (*Tree, error) {
+	t, err := LoadTree(ctx, r, id)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(len(t.Nodes)) + 1
+	if !l.seen[id] {
+		l.seen[id] = true
+		l.unique += n
+	}
+	l.visited += n
+	if l.visited > walkFreeVisits+walkRepeatFactor*l.unique {
+		return nil, fmt.Errorf("tree %s: %w: %w: %d entries walked, %d distinct", id.Short(), repo.ErrDamaged, ErrTreeBomb, l.visited, l.unique)
+	}
+	return t, nil
+}
