@@ -147,7 +147,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		if err != nil {
 			return nil, fmt.Errorf("backup %s: %w", p, err)
 		}
-		if _, err := os.Lstat(abs); err != nil {
+		if _, err := lstat(abs); err != nil {
 			return nil, fmt.Errorf("backup %s: %w", p, err)
 		}
 		targets = append(targets, abs)
@@ -348,7 +348,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		}
 		c := v.children[name]
 		p := filepath.Join(dir, name)
-		fi, err := os.Lstat(p)
+		fi, err := lstat(p)
 		if err != nil {
 			a.report(p, err)
 			continue
@@ -435,7 +435,7 @@ func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, 
 		case <-ctx.Done():
 		}
 	case snapshot.TypeSymlink:
-		target, err := os.Readlink(p)
+		target, err := readlink(p)
 		if err != nil {
 			a.report(p, err)
 			return
@@ -489,7 +489,7 @@ func (a *archiver) walkDir(ctx context.Context, d *dirJob, p string, ptree *snap
 		if a.opts.Excludes.Match(filepath.ToSlash(cp)) {
 			continue
 		}
-		fi, err := os.Lstat(cp)
+		fi, err := lstat(cp)
 		if err != nil {
 			a.report(cp, err)
 			continue

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"golang.org/x/sys/unix"
 )
 
 // cacheTagSignature starts a valid CACHEDIR.TAG (bford.info/cachedir).
@@ -29,7 +31,7 @@ func (o *Options) markerNames(dir string, names []string) []string {
 }
 
 func validCacheTag(p string) bool {
-	f, err := os.Open(p)
+	f, err := openFile(p, os.O_RDONLY)
 	if err != nil {
 		return false
 	}
@@ -44,7 +46,7 @@ func validCacheTag(p string) bool {
 // listDir returns the sorted names of directory p to back up, after the
 // marker rules; excludes by pattern are applied by the caller.
 func (o *Options) listDir(p string) ([]string, error) {
-	f, err := os.Open(p)
+	f, err := openFile(p, os.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}

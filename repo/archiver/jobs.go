@@ -213,9 +213,9 @@ func (a *archiver) fileReader(ctx context.Context) {
 func openNoFollow(p string) (*os.File, error) {
 	// O_NOATIME keeps the backup from changing atimes; it is refused for
 	// files we don't own, so fall back without it.
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
+	f, err := openFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME)
 	if errors.Is(err, syscall.EPERM) {
-		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		f, err = openFile(p, os.O_RDONLY|syscall.O_NOFOLLOW)
 	}
 	return f, err
 }

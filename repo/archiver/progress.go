@@ -2,7 +2,6 @@ package archiver
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -91,7 +90,7 @@ func (a *archiver) scan(ctx context.Context, targets []string) {
 		if ctx.Err() != nil {
 			return
 		}
-		fi, err := os.Lstat(path)
+		fi, err := lstat(path)
 		if err != nil {
 			return
 		}

@@ -12,7 +12,12 @@ import (
 
 // readXattrs returns the extended attributes of p (not following a
 // symlink), sorted by name. A filesystem without xattr support has none.
-func readXattrs(p string) ([]snapshot.Xattr, error) {
+func readXattrs(long string) ([]snapshot.Xattr, error) {
+	p, done, err := shortPath(long)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	size, err := unix.Llistxattr(p, nil)
 	if err != nil || size == 0 {
 		if err == nil || errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) {

@@ -64,7 +64,8 @@ func (t *target) openDir(rel string) (int, error) {
 	if rel == "" {
 		return unix.Dup(t.fd)
 	}
-	if !t.noOpenat2.Load() {
+	// openat2 takes paths below PATH_MAX; longer ones are walked.
+	if !t.noOpenat2.Load() && len(rel) < 4000 {
 		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 		for range 8 {
@@ -74,14 +75,17 @@ func (t *target) openDir(rel string) (int, error) {
 			}
 			if err == unix.ENOSYS || err == unix.EPERM && fd < 0 && t.openat2Blocked() {
 				t.noOpenat2.Store(true)
-				break
+				return t.walkDir(rel)
 			}
 			return fd, err
 		}
-		if !t.noOpenat2.Load() {
-			return -1, unix.EAGAIN
-		}
+		return -1, unix.EAGAIN
 	}
+	return t.walkDir(rel)
+}
+
+// walkDir is openDir one O_NOFOLLOW component at a time.
+func (t *target) walkDir(rel string) (int, error) {
 	fd, err := unix.Dup(t.fd)
 	if err != nil {
 		return -1, err
