@@ -16,6 +16,9 @@ type KeyInfo struct {
 	Username string    `json:"username"`
 	Hostname string    `json:"hostname"`
 	Created  time.Time `json:"created"`
+	// Error says why a key file can't be read (junk planted in keys/,
+	// a file too large); it is listed, not fatal.
+	Error string `json:"error,omitempty"`
 }
 
 // ListKeys returns the key files of the repository.
@@ -31,7 +34,11 @@ func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	for _, n := range names {
 		kf, err := loadKeyFile(ctx, r.be, n)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			out = append(out, KeyInfo{ID: n, Error: err.Error()})
+			continue
 		}
 		out = append(out, KeyInfo{ID: n, Current: n == r.keyID, Username: kf.Username, Hostname: kf.Hostname, Created: kf.Created})
 	}

@@ -38,7 +38,15 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 				if k.Current {
 					mark = "*"
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, safeName(k.ID[:8]), safeName(k.Username), safeName(k.Hostname), k.Created.Local().Format("2006-01-02 15:04:05"))
+				id := k.ID
+				if len(id) > 8 {
+					id = id[:8]
+				}
+				if k.Error != "" {
+					fmt.Fprintf(tw, "!%s\tunreadable: %s\t\t\n", safeName(id), safeName(k.Error))
+					continue
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, safeName(id), safeName(k.Username), safeName(k.Hostname), k.Created.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},

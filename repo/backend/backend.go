@@ -139,19 +139,47 @@ func SaveBytes(ctx context.Context, b Backend, h Handle, data []byte) error {
 // ErrTooLarge means a file is larger than its type may be; it was not read.
 var ErrTooLarge = errors.New("file too large")
 
-// LoadLimited reads all of h, which may hold at most max bytes: a larger
-// file gives ErrTooLarge after reading max+1 bytes, so a planted giant
-// costs no more memory than a file of the largest allowed size.
+// LoadLimited reads all of h, which may hold at most max bytes. At most
+// 4 MiB are read before the size is known: a file that is longer is
+// stat'ed, and one larger than max gives ErrTooLarge unread, so a planted
+// giant costs neither memory nor the time to read it.
 func LoadLimited(ctx context.Context, b Backend, h Handle, max int64) ([]byte, error) {
+	const probe = 4 << 20
 	var buf []byte
+	tooLarge := fmt.Errorf("load %s: %w: more than %d bytes", h, ErrTooLarge, max)
 	err := b.Load(ctx, h, 0, 0, func(r io.Reader) error {
-		var err error
-		buf, err = io.ReadAll(io.LimitReader(r, max+1))
-		return err
+		first := min(max, probe)
+		head, err := io.ReadAll(io.LimitReader(r, first+1))
+		if err != nil {
+			return err
+		}
+		if int64(len(head)) <= first {
+			buf = head
+			return nil
+		}
+		if max <= probe {
+			return tooLarge
+		}
+		fi, err := b.Stat(ctx, h)
+		if err != nil {
+			return err
+		}
+		if fi.Size > max {
+			return tooLarge
+		}
+		// The storage said how long the file is; it is still read no
+		// further than max+1 bytes, whatever it said.
+		out := bytes.NewBuffer(make([]byte, 0, fi.Size+1))
+		out.Write(head)
+		if _, err := out.ReadFrom(io.LimitReader(r, max+1-int64(len(head)))); err != nil {
+			return err
+		}
+		if int64(out.Len()) > max {
+			return tooLarge
+		}
+		buf = out.Bytes()
+		return nil
 	})
-	if err == nil && int64(len(buf)) > max {
-		return nil, fmt.Errorf("load %s: %w: more than %d bytes", h, ErrTooLarge, max)
-	}
 	return buf, err
 }
 
