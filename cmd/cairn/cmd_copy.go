@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cairn-backup/cairn/repo/backend/location"
 	"slices"
 	"strings"
 
@@ -198,8 +199,8 @@ func (g *globalOptions) mirrorSource(m repo.Mirror) repoSource {
 		g.warnf("warning: the repository's config names a password source for mirror %s; it is ignored, since nothing read from a repository is run or opened: give --mirror-password-file or --mirror-password-command (or set them in the profile), and `cairn mirror remove` then `mirror add` it to drop the stored one\n", m.Location)
 	}
 	s := repoSource{location: m.Location}
-	file, fileOK := mirrorValue(g.mirrorPasswordFile, m.Location)
-	command, commandOK := mirrorValue(g.mirrorPasswordCommand, m.Location)
+	file, fileOK := mirrorValue(g.registry(), g.mirrorPasswordFile, m.Location)
+	command, commandOK := mirrorValue(g.registry(), g.mirrorPasswordCommand, m.Location)
 	switch {
 	case fileOK && (!commandOK || file.specific || !command.specific):
 		s.passwordFile = file.v
@@ -222,11 +223,11 @@ type mirrorVal struct {
 // for the mirror at loc: its own, else the last one for every mirror. A
 // value is for one mirror when what comes before its first "=" is a
 // repository location.
-func mirrorValue(values []string, loc string) (mirrorVal, bool) {
+func mirrorValue(reg *location.Registry, values []string, loc string) (mirrorVal, bool) {
 	var any mirrorVal
 	found := false
 	for _, v := range values {
-		if l, val, ok := strings.Cut(v, "="); ok && looksLikeLocation(l) {
+		if l, val, ok := strings.Cut(v, "="); ok && reg.IsLocation(l) {
 			if strings.TrimPrefix(l, "local:") == strings.TrimPrefix(loc, "local:") {
 				return mirrorVal{val, true}, true
 			}
@@ -235,10 +236,6 @@ func mirrorValue(values []string, loc string) (mirrorVal, bool) {
 		any, found = mirrorVal{v, false}, true
 	}
 	return any, found
-}
-
-func looksLikeLocation(s string) bool {
-	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "local:") || strings.HasPrefix(s, "sftp:") || strings.HasPrefix(s, "s3:") || strings.Contains(s, "://")
 }
 
 func copyToMirror(ctx context.Context, g *globalOptions, src *repo.Repository, m repo.Mirror, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {

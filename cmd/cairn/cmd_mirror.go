@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cairn-backup/cairn/repo/backend/location"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +38,7 @@ given on this machine, never read from a repository.`,
 			ctx := cmd.Context()
 			m := repo.Mirror{Location: args[0]}
 			// cron runs elsewhere: keep local paths absolute.
-			if isLocalPath(m.Location) {
+			if location.Split(m.Location) == "local" {
 				m.Location, _ = filepath.Abs(strings.TrimPrefix(m.Location, "local:"))
 			}
 			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "mirror add"}, func(ctx context.Context, s *repo.Session) error {
@@ -139,9 +140,4 @@ given on this machine, never read from a repository.`,
 	}
 	cmd.AddCommand(addCmd, list, remove)
 	return cmd
-}
-
-// isLocalPath reports whether loc names a local directory.
-func isLocalPath(loc string) bool {
-	return !strings.HasPrefix(loc, "sftp:") && !strings.HasPrefix(loc, "s3:") && !strings.Contains(loc, "://")
 }

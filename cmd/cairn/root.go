@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/cairn-backup/cairn/repo/backend/all"
+	"github.com/cairn-backup/cairn/repo/backend/location"
 	"io"
 	"io/fs"
 	"os"
@@ -20,9 +22,6 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
-	"github.com/cairn-backup/cairn/repo/backend/local"
-	"github.com/cairn-backup/cairn/repo/backend/s3"
-	"github.com/cairn-backup/cairn/repo/backend/sftp"
 	"github.com/cairn-backup/cairn/repo/parity"
 	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/restorer"
@@ -62,6 +61,8 @@ type Env struct {
 
 // globalOptions are the flags every command accepts.
 type globalOptions struct {
+	// locations are the backends by scheme (all.Registry).
+	locations       *location.Registry
 	repo            string
 	passwordFile    string
 	passwordCommand string
@@ -333,61 +334,25 @@ func (g *globalOptions) openBackend(ctx context.Context) (backend.Backend, error
 	return rb, nil
 }
 
-// rawBackend picks the backend from the repository URL.
+// rawBackend opens the backend the repository location names.
 func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error) {
 	loc, err := g.repoLocation()
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case strings.HasPrefix(loc, "local:"):
-		return local.New(strings.TrimPrefix(loc, "local:")), nil
-	case strings.HasPrefix(loc, "sftp:"):
-		cfg, err := sftp.ParseURL(loc)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range g.options {
-			k, v, _ := strings.Cut(o, "=")
-			switch {
-			case k == "sftp.command":
-				cfg.Command = v
-			case strings.HasPrefix(k, "s3."):
-				// for an S3 repository in the same command (copy)
-			default:
-				return nil, fmt.Errorf("unknown option -o %s for an sftp repository (known: sftp.command)", k)
-			}
-		}
-		be, err := sftp.Open(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		if !be.SyncSupported() {
-			g.warnf("warning: the SFTP server at %s does not offer fsync@openssh.com: files it stores may be lost if it crashes before its disk is flushed\n", cfg.Host)
-		}
-		return be, nil
-	case strings.HasPrefix(loc, "s3:"):
-		cfg, err := s3.ParseURL(loc)
-		if err != nil {
-			return nil, err
-		}
-		cfg.KeyID, cfg.Secret = g.env.Getenv("AWS_ACCESS_KEY_ID"), g.env.Getenv("AWS_SECRET_ACCESS_KEY")
-		cfg.SessionToken, cfg.Region = g.env.Getenv("AWS_SESSION_TOKEN"), g.env.Getenv("AWS_DEFAULT_REGION")
-		for _, o := range g.options {
-			k, v, _ := strings.Cut(o, "=")
-			if strings.HasPrefix(k, "sftp.") {
-				continue // for an SFTP repository in the same command (copy)
-			}
-			if err := cfg.ApplyOption(k, v); err != nil {
-				return nil, err
-			}
-		}
-		return s3.Open(cfg)
-	case strings.Contains(loc, "://"):
-		return nil, &exitError{code: exitFatal, err: fmt.Errorf("repository %s: unsupported location", backend.Redact(loc)),
-			hint: "give a local directory (/path or local:/path), sftp:user@host:/path or s3:https://host/bucket"}
+	be, err := g.registry().Open(ctx, loc, g.options, location.Env{Getenv: g.env.Getenv, Warnf: g.warnf})
+	if errors.Is(err, location.ErrUnknownScheme) {
+		return nil, &exitError{code: exitFatal, err: err}
 	}
-	return local.New(loc), nil
+	return be, err
+}
+
+// registry is the backends this binary supports.
+func (g *globalOptions) registry() *location.Registry {
+	if g.locations == nil {
+		g.locations = all.Registry()
+	}
+	return g.locations
 }
 
 // repoSource is where another repository than --repo is and where its
@@ -518,7 +483,7 @@ func (g *globalOptions) saveKeyHint(loc, key string) {
 // made is only a warning.
 func (g *globalOptions) openCache(r *repo.Repository) *repo.Cache {
 	loc, _ := g.repoLocation()
-	remote := strings.HasPrefix(loc, "sftp:") || strings.HasPrefix(loc, "s3:")
+	remote := g.registry().Remote(loc)
 	if g.noCache || (!remote && g.cacheDir == "") {
 		return nil
 	}
