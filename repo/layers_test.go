@@ -23,9 +23,11 @@ func TestLayers(t *testing.T) {
 		"repo/backend":             {},
 		"repo/parity":              {},
 		"repo/profile":             {},
-		"repo/backend/local":       {"repo/backend"},
-		"repo/backend/sftp":        {"repo/backend"},
-		"repo/backend/s3":          {"repo/backend"},
+		"repo/backend/location":    {"repo/backend"},
+		"repo/backend/local":       {"repo/backend", "repo/backend/location"},
+		"repo/backend/sftp":        {"repo/backend", "repo/backend/location"},
+		"repo/backend/s3":          {"repo/backend", "repo/backend/location"},
+		"repo/backend/all":         {"repo/backend/location", "repo/backend/local", "repo/backend/sftp", "repo/backend/s3"},
 		"index":                    {"pack"},
 		"repo":                     {"pack", "index", "chunker", "repo/crypto", "repo/backend", "repo/parity"},
 		"repo/snapshot":            {"pack", "index", "repo", "repo/backend"},
@@ -38,8 +40,9 @@ func TestLayers(t *testing.T) {
 		"repo/backend/backendtest": {"pack", "repo/backend"},
 		// The command never touches the in-memory index: it works through
 		// a repo.Session, which loads it after the lock.
-		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/local", "repo/backend/s3",
-			"repo/backend/sftp", "repo/checker", "repo/copier", "repo/crypto", "repo/parity", "repo/profile",
+		// Backends only through the registry: no backend switch here.
+		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/all", "repo/backend/location",
+			"repo/checker", "repo/copier", "repo/crypto", "repo/parity", "repo/profile",
 			"repo/pruner", "repo/restorer", "repo/snapshot"},
 		"scripts/gendata": {},
 	}
