@@ -2,6 +2,8 @@ package repo_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,5 +62,22 @@ func TestFormatVersions(t *testing.T) {
 	_, err := repo.Open(ctx, local.New(dir), repotest.Password, repo.Options{})
 	if err == nil || !strings.Contains(err.Error(), "unsupported repository version 3") {
 		t.Fatalf("opening a version 3 repository: %v", err)
+	}
+}
+
+// TestRepositoryClose ends the session (its lock is gone) and the
+// backend.
+func TestRepositoryClose(t *testing.T) {
+	t.Parallel()
+	r, dir := repotest.New(t, repo.InitOptions{})
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Session() != nil {
+		t.Fatal("a session is still open after Close")
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "locks"))
+	if len(ents) != 0 {
+		t.Fatalf("%d lock files left after Close", len(ents))
 	}
 }

@@ -395,6 +395,16 @@ func (r *Repository) saveKeyFile(ctx context.Context, password string, p crypto.
 	return id, nil
 }
 
+// Close ends the open session, if any, and closes the backend (the ssh
+// child of an SFTP repository ends here). The repository can't be used
+// afterwards.
+func (r *Repository) Close() error {
+	if r.session != nil {
+		r.session.Close()
+	}
+	return backend.Close(r.raw)
+}
+
 // Config returns the repository configuration.
 func (r *Repository) Config() Config { return r.cfg }
 

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,7 +63,10 @@ type Env struct {
 // globalOptions are the flags every command accepts.
 type globalOptions struct {
 	// locations are the backends by scheme (all.Registry).
-	locations       *location.Registry
+	locations *location.Registry
+	// opened are the backends to close when the command ends (shared by
+	// the copies other makes).
+	opened          *openedBackends
 	repo            string
 	passwordFile    string
 	passwordCommand string
@@ -115,7 +119,8 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if env.IsTerminal == nil {
 		env.IsTerminal = func() bool { return false }
 	}
-	g := &globalOptions{env: env, progress: &progressState{}}
+	g := &globalOptions{env: env, progress: &progressState{}, opened: &openedBackends{}}
+	defer g.opened.closeAll()
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -323,6 +328,7 @@ func (g *globalOptions) openBackend(ctx context.Context) (backend.Backend, error
 	if g.limitUpload < 0 || g.limitDownload < 0 {
 		return nil, errors.New("--limit-upload and --limit-download take KiB/s, 0 or more")
 	}
+	g.opened.add(be)
 	be, faulty := testFaults(be, g.env.Getenv)
 	rb := backend.NewRetry(backend.NewLimited(be, g.limitUpload<<10, g.limitDownload<<10))
 	if faulty {
@@ -345,6 +351,31 @@ func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error)
 		return nil, &exitError{code: exitFatal, err: err}
 	}
 	return be, err
+}
+
+// openedBackends are the backends a command opened.
+type openedBackends struct {
+	mu  sync.Mutex
+	bes []backend.Backend
+}
+
+func (o *openedBackends) add(be backend.Backend) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.bes = append(o.bes, be)
+	o.mu.Unlock()
+}
+
+// closeAll closes them: an SFTP backend's ssh child ends here.
+func (o *openedBackends) closeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, be := range o.bes {
+		_ = backend.Close(be)
+	}
+	o.bes = nil
 }
 
 // registry is the backends this binary supports.

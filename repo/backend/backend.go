@@ -193,6 +193,23 @@ func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 	return buf, err
 }
 
+// Close closes be, or the first backend below its wrappers (those with an
+// Unwrap method) that has a Close method: the SFTP backend ends its ssh
+// child there. A backend with nothing to close gives nil.
+func Close(be Backend) error {
+	for be != nil {
+		if c, ok := be.(io.Closer); ok {
+			return c.Close()
+		}
+		u, ok := be.(interface{ Unwrap() Backend })
+		if !ok {
+			return nil
+		}
+		be = u.Unwrap()
+	}
+	return nil
+}
+
 // create forwards Create to be when it is a Creator; wrappers use it so
 // wrapping a backend doesn't hide its Create.
 func create(ctx context.Context, be Backend) error {

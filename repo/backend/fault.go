@@ -39,6 +39,9 @@ type Faulty struct {
 	seen   []int
 }
 
+// Unwrap returns the wrapped backend.
+func (f *Faulty) Unwrap() Backend { return f.Backend }
+
 // NewFaulty wraps be with faults.
 func NewFaulty(be Backend, faults ...Fault) *Faulty {
 	return &Faulty{Backend: be, faults: faults, seen: make([]int, len(faults))}

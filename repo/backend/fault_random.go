@@ -27,6 +27,9 @@ type RandomFaults struct {
 // ErrRandomFault is the error RandomFaults injects.
 var ErrRandomFault = errors.New("injected transient fault")
 
+// Unwrap returns the wrapped backend.
+func (f *RandomFaults) Unwrap() Backend { return f.Backend }
+
 // NewRandomFaults wraps be; rate is the chance of a fault per call.
 func NewRandomFaults(be Backend, seed uint64, rate float64) *RandomFaults {
 	return &RandomFaults{Backend: be, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), rate: rate}

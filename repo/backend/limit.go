@@ -14,6 +14,9 @@ type Limited struct {
 	up, down *rate.Limiter
 }
 
+// Unwrap returns the wrapped backend.
+func (l *Limited) Unwrap() Backend { return l.Backend }
+
 // NewLimited wraps be; a rate of 0 means unlimited in that direction.
 func NewLimited(be Backend, uploadBytesPerSec, downloadBytesPerSec int) Backend {
 	if uploadBytesPerSec <= 0 && downloadBytesPerSec <= 0 {

@@ -30,6 +30,9 @@ type Retry struct {
 // NewRetry wraps be.
 func NewRetry(be Backend) *Retry { return &Retry{Backend: be} }
 
+// Unwrap returns the wrapped backend.
+func (r *Retry) Unwrap() Backend { return r.Backend }
+
 // permanent reports errors that trying again won't cure: missing or
 // existing files, cancellation, a full or read-only disk, permissions.
 func permanent(err error) bool {

@@ -170,3 +170,23 @@ func TestRetryThroughRandomFaults(t *testing.T) {
 		t.Fatalf("%d files left after removing all", len(mem.files))
 	}
 }
+
+type closingBackend struct {
+	memBackend
+	closed int
+}
+
+func (c *closingBackend) Close() error { c.closed++; return nil }
+
+// TestCloseReachesThroughWrappers: Close finds the backend below retry,
+// rate limits and fault injection (the SFTP backend ends ssh there).
+func TestCloseReachesThroughWrappers(t *testing.T) {
+	c := &closingBackend{memBackend: memBackend{files: map[string][]byte{}}}
+	be := NewRetry(NewLimited(NewFaulty(NewRandomFaults(c, 1, 0)), 1000, 1000))
+	if err := Close(be); err != nil || c.closed != 1 {
+		t.Fatalf("Close through wrappers: %v, closed %d times", err, c.closed)
+	}
+	if err := Close(NewRetry(&memBackend{})); err != nil {
+		t.Fatalf("Close of a backend with nothing to close: %v", err)
+	}
+}
