@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
@@ -175,6 +176,18 @@ type PackRepair struct {
 func RepairPacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]PackRepair, error) {
 	if err := r.RequireLock(repo.ExclusiveLock); err != nil {
 		return nil, fmt.Errorf("repair packs: %w", err)
+	}
+	// A pack that is neither stored nor indexed is a mistyped ID (or
+	// one another command removed): say so rather than "0 blobs saved".
+	if s := r.Session(); s != nil && s.Packs() != nil {
+		indexed := r.Index().Packs()
+		for _, id := range ids {
+			if _, ok := s.Packs()[id]; !ok {
+				if _, ok := indexed[id]; !ok {
+					return nil, fmt.Errorf("repair packs: no pack %s in the repository: %w", id.Short(), fs.ErrNotExist)
+				}
+			}
+		}
 	}
 	// Parity first: a pack rebuilt byte for byte loses nothing.
 	var out, salvaged []PackRepair

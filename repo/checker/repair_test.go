@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +220,16 @@ func TestRepairSnapshotsTwice(t *testing.T) {
 		t.Fatalf("second repair lists %v, want the damage of both repairs", got)
 	}
 	checkClean(t, dir)
+}
+
+// TestRepairPacksUnknownPack: a pack ID that is neither stored nor
+// indexed is an error naming it, not "0 blobs saved".
+func TestRepairPacksUnknownPack(t *testing.T) {
+	ctx := context.Background()
+	r, _ := repotest.New(t, repo.InitOptions{})
+	repotest.Exclusive(t, r)
+	_, err := checker.RepairPacks(ctx, r, []pack.ID{{1, 2, 3}})
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "no pack 01020300") {
+		t.Fatalf("repair packs of an unknown pack: %v", err)
+	}
 }
