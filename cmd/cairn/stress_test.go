@@ -541,8 +541,9 @@ func (w *world) operation() func() {
 		sn := sns[w.rnd.IntN(len(sns))]
 		return func() {
 			r := w.restoreCheck(w.repoA, sn, faults, kill)
-			if r.code == 1 && strings.Contains(r.stderr, "no snapshots file") {
-				return // forgotten meanwhile
+			if r.code == 1 && (strings.Contains(r.stderr, "no snapshots file") ||
+				strings.Contains(r.stderr, "load snapshot") && strings.Contains(r.stderr, "no such file")) {
+				return // forgotten meanwhile (before or after it was found)
 			}
 			w.allowed(r)
 		}
