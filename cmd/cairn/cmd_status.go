@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo/profile"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -164,7 +165,7 @@ func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name
 		// Said, not hidden: the newest snapshot may be one of them.
 		ps.Error = bad.Error()
 	}
-	host, paths := profileScope(p)
+	host, paths := job.Scope(p, hostname())
 	filter := snapshot.Filter{Hosts: []string{host}, Paths: paths}
 	var mine []*snapshot.Snapshot
 	for _, sn := range sns {

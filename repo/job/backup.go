@@ -1,0 +1,216 @@
+package job
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/archiver"
+	"github.com/cairn-backup/cairn/repo/profile"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// BackupRequest is one backup: what the archiver reads, and what the
+// snapshot is based on.
+type BackupRequest struct {
+	// Options are the archiver's; Backup sets Kind, Parent, Generation
+	// and BeforeSnapshot.
+	Options archiver.Options
+	// Kind is the kind asked for (the plan may fall back, e.g. a
+	// differential without a full snapshot becomes full).
+	Kind snapshot.Kind
+	// Parent names an explicit change-detection base ("": chosen).
+	Parent string
+	// Sources are the absolute paths the snapshot is recorded with.
+	Sources []string
+	// OnUnreadable is told of snapshots left out of the choice of a
+	// parent because they can't be read.
+	OnUnreadable func(*snapshot.UnreadableError)
+	// OnPlan is told what the backup is based on before it starts.
+	OnPlan func(archiver.Plan)
+}
+
+// Backup makes a snapshot in the session s (a shared lock with the
+// index loaded): it picks the parent and generation for the kind, runs
+// the archiver and checks the lock before the snapshot is written. A
+// backup with unreadable files returns its snapshot and an error
+// wrapping ErrPartial.
+func Backup(ctx context.Context, s *repo.Session, req BackupRequest) (*snapshot.Snapshot, error) {
+	r := s.Repository()
+	var explicit *snapshot.Snapshot
+	var err error
+	if req.Parent != "" {
+		if explicit, err = snapshot.Find(ctx, r, req.Parent, snapshot.Filter{}); err != nil {
+			return nil, err
+		}
+	}
+	var sns []*snapshot.Snapshot
+	if req.Parent == "" && req.Kind != snapshot.Full {
+		var bad *snapshot.UnreadableError
+		if sns, bad, err = snapshot.LoadReadable(ctx, r); err != nil {
+			return nil, err
+		}
+		if bad != nil && req.OnUnreadable != nil {
+			req.OnUnreadable(bad)
+		}
+	}
+	plan, err := archiver.PlanKind(sns, req.Kind, req.Options.Hostname, req.Sources, explicit)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if req.OnPlan != nil {
+		req.OnPlan(plan)
+	}
+	opts := req.Options
+	opts.Kind, opts.Parent, opts.Generation = plan.Kind, plan.Parent, plan.Generation
+	opts.BeforeSnapshot = s.Check
+	sn, err := archiver.Run(ctx, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	if sn.Summary.Errors > 0 {
+		what := "snapshot " + sn.ID().Short() + " saved"
+		if r.DryRun() {
+			what = "dry run finished"
+		}
+		return sn, fmt.Errorf("%s, but %d files could not be read: %w", what, sn.Summary.Errors, ErrPartial)
+	}
+	return sn, nil
+}
+
+// BackupSummary is the documented JSON summary of a backup (README): the
+// last line of `backup --json` and the snapshot of a run's report.
+type BackupSummary struct {
+	MessageType string `json:"message_type"`
+	*snapshot.Summary
+	SnapshotID string `json:"snapshot_id,omitempty"`
+	Kind       string `json:"kind"`
+	Parent     string `json:"parent,omitempty"`
+	Generation string `json:"generation"`
+	DryRun     bool   `json:"dry_run,omitempty"`
+}
+
+// SummaryOf returns the summary of the backup that made sn.
+func SummaryOf(sn *snapshot.Snapshot, dryRun bool) BackupSummary {
+	s := BackupSummary{MessageType: "summary", Summary: sn.Summary, Kind: string(sn.Kind), Generation: sn.Generation.String(), DryRun: dryRun}
+	if !dryRun {
+		s.SnapshotID = sn.ID().String()
+	}
+	if sn.Parent != nil {
+		s.Parent = sn.Parent.String()
+	}
+	return s
+}
+
+// ProfileBackup returns the archiver options, the absolute source paths
+// and the exclusions a profile gives a backup.
+func ProfileBackup(p *profile.Profile, host string) (archiver.Options, []string, error) {
+	opts := archiver.Options{Paths: p.Sources, Tags: p.Tags, Hostname: p.Host, ExcludeCaches: p.ExcludeCaches,
+		ExcludeIfPresent: p.ExcludeIfPresent}
+	if opts.Hostname == "" {
+		opts.Hostname = host
+	}
+	if err := CheckSources(p.Sources); err != nil {
+		return opts, nil, err
+	}
+	patterns, err := ReadPatternFiles(p.ExcludeFile)
+	if err != nil {
+		return opts, nil, err
+	}
+	if opts.Excludes, err = snapshot.NewMatcher(append(append([]string{}, p.Exclude...), patterns...), false); err != nil {
+		return opts, nil, fmt.Errorf("backup: %w", err)
+	}
+	if p.ExcludeLargerThan != "" {
+		if opts.ExcludeLargerThan, err = ParseSize(p.ExcludeLargerThan); err != nil {
+			return opts, nil, fmt.Errorf("backup exclude-larger-than: %w", err)
+		}
+	}
+	return opts, AbsPaths(p.Sources), nil
+}
+
+// CheckSources returns an error naming the first path that can't be
+// backed up because it is missing or can't be looked at.
+func CheckSources(paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("backup source %s: does not exist", p)
+			}
+			return fmt.Errorf("backup source %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// AbsPaths returns the absolute forms of paths, as snapshots record them.
+func AbsPaths(paths []string) []string {
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		if a, err := filepath.Abs(p); err == nil {
+			abs[i] = a
+		} else {
+			abs[i] = p
+		}
+	}
+	return abs
+}
+
+// ReadPatternFiles returns the exclude patterns of files: one per line,
+// blank lines and # comments skipped.
+func ReadPatternFiles(files []string) ([]string, error) {
+	var out []string
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read exclude file %s: %w", name, err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			out = append(out, line)
+		}
+	}
+	return out, nil
+}
+
+// ParseSize parses "123", "10k", "500M", "2G", "1T" (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty size")
+	}
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	case "T":
+		mult = 1 << 40
+	case "B":
+		mult = 1
+	default:
+		if s[len(s)-1] < '0' || s[len(s)-1] > '9' {
+			return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T", s)
+		}
+		s += "B"
+	}
+	n, err := strconv.ParseFloat(s[:len(s)-1], 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T", s)
+	}
+	return int64(n * float64(mult)), nil
+}
