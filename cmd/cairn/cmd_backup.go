@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +13,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/archiver"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -110,25 +106,6 @@ Exit code 3 means the snapshot was written but some files could not be read
 	return cmd
 }
 
-func readPatternFiles(files []string) ([]string, error) {
-	var out []string
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read exclude file %s: %w", name, err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			out = append(out, line)
-		}
-	}
-	return out, nil
-}
-
 // readFilesFrom returns the paths listed in files (lines, or NUL-separated
 // with raw); empty lines and, in line mode, # comments are skipped.
 func readFilesFrom(files []string, raw bool) ([]string, error) {
@@ -161,37 +138,6 @@ func readFilesFrom(files []string, raw bool) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// parseSize parses "123", "10k", "500M", "2G", "1T" (powers of 1024).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("empty size")
-	}
-	mult := int64(1)
-	switch strings.ToUpper(s[len(s)-1:]) {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	case "T":
-		mult = 1 << 40
-	case "B":
-		mult = 1
-	default:
-		if s[len(s)-1] < '0' || s[len(s)-1] > '9' {
-			return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T", s)
-		}
-		s += "B"
-	}
-	n, err := strconv.ParseFloat(s[:len(s)-1], 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q: want a number with an optional K, M, G or T", s)
-	}
-	return int64(n * float64(mult)), nil
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -227,15 +173,7 @@ func (o *backupOptions) sources(args []string) ([]string, error) {
 	if o.full && o.differential {
 		return nil, errors.New("backup: --full and --differential exclude each other")
 	}
-	for _, p := range paths {
-		if _, err := os.Lstat(p); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("backup source %s: does not exist", p)
-			}
-			return nil, fmt.Errorf("backup source %s: %w", p, err)
-		}
-	}
-	return paths, nil
+	return paths, job.CheckSources(paths)
 }
 
 func (o *backupOptions) kind() snapshot.Kind {
@@ -254,7 +192,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
-	patterns, err := readPatternFiles(o.excludeFiles)
+	patterns, err := job.ReadPatternFiles(o.excludeFiles)
 	if err != nil {
 		return err
 	}
@@ -268,7 +206,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		ExcludeCaches: o.excludeCaches, ExcludeIfPresent: o.excludeIfPresent, Program: "cairn " + version,
 	}
 	if o.excludeLargerThan != "" {
-		if opts.ExcludeLargerThan, err = parseSize(o.excludeLargerThan); err != nil {
+		if opts.ExcludeLargerThan, err = job.ParseSize(o.excludeLargerThan); err != nil {
 			return fmt.Errorf("backup --exclude-larger-than: %w", err)
 		}
 	}
@@ -280,10 +218,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 	}
-	abs := make([]string, len(paths))
-	for i, p := range paths {
-		abs[i], _ = filepath.Abs(p)
-	}
+	abs := job.AbsPaths(paths)
 	if o.stdin {
 		opts.Stdin, opts.StdinFilename = g.env.Stdin, o.stdinFilename
 		abs = []string{"/" + o.stdinFilename}
@@ -297,31 +232,6 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 }
 
 func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *repo.Session, opts archiver.Options, abs []string) error {
-	r := s.Repository()
-	var err error
-	var explicit *snapshot.Snapshot
-	if o.parent != "" {
-		if explicit, err = snapshot.Find(ctx, r, o.parent, snapshot.Filter{}); err != nil {
-			return err
-		}
-	}
-	var sns []*snapshot.Snapshot
-	if o.parent == "" && !o.full {
-		if sns, err = g.readableSnapshots(ctx, r); err != nil {
-			return err
-		}
-	}
-	plan, err := archiver.PlanKind(sns, o.kind(), opts.Hostname, abs, explicit)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	opts.Kind, opts.Parent, opts.Generation = plan.Kind, plan.Parent, plan.Generation
-	if plan.Fallback != "" && !g.json {
-		g.warnf("note: %s\n", plan.Fallback)
-	}
-	if g.verbose > 0 && !g.json && plan.Parent != nil {
-		g.printf("using parent snapshot %s\n", plan.Parent.ID().Short())
-	}
 	var mu sync.Mutex
 	opts.OnError = func(p string, err error) {
 		mu.Lock()
@@ -329,40 +239,28 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 		g.clearProgress()
 		g.warnf("warning: %s: %v\n", p, err)
 	}
-	opts.BeforeSnapshot = s.Check
-	stop := g.startProgress(&opts)
-	sn, err := archiver.Run(ctx, r, opts)
+	req := job.BackupRequest{Options: opts, Kind: o.kind(), Parent: o.parent, Sources: abs, OnUnreadable: g.warnUnreadable,
+		OnPlan: func(plan archiver.Plan) {
+			if plan.Fallback != "" && !g.json {
+				g.warnf("note: %s\n", plan.Fallback)
+			}
+			if g.verbose > 0 && !g.json && plan.Parent != nil {
+				g.printf("using parent snapshot %s\n", plan.Parent.ID().Short())
+			}
+		}}
+	stop := g.startProgress(&req.Options)
+	sn, err := job.Backup(ctx, s, req)
 	stop()
-	if err != nil {
-		return err
+	if sn != nil {
+		printBackupSummary(g, sn, o.dryRun)
 	}
-	printBackupSummary(g, sn, o.dryRun)
-	if sn.Summary.Errors > 0 {
-		what := "snapshot " + sn.ID().Short() + " saved"
-		if o.dryRun {
-			what = "dry run finished"
-		}
-		return fmt.Errorf("%s, but %d files could not be read: %w", what, sn.Summary.Errors, errPartial)
-	}
-	return nil
+	return err
 }
 
 func printBackupSummary(g *globalOptions, sn *snapshot.Snapshot, dryRun bool) {
 	s := sn.Summary
 	if g.json {
-		id := sn.ID().String()
-		if dryRun {
-			id = ""
-		}
-		_ = jsonOut(g, struct {
-			MessageType string `json:"message_type"`
-			*snapshot.Summary
-			SnapshotID string `json:"snapshot_id,omitempty"`
-			Kind       string `json:"kind"`
-			Parent     string `json:"parent,omitempty"`
-			Generation string `json:"generation"`
-			DryRun     bool   `json:"dry_run,omitempty"`
-		}{"summary", s, id, string(sn.Kind), parentString(sn), sn.Generation.String(), dryRun})
+		_ = jsonOut(g, job.SummaryOf(sn, dryRun))
 		return
 	}
 	g.printf("Files:       %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)

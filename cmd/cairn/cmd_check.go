@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/checker"
+	"github.com/cairn-backup/cairn/repo/job"
 )
 
 func newCheckCommand(g *globalOptions) *cobra.Command {
@@ -117,7 +118,7 @@ func parseSubset(s string, o *checker.Options) error {
 		}
 		o.Fraction = p / 100
 	default:
-		n, err := parseSize(s)
+		n, err := job.ParseSize(s)
 		if err != nil || n <= 0 {
 			return bad
 		}

@@ -10,9 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
-	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -102,9 +101,9 @@ func (o *forgetOptions) policy(cmd *cobra.Command) (snapshot.Policy, bool, error
 }
 
 type forgetGroup struct {
-	Key    groupKey       `json:"group_key"`
-	Keep   []snapshotView `json:"keep"`
-	Remove []snapshotView `json:"remove"`
+	Key    snapshot.GroupKey `json:"group_key"`
+	Keep   []snapshotView    `json:"keep"`
+	Remove []snapshotView    `json:"remove"`
 	// Reasons maps kept snapshot IDs to why they are kept.
 	Reasons map[string][]string `json:"reasons"`
 }
@@ -119,128 +118,57 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		return &exitError{code: exitFatal, err: errors.New("forget: no policy and no snapshots given; nothing would be kept"),
 			hint: "give --keep-daily 7 etc., or snapshot IDs to remove"}
 	}
+	req := job.ForgetRequest{Refs: args, Policy: pol, Filter: o.filter(), GroupBy: strings.Split(o.groupBy, ","),
+		AllowEmpty: explicitZero, OnNote: func(s string) { g.warnf("note: %s\n", s) }}
 	need := session{lock: repo.ExclusiveLock, index: o.prune, command: "forget"}
 	return g.withSession(ctx, need, func(ctx context.Context, s *repo.Session) error {
-		return forgetInSession(ctx, cmd, g, o, s, pol, explicitZero, args)
+		plan, err := job.PlanForget(ctx, s.Repository(), req)
+		if err != nil {
+			return err
+		}
+		if err := writeForgetPlan(g, plan); err != nil {
+			return err
+		}
+		if o.dryRun {
+			g.printf("dry run: would remove %d snapshots\n", len(plan.Remove))
+			return nil
+		}
+		if err := plan.Apply(ctx, s); err != nil {
+			return err
+		}
+		if !g.json {
+			g.printf("removed %d snapshots\n", len(plan.Remove))
+		}
+		if o.prune {
+			return runPruneLocked(ctx, cmd, g, s, o.pruneOpts)
+		}
+		return nil
 	})
 }
 
-func forgetInSession(ctx context.Context, cmd *cobra.Command, g *globalOptions, o *forgetOptions, s *repo.Session, pol snapshot.Policy, explicitZero bool, args []string) error {
-	r := s.Repository()
-	var remove []pack.ID
+// writeForgetPlan renders the policy's decisions (nothing when snapshots
+// were named: JSON null, as before).
+func writeForgetPlan(g *globalOptions, plan *job.ForgetPlan) error {
 	var groups []forgetGroup
-	if len(args) > 0 {
-		for _, ref := range args {
-			sn, err := snapshot.Find(ctx, r, ref, o.filter())
-			if errors.Is(err, repo.ErrDamaged) && ref != "latest" {
-				// An unreadable snapshot file can still be removed by its ID.
-				id, ferr := r.FindID(ctx, backend.SnapshotFile, ref)
-				if ferr != nil {
-					return ferr
-				}
-				g.warnf("note: snapshot %s can't be read (%v); removing it\n", id.Short(), err)
-				remove = append(remove, id)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			remove = append(remove, sn.ID())
-		}
-	} else {
-		// A policy needs every snapshot: one that can't be read might be
-		// one it keeps, so none is removed until it is named.
-		all, err := snapshot.LoadAll(ctx, r)
-		if err != nil {
-			var ue *snapshot.UnreadableError
-			if errors.As(err, &ue) {
-				ids := make([]string, len(ue.IDs))
-				for i, id := range ue.IDs {
-					ids[i] = id.Short()
-				}
-				return &exitError{code: exitDamage, err: fmt.Errorf("forget: no policy applied, %d snapshots can't be read (%s): %w", len(ue.IDs), strings.Join(ids, ", "), err),
-					hint: "run `cairn repair snapshots`, or remove the unreadable snapshots by ID with `cairn forget ID`"}
-			}
-			return err
-		}
-		var sns []*snapshot.Snapshot
-		for _, sn := range all {
-			if o.filter().Match(sn) {
-				sns = append(sns, sn)
+	for _, gr := range plan.Groups {
+		fg := forgetGroup{Key: gr.Key, Keep: []snapshotView{}, Remove: []snapshotView{}, Reasons: map[string][]string{}}
+		for _, d := range gr.Decisions {
+			if d.Keep {
+				fg.Keep = append(fg.Keep, viewOf(d.Snapshot))
+				fg.Reasons[d.Snapshot.ID().String()] = d.Reasons
+			} else {
+				fg.Remove = append(fg.Remove, viewOf(d.Snapshot))
 			}
 		}
-		grouped, err := groupSnapshotsRaw(sns, strings.Split(o.groupBy, ","))
-		if err != nil {
-			return err
-		}
-		for _, gr := range grouped {
-			fg := forgetGroup{Key: gr.key, Keep: []snapshotView{}, Remove: []snapshotView{}, Reasons: map[string][]string{}}
-			for _, d := range pol.Apply(gr.sns) {
-				if d.Keep {
-					fg.Keep = append(fg.Keep, viewOf(d.Snapshot))
-					fg.Reasons[d.Snapshot.ID().String()] = d.Reasons
-				} else {
-					fg.Remove = append(fg.Remove, viewOf(d.Snapshot))
-					remove = append(remove, d.Snapshot.ID())
-				}
-			}
-			if len(fg.Keep) == 0 && len(fg.Remove) > 0 && !explicitZero {
-				return &exitError{code: exitFatal, err: fmt.Errorf("forget: the policy would remove all %d snapshots of %s", len(fg.Remove), gr.key),
-					hint: "say so explicitly with --keep-last 0, or adjust the policy"}
-			}
-			groups = append(groups, fg)
-		}
+		groups = append(groups, fg)
 	}
 	if g.json {
-		if err := jsonOut(g, groups); err != nil {
-			return err
-		}
-	} else if !g.quiet {
+		return jsonOut(g, groups)
+	}
+	if !g.quiet {
 		writeForget(g.env.Stdout, groups)
 	}
-	if o.dryRun {
-		g.printf("dry run: would remove %d snapshots\n", len(remove))
-		return nil
-	}
-	for _, id := range remove {
-		if err := s.Check(ctx); err != nil {
-			return err
-		}
-		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: id.String()}); err != nil {
-			return fmt.Errorf("forget snapshot %s: %w", id.Short(), err)
-		}
-	}
-	if !g.json {
-		g.printf("removed %d snapshots\n", len(remove))
-	}
-	if o.prune {
-		return runPruneLocked(ctx, cmd, g, s, o.pruneOpts)
-	}
 	return nil
-}
-
-type rawGroup struct {
-	key groupKey
-	sns []*snapshot.Snapshot
-}
-
-func groupSnapshotsRaw(sns []*snapshot.Snapshot, by []string) ([]rawGroup, error) {
-	views, err := groupSnapshots(sns, by, 0)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*snapshot.Snapshot{}
-	for _, sn := range sns {
-		byID[sn.ID().String()] = sn
-	}
-	out := make([]rawGroup, len(views))
-	for i, gr := range views {
-		out[i].key = gr.Key
-		for _, v := range gr.Snapshots {
-			out[i].sns = append(out[i].sns, byID[v.ID])
-		}
-	}
-	return out, nil
 }
 
 func writeForget(w io.Writer, groups []forgetGroup) {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/pruner"
 )
 
@@ -47,7 +48,7 @@ func (o *pruneOptions) options() (pruner.Options, error) {
 		return po, fmt.Errorf("invalid --max-unused %q: want a percentage like 5%% or unlimited", o.maxUnused)
 	}
 	if o.maxRepackSize != "" {
-		n, err := parseSize(o.maxRepackSize)
+		n, err := job.ParseSize(o.maxRepackSize)
 		if err != nil {
 			return po, fmt.Errorf("--max-repack-size: %w", err)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,67 +62,25 @@ func viewOf(sn *snapshot.Snapshot) snapshotView {
 }
 
 type snapshotGroup struct {
-	Key       groupKey       `json:"group_key"`
-	Snapshots []snapshotView `json:"snapshots"`
-}
-
-type groupKey struct {
-	Hostname string   `json:"hostname,omitempty"`
-	Paths    []string `json:"paths,omitempty"`
-	Tags     []string `json:"tags,omitempty"`
-}
-
-func (k groupKey) String() string {
-	var parts []string
-	if k.Hostname != "" {
-		parts = append(parts, "host ["+k.Hostname+"]")
-	}
-	if k.Paths != nil {
-		parts = append(parts, "paths ["+strings.Join(k.Paths, ", ")+"]")
-	}
-	if k.Tags != nil {
-		parts = append(parts, "tags ["+strings.Join(k.Tags, ", ")+"]")
-	}
-	return strings.Join(parts, ", ")
+	Key       snapshot.GroupKey `json:"group_key"`
+	Snapshots []snapshotView    `json:"snapshots"`
 }
 
 // groupSnapshots groups sns (oldest first) by the fields in by ("host",
 // "paths", "tags"); keeps the newest latest of each group when latest > 0.
 func groupSnapshots(sns []*snapshot.Snapshot, by []string, latest int) ([]snapshotGroup, error) {
-	var groups []snapshotGroup
-	index := map[string]int{}
-	for _, sn := range sns {
-		var k groupKey
-		for _, f := range by {
-			switch f {
-			case "host":
-				k.Hostname = sn.Hostname
-			case "paths":
-				k.Paths = slices.Sorted(slices.Values(sn.Paths))
-			case "tags":
-				k.Tags = slices.Sorted(slices.Values(sn.Tags))
-				if k.Tags == nil {
-					k.Tags = []string{}
-				}
-			case "":
-			default:
-				return nil, fmt.Errorf("invalid --group-by field %q: want host, paths or tags", f)
-			}
-		}
-		ks := fmt.Sprintf("%q", k)
-		i, ok := index[ks]
-		if !ok {
-			i = len(groups)
-			index[ks] = i
-			groups = append(groups, snapshotGroup{Key: k})
-		}
-		groups[i].Snapshots = append(groups[i].Snapshots, viewOf(sn))
+	grouped, err := snapshot.GroupBy(sns, by)
+	if err != nil {
+		return nil, err
 	}
-	if latest > 0 {
-		for i := range groups {
-			if s := groups[i].Snapshots; len(s) > latest {
-				groups[i].Snapshots = s[len(s)-latest:]
-			}
+	groups := make([]snapshotGroup, len(grouped))
+	for i, gr := range grouped {
+		groups[i].Key = gr.Key
+		if latest > 0 && len(gr.Snapshots) > latest {
+			gr.Snapshots = gr.Snapshots[len(gr.Snapshots)-latest:]
+		}
+		for _, sn := range gr.Snapshots {
+			groups[i].Snapshots = append(groups[i].Snapshots, viewOf(sn))
 		}
 	}
 	return groups, nil

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/job"
+	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 

@@ -81,11 +81,17 @@ func (g *globalOptions) readableSnapshots(ctx context.Context, r *repo.Repositor
 	if err != nil {
 		return nil, err
 	}
-	if bad != nil {
-		for _, e := range bad.Errs {
-			g.warnf("warning: %v\n", e)
-		}
-		g.warnf("warning: %d snapshots can't be read and are left out; run `cairn check`\n", len(bad.IDs))
-	}
+	g.warnUnreadable(bad)
 	return sns, nil
+}
+
+// warnUnreadable names each snapshot that can't be read (nil: none).
+func (g *globalOptions) warnUnreadable(bad *snapshot.UnreadableError) {
+	if bad == nil {
+		return
+	}
+	for _, e := range bad.Errs {
+		g.warnf("warning: %v\n", e)
+	}
+	g.warnf("warning: %d snapshots can't be read and are left out; run `cairn check`\n", len(bad.IDs))
 }

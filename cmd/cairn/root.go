@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/cairn-backup/cairn/repo/backend/all"
-	"github.com/cairn-backup/cairn/repo/backend/location"
 	"io"
 	"io/fs"
 	"os"
@@ -23,9 +21,11 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/all"
+	"github.com/cairn-backup/cairn/repo/backend/location"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/parity"
 	"github.com/cairn-backup/cairn/repo/profile"
-	"github.com/cairn-backup/cairn/repo/restorer"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -33,14 +33,14 @@ var version = "0.1.0-dev"
 
 // Exit codes (DESIGN.md section 4).
 const (
-	exitOK          = 0
-	exitFatal       = 1
-	exitPartial     = 3
-	exitNoRepo      = 10
-	exitLocked      = 11
-	exitWrongPass   = 12
-	exitDamage      = 13
-	exitInterrupted = 130
+	exitOK          = job.ExitOK
+	exitFatal       = job.ExitFatal
+	exitPartial     = job.ExitPartial
+	exitNoRepo      = job.ExitNoRepo
+	exitLocked      = job.ExitLocked
+	exitWrongPass   = job.ExitWrongPass
+	exitDamage      = job.ExitDamage
+	exitInterrupted = job.ExitInterrupted
 )
 
 // Env is everything a command reads from its surroundings, read once so
@@ -110,9 +110,9 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// partialError marks a command that did its job but with errors already
+// errPartial marks a command that did its job but with errors already
 // reported (exit 3).
-var errPartial = errors.New("finished with errors")
+var errPartial = job.ErrPartial
 
 // Run runs the CLI with args and returns the exit code.
 func Run(ctx context.Context, env *Env, args []string) int {
@@ -144,33 +144,33 @@ func Run(ctx context.Context, env *Env, args []string) int {
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
-// exitCode maps an error to an exit code and a hint.
+// exitCode maps an error to an exit code (job.Code) and a hint.
 func exitCode(ctx context.Context, err error) (int, string) {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code, ee.hint
 	}
-	// A lost lock first (its session's work then fails as cancelled),
-	// then an interruption: neither is damage, whatever failed on the way.
+	code := job.Code(ctx, err)
+	var h interface{ Hint() string }
 	switch {
 	case errors.Is(err, repo.ErrLockLost):
-		return exitLocked, "another process removed the lock (`cairn unlock`?) or it could not be refreshed; nothing more was written: run the command again"
-	case ctx.Err() != nil || errors.Is(err, context.Canceled):
-		return exitInterrupted, ""
+		return code, "another process removed the lock (`cairn unlock`?) or it could not be refreshed; nothing more was written: run the command again"
+	case code == exitInterrupted:
+		return code, ""
+	case errors.As(err, &h):
+		return code, h.Hint()
 	}
-	switch {
-	case errors.Is(err, repo.ErrNoRepository):
-		return exitNoRepo, "run `cairn init` to create a repository, or check --repo / CAIRN_REPOSITORY"
-	case errors.Is(err, repo.ErrWrongPassword):
-		return exitWrongPass, "check the password, --password-file, --password-command or CAIRN_PASSWORD"
-	case errors.Is(err, repo.ErrLocked):
-		return exitLocked, "run `cairn unlock` if no other cairn process is running"
-	case errors.Is(err, repo.ErrDamaged):
-		return exitDamage, "run `cairn check --read-data` to see what is damaged, then `cairn repair packs ID…` and `cairn repair snapshots`"
-	case errors.Is(err, errPartial), errors.Is(err, restorer.ErrPartial):
-		return exitPartial, ""
+	switch code {
+	case exitNoRepo:
+		return code, "run `cairn init` to create a repository, or check --repo / CAIRN_REPOSITORY"
+	case exitWrongPass:
+		return code, "check the password, --password-file, --password-command or CAIRN_PASSWORD"
+	case exitLocked:
+		return code, "run `cairn unlock` if no other cairn process is running"
+	case exitDamage:
+		return code, "run `cairn check --read-data` to see what is damaged, then `cairn repair packs ID…` and `cairn repair snapshots`"
 	}
-	return exitFatal, ""
+	return code, ""
 }
 
 func newRootCommand(g *globalOptions) *cobra.Command {

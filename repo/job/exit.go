@@ -29,7 +29,7 @@ var ErrPartial = errors.New("finished with errors")
 // ExitCoder is an error that carries its own exit code.
 type ExitCoder interface {
 	error
-	ExitCode() int
+	ExitStatus() int
 }
 
 // Code maps an error to its exit code. A lost lock comes first (its
@@ -41,7 +41,7 @@ func Code(ctx context.Context, err error) int {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ec):
-		return ec.ExitCode()
+		return ec.ExitStatus()
 	case errors.Is(err, repo.ErrLockLost):
 		return ExitLocked
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):

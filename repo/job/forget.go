@@ -51,8 +51,8 @@ func (e *RemoveAllError) Error() string {
 	return fmt.Sprintf("forget: the policy would remove all %d snapshots of %s", e.N, e.Key)
 }
 
-// ExitCode is ExitFatal.
-func (e *RemoveAllError) ExitCode() int { return ExitFatal }
+// ExitStatus is ExitFatal.
+func (e *RemoveAllError) ExitStatus() int { return ExitFatal }
 
 // Hint says how to proceed.
 func (e *RemoveAllError) Hint() string {
@@ -73,8 +73,8 @@ func (e *UnreadableSnapshotsError) Error() string {
 
 func (e *UnreadableSnapshotsError) Unwrap() error { return e.Err }
 
-// ExitCode is ExitDamage.
-func (e *UnreadableSnapshotsError) ExitCode() int { return ExitDamage }
+// ExitStatus is ExitDamage.
+func (e *UnreadableSnapshotsError) ExitStatus() int { return ExitDamage }
 
 // Hint says how to proceed.
 func (e *UnreadableSnapshotsError) Hint() string {

@@ -522,4 +522,4 @@ func (e *damageError) Error() string {
 	return fmt.Sprintf("check: %d problems found: %v", e.n, checker.ErrDamage)
 }
 func (e *damageError) Unwrap() error { return checker.ErrDamage }
-func (e *damageError) ExitCode() int { return ExitDamage }
+func (e *damageError) ExitStatus() int { return ExitDamage }

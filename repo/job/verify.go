@@ -33,8 +33,8 @@ func (e *DiffersError) Error() string {
 	return fmt.Sprintf("verify: %s in snapshot %s differs from the source", e.Path, e.Snapshot.Short())
 }
 
-// ExitCode is ExitDamage.
-func (e *DiffersError) ExitCode() int { return ExitDamage }
+// ExitStatus is ExitDamage.
+func (e *DiffersError) ExitStatus() int { return ExitDamage }
 
 // Verify reads back a share (0 to 1, at least one file) of the regular
 // files of snapshot sn from r and compares them with the source files;
