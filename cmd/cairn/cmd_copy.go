@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/copier"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -264,7 +265,9 @@ func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) (
 	var out []mirrorLag
 	for _, m := range src.Config().Mirrors {
 		ml := mirrorLag{Mirror: m.Location, Missing: []string{}}
-		have, missing, err := g.other(g.mirrorSource(m)).lacking(ctx, all)
+		have, missing, err := job.Lacking(ctx, func(ctx context.Context, _ string) (*repo.Repository, error) {
+			return g.other(g.mirrorSource(m)).openRepo(ctx)
+		}, m.Location, all)
 		ml.Snapshots = have
 		for _, sn := range missing {
 			ml.Missing = append(ml.Missing, sn.ID().Short())
@@ -276,18 +279,4 @@ func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) (
 	}
 	slices.SortStableFunc(out, func(a, b mirrorLag) int { return len(b.Missing) - len(a.Missing) })
 	return out, nil
-}
-
-// lacking opens the repository of gm (a mirror) and returns how many
-// snapshots it has and which of sns it lacks.
-func (gm *globalOptions) lacking(ctx context.Context, sns []*snapshot.Snapshot) (int, []*snapshot.Snapshot, error) {
-	dst, err := gm.openRepo(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	dsns, err := gm.readableSnapshots(ctx, dst)
-	if err != nil {
-		return 0, nil, err
-	}
-	return len(dsns), copier.Missing(sns, dsns), nil
 }

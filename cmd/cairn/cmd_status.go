@@ -8,50 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/profile"
-	"github.com/cairn-backup/cairn/repo/snapshot"
 )
-
-// profileStatus is the JSON shape of `cairn status` (one per profile).
-type profileStatus struct {
-	Profile     string             `json:"profile"`
-	Repository  string             `json:"repository"`
-	LastRun     *runSummary        `json:"last_run"`
-	LastSuccess *time.Time         `json:"last_success"`
-	Newest      *time.Time         `json:"newest_snapshot"`
-	AgeSeconds  *float64           `json:"newest_snapshot_age_seconds"`
-	Snapshots   int                `json:"snapshots"`
-	Levels      map[string]*levelS `json:"last_by_level"`
-	Mirrors     []mirrorStatus     `json:"mirrors"`
-	Verified    *verifiedShare     `json:"verified"`
-	Error       string             `json:"error,omitempty"`
-}
-
-type runSummary struct {
-	RunID    string    `json:"run_id"`
-	End      time.Time `json:"end"`
-	Status   string    `json:"status"`
-	ExitCode int       `json:"exit_code"`
-	Level    string    `json:"level"`
-}
-
-type levelS struct {
-	ID   string    `json:"id"`
-	Time time.Time `json:"time"`
-}
-
-type mirrorStatus struct {
-	Mirror  string `json:"mirror"`
-	Missing int    `json:"missing"`
-	Error   string `json:"error,omitempty"`
-}
-
-type verifiedShare struct {
-	Parts  int `json:"parts_read"`
-	Of     int `json:"of"`
-	Window int `json:"window_days"`
-}
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
 	var maxAge time.Duration
@@ -78,7 +38,7 @@ Icinga checks); the repository must then be readable.`,
 				}
 				names = args
 			}
-			var out []profileStatus
+			var out []job.ProfileStatus
 			var stale []string
 			for _, n := range names {
 				ps := g.profileStatus(ctx, f, n)
@@ -124,86 +84,27 @@ func joinSemi(s []string) string {
 	return out
 }
 
-func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name string) profileStatus {
+func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name string) job.ProfileStatus {
 	p, _ := f.Get(name)
-	ps := profileStatus{Profile: name, Repository: p.Repository, Levels: map[string]*levelS{}, Mirrors: []mirrorStatus{}}
-	now := g.env.Now()
-	if st, err := profile.LoadState(profile.StateDir(g.env.Getenv), name); err == nil {
-		if r := st.LastRun; r != nil {
-			ps.LastRun = &runSummary{RunID: r.RunID, End: r.End, Status: r.Status, ExitCode: r.ExitCode, Level: r.Level}
-		}
-		if !st.LastSuccess.IsZero() {
-			t := st.LastSuccess
-			ps.LastSuccess = &t
-		}
-		if p.CheckWindow != "" {
-			w, _ := profile.ParseDays(p.CheckWindow)
-			of := max(1, int(w/(24*time.Hour)))
-			parts := map[int]bool{}
-			for _, c := range st.Checks {
-				if c.Of == of && now.Sub(c.Time) < w {
-					parts[c.Part] = true
-				}
-			}
-			ps.Verified = &verifiedShare{Parts: len(parts), Of: of, Window: of}
-		}
+	st, err := profile.LoadState(profile.StateDir(g.env.Getenv), name)
+	if err != nil {
+		st = nil
 	}
 	// The repository, through the profile's password source.
 	pg := g.other(repoSource{location: p.Repository, passwordFile: p.PasswordFile, passwordCommand: p.PasswordCommand, password: p.Password})
 	pg.options = append(append([]string{}, p.Options...), g.options...)
-	r, err := pg.openRepo(ctx)
-	if err != nil {
-		ps.Error = err.Error()
-		return ps
-	}
-	sns, bad, err := snapshot.LoadReadable(ctx, r)
-	if err != nil {
-		ps.Error = err.Error()
-		return ps
-	}
-	if bad != nil {
-		// Said, not hidden: the newest snapshot may be one of them.
-		ps.Error = bad.Error()
-	}
-	host, paths := job.Scope(p, hostname())
-	filter := snapshot.Filter{Hosts: []string{host}, Paths: paths}
-	var mine []*snapshot.Snapshot
-	for _, sn := range sns {
-		if !filter.Match(sn) {
-			continue
-		}
-		mine = append(mine, sn)
-		l := ps.Levels[string(sn.Kind)]
-		if l == nil || sn.Time.After(l.Time) {
-			ps.Levels[string(sn.Kind)] = &levelS{ID: sn.ID().Short(), Time: sn.Time}
-		}
-		if ps.Newest == nil || sn.Time.After(*ps.Newest) {
-			t := sn.Time
-			ps.Newest = &t
-		}
-	}
-	ps.Snapshots = len(mine)
-	if ps.Newest != nil {
-		age := now.Sub(*ps.Newest).Seconds()
-		ps.AgeSeconds = &age
-	}
-	for _, m := range p.Mirrors {
-		ms := mirrorStatus{Mirror: m}
-		src := repoSource{location: m, passwordFile: p.MirrorPasswordFile, passwordCommand: p.MirrorPasswordCommand}
-		if src.passwordFile == "" && src.passwordCommand == "" {
-			src.password = pg.pw
-		}
-		_, missing, err := pg.other(src).lacking(ctx, mine)
-		ms.Missing = len(missing)
-		if err != nil {
-			ms.Error = err.Error()
-		}
-		ps.Mirrors = append(ps.Mirrors, ms)
-	}
-	return ps
+	return job.Status(ctx, job.StatusRequest{Profile: p, State: st, Now: g.env.Now(), Host: hostname(),
+		Open: pg.openRepo,
+		OpenMirror: func(ctx context.Context, loc string) (*repo.Repository, error) {
+			src := repoSource{location: loc, passwordFile: p.MirrorPasswordFile, passwordCommand: p.MirrorPasswordCommand}
+			if src.passwordFile == "" && src.passwordCommand == "" {
+				src.password = pg.pw
+			}
+			return pg.other(src).openRepo(ctx)
+		}})
 }
 
-func writeStatus(w io.Writer, ps profileStatus, now time.Time) {
+func writeStatus(w io.Writer, ps job.ProfileStatus, now time.Time) {
 	ts := func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
 	fmt.Fprintf(w, "profile %s (%s)\n", ps.Profile, ps.Repository)
 	if r := ps.LastRun; r != nil {

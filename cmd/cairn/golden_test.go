@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/archiver"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/profile"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -164,16 +165,16 @@ func TestGoldenProfile(t *testing.T) {
 	newest := now.Add(-7 * time.Hour)
 	age := 7 * 3600.0
 	last := newest.Add(95 * time.Second)
-	ps := profileStatus{Profile: "home", Repository: "/srv/backup/home",
-		LastRun:     &runSummary{RunID: "0a1b2c3d4e5f", End: last, Status: "partial", ExitCode: 3, Level: "incremental"},
+	ps := job.ProfileStatus{Profile: "home", Repository: "/srv/backup/home",
+		LastRun:     &job.RunSummary{RunID: "0a1b2c3d4e5f", End: last, Status: "partial", ExitCode: 3, Level: "incremental"},
 		LastSuccess: &newest, Newest: &newest, AgeSeconds: &age, Snapshots: 9,
-		Levels: map[string]*levelS{
+		Levels: map[string]*job.LevelStatus{
 			"full":         {ID: "11111111", Time: newest.AddDate(0, 0, -16)},
 			"differential": {ID: "22222222", Time: newest.AddDate(0, 0, -1)},
 			"incremental":  {ID: "33333333", Time: newest},
 		},
-		Mirrors:  []mirrorStatus{{Mirror: "sftp:backup@offsite:/srv/cairn/home", Missing: 2}, {Mirror: "/mnt/usb", Error: "repository does not exist"}},
-		Verified: &verifiedShare{Parts: 6, Of: 7, Window: 7}}
+		Mirrors:  []job.MirrorStatus{{Mirror: "sftp:backup@offsite:/srv/cairn/home", Missing: 2}, {Mirror: "/mnt/usb", Error: "repository does not exist"}},
+		Verified: &job.VerifiedShare{Parts: 6, Of: 7, Window: 7}}
 	buf.Reset()
 	writeStatus(&buf, ps, now)
 	golden(t, "status", buf.Bytes())
