@@ -521,5 +521,5 @@ type damageError struct{ n int }
 func (e *damageError) Error() string {
 	return fmt.Sprintf("check: %d problems found: %v", e.n, checker.ErrDamage)
 }
-func (e *damageError) Unwrap() error { return checker.ErrDamage }
+func (e *damageError) Unwrap() error   { return checker.ErrDamage }
 func (e *damageError) ExitStatus() int { return ExitDamage }
