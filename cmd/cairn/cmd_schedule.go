@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/profile"
 )
 
 func newScheduleCommand(g *globalOptions) *cobra.Command {
@@ -42,12 +43,12 @@ overrides) and prints the command that enables the timer.`,
 				return err
 			}
 			cfg, _ := filepath.Abs(f.Path)
-			command := fmt.Sprintf("%s --config %s run %s --quiet", exe, shellQuote(cfg), shellQuote(p.Name))
+			command := fmt.Sprintf("%s --config %s run %s --quiet", exe, profile.ShellQuote(cfg), profile.ShellQuote(p.Name))
 			if cron {
-				fmt.Fprintln(g.env.Stdout, cronLine(at, command))
+				fmt.Fprintln(g.env.Stdout, profile.CronLine(at, command))
 				return nil
 			}
-			service, timer := systemdUnits(p.Name, command, at)
+			service, timer := profile.SystemdUnits(p.Name, command, at)
 			if !install {
 				fmt.Fprintf(g.env.Stdout, "# cairn-%s.service\n%s\n# cairn-%s.timer\n%s", p.Name, service, p.Name, timer)
 				return nil
@@ -55,24 +56,14 @@ overrides) and prints the command that enables the timer.`,
 			user := os.Getuid() != 0
 			dir := unitDir
 			if dir == "" {
-				if !user {
-					dir = "/etc/systemd/system"
-				} else {
-					base := g.env.Getenv("XDG_CONFIG_HOME")
-					if base == "" {
-						base = filepath.Join(g.env.Getenv("HOME"), ".config")
-					}
-					dir = filepath.Join(base, "systemd", "user")
-				}
+				dir = profile.UnitDir(user, g.env.Getenv)
 			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			written, err := profile.InstallUnits(dir, p.Name, service, timer)
+			for _, w := range written {
+				g.printf("wrote %s\n", w)
+			}
+			if err != nil {
 				return fmt.Errorf("schedule --install: %w", err)
-			}
-			for name, content := range map[string]string{"cairn-" + p.Name + ".service": service, "cairn-" + p.Name + ".timer": timer} {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-					return fmt.Errorf("schedule --install: %w", err)
-				}
-				g.printf("wrote %s\n", filepath.Join(dir, name))
 			}
 			flag := ""
 			if user {
@@ -87,43 +78,4 @@ overrides) and prints the command that enables the timer.`,
 	cmd.Flags().BoolVar(&install, "install", false, "write the systemd units instead of printing them")
 	cmd.Flags().StringVar(&unitDir, "unit-dir", "", "write the units to `dir` (default /etc/systemd/system, or ~/.config/systemd/user)")
 	return cmd
-}
-
-// cronLine is a crontab line running command daily at the time of at.
-func cronLine(at time.Time, command string) string {
-	return fmt.Sprintf("%d %d * * * %s", at.Minute(), at.Hour(), command)
-}
-
-func systemdUnits(name, command string, at time.Time) (service, timer string) {
-	service = fmt.Sprintf(`[Unit]
-Description=cairn backup run of profile %[1]s
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-Type=oneshot
-ExecStart=%[2]s
-Nice=10
-IOSchedulingClass=idle
-`, name, command)
-	timer = fmt.Sprintf(`[Unit]
-Description=nightly cairn run of profile %[1]s
-
-[Timer]
-OnCalendar=*-*-* %02[2]d:%02[3]d:00
-Persistent=true
-RandomizedDelaySec=30m
-
-[Install]
-WantedBy=timers.target
-`, name, at.Hour(), at.Minute())
-	return service, timer
-}
-
-// shellQuote quotes s for sh when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

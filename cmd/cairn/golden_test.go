@@ -157,8 +157,8 @@ func TestGoldenProfile(t *testing.T) {
 
 	at, _ := time.Parse("15:04", p.RunAt)
 	cmd := "/usr/local/bin/cairn --config /etc/cairn/cairn.toml run home --quiet"
-	golden(t, "schedule-cron", []byte(cronLine(at, cmd)+"\n"))
-	service, timer := systemdUnits("home", cmd, at)
+	golden(t, "schedule-cron", []byte(profile.CronLine(at, cmd)+"\n"))
+	service, timer := profile.SystemdUnits("home", cmd, at)
 	golden(t, "schedule-systemd", []byte(service+"---\n"+timer))
 
 	now := time.Date(2027, 3, 17, 9, 0, 0, 0, time.UTC)
