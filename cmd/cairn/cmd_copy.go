@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cairn-backup/cairn/repo/backend/location"
 	"slices"
 	"strings"
+
+	"github.com/cairn-backup/cairn/repo/backend/location"
 
 	"github.com/spf13/cobra"
 
@@ -86,46 +87,30 @@ func runCopyFrom(ctx context.Context, g *globalOptions, o copyOptions, args []st
 		return &exitError{code: exitFatal, err: errors.New("copy: no password for the source repository"),
 			hint: "set CAIRN_FROM_PASSWORD, or pass --from-password-file or --from-password-command"}
 	}
-	gs := g.other(from)
-	copySession := session{lock: repo.SharedLock, index: true, command: "copy"}
-	r, err := gs.openRepo(ctx)
+	r, err := g.other(from).openRepo(ctx)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", from.location, err)
 	}
-	var res *copier.Result
-	err = gs.inSession(ctx, r, copySession, func(ctx context.Context, src *repo.Session) error {
-		return g.withSession(ctx, copySession, func(ctx context.Context, dst *repo.Session) (err error) {
-			res, err = copyTo(ctx, g, src.Repository(), dst, args, o.filter.filter(), "")
-			return err
-		})
-	})
+	dst, err := g.openRepo(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := g.copy(ctx, r, dst, args, o.filter.filter(), "")
 	if err != nil {
 		return err
 	}
 	return printCopy(g, res, "")
 }
 
-// copyTo copies into the repository of the session dst, which holds a
-// shared lock and has its index loaded without the packs that are gone
-// (their data is copied again).
-func copyTo(ctx context.Context, g *globalOptions, src *repo.Repository, dst *repo.Session, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
-	sns, err := g.selectSnapshots(ctx, src, refs, f)
-	if err != nil {
-		return nil, err
-	}
-	all, err := g.readableSnapshots(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	return copier.Copy(ctx, src, dst.Repository(), sns, all, copier.Options{
-		BeforeSnapshot: func() error { return dst.Check(ctx) },
+// copy copies snapshots of src to dst, each in its session.
+func (g *globalOptions) copy(ctx context.Context, src, dst *repo.Repository, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
+	return g.sessions().Copy(ctx, src, dst, job.CopyRequest{Refs: refs, Filter: f, OnUnreadable: g.warnUnreadable,
 		OnCopied: func(c copier.Copied) {
 			if !g.json {
 				g.printf("%scopied snapshot %s of %s to %s: %d blobs (%s) copied, %d reused\n", name, c.Source.Short(),
 					c.Time.Local().Format("2006-01-02 15:04:05"), c.Destination.Short(), c.Blobs, formatBytes(c.Bytes), c.Reused)
 			}
-		},
-	})
+		}})
 }
 
 func printCopy(g *globalOptions, res *copier.Result, name string) error {
@@ -145,9 +130,7 @@ func runCopyMirrors(ctx context.Context, g *globalOptions, o copyOptions, args [
 		return &exitError{code: exitFatal, err: errors.New("copy --mirrors: this repository has no mirrors"),
 			hint: "add one with `cairn mirror add LOCATION`"}
 	}
-	return g.inSession(ctx, r, session{lock: repo.SharedLock, index: true, command: "copy"}, func(ctx context.Context, s *repo.Session) error {
-		return copyMirrors(ctx, g, s.Repository(), o, args)
-	})
+	return copyMirrors(ctx, g, r, o, args)
 }
 
 func copyMirrors(ctx context.Context, g *globalOptions, src *repo.Repository, o copyOptions, args []string) error {
@@ -240,13 +223,11 @@ func mirrorValue(reg *location.Registry, values []string, loc string) (mirrorVal
 }
 
 func copyToMirror(ctx context.Context, g *globalOptions, src *repo.Repository, m repo.Mirror, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
-	gm := g.other(g.mirrorSource(m))
-	var res *copier.Result
-	err := gm.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "copy"}, func(ctx context.Context, dst *repo.Session) (err error) {
-		res, err = copyTo(ctx, gm, src, dst, refs, f, name)
-		return err
-	})
-	return res, err
+	dst, err := g.other(g.mirrorSource(m)).openRepo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return g.copy(ctx, src, dst, refs, f, name)
 }
 
 // mirrorLag lists, per mirror, the snapshots of src it lacks.

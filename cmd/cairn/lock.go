@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/job"
 )
 
 // session says what a command needs of the repository.
@@ -36,26 +36,18 @@ func (g *globalOptions) withSession(ctx context.Context, need session, fn func(c
 
 // inSession runs fn in a session on the opened repository r.
 func (g *globalOptions) inSession(ctx context.Context, r *repo.Repository, need session, fn func(ctx context.Context, s *repo.Session) error) error {
-	s, err := r.Begin(ctx, repo.SessionOptions{Lock: need.lock, Index: need.index, KeepMissing: need.keepMissing,
-		Retry: g.retryLock, Command: need.command,
+	return g.sessions().Do(ctx, r, need.lock, need.index, need.keepMissing, need.command, fn)
+}
+
+// sessions are the library's sessions with --retry-lock and the
+// warnings of this command.
+func (g *globalOptions) sessions() job.Sessions {
+	return job.Sessions{Retry: g.retryLock,
 		OnNotice: func(s string) { g.warnf("notice: %s\n", s) },
 		OnMissingPacks: func(ids []pack.ID) {
-			if need.keepMissing {
-				return
-			}
 			g.warnf("warning: %d packs named by the index are missing (%s%s); their blobs count as absent (run `cairn check`, then `cairn repair index`)\n",
 				len(ids), ids[0].Short(), moreThanOne(len(ids)))
-		}})
-	if err != nil {
-		var le *repo.LockedError
-		if errors.As(err, &le) {
-			return &exitError{code: exitLocked, err: err,
-				hint: "wait for it (--retry-lock 10m), or run `cairn unlock` if no other cairn process is running"}
-		}
-		return err
-	}
-	defer s.Close()
-	return s.Err(fn(s.Context(), s))
+		}}
 }
 
 func moreThanOne(n int) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -51,27 +52,7 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 // every snapshot that f matches (oldest first).
 // Snapshots that can't be read are named in a warning.
 func (g *globalOptions) selectSnapshots(ctx context.Context, r *repo.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
-	var sns []*snapshot.Snapshot
-	if len(refs) > 0 {
-		for _, ref := range refs {
-			sn, err := snapshot.Find(ctx, r, ref, f)
-			if err != nil {
-				return nil, err
-			}
-			sns = append(sns, sn)
-		}
-		return sns, nil
-	}
-	all, err := g.readableSnapshots(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	for _, sn := range all {
-		if f.Match(sn) {
-			sns = append(sns, sn)
-		}
-	}
-	return sns, nil
+	return job.Select(ctx, r, refs, f, g.warnUnreadable)
 }
 
 // readableSnapshots returns every snapshot that can be read and names

@@ -152,7 +152,10 @@ func exitCode(ctx context.Context, err error) (int, string) {
 	}
 	code := job.Code(ctx, err)
 	var h interface{ Hint() string }
+	var le *repo.LockedError
 	switch {
+	case errors.As(err, &le):
+		return code, "wait for it (--retry-lock 10m), or run `cairn unlock` if no other cairn process is running"
 	case errors.Is(err, repo.ErrLockLost):
 		return code, "another process removed the lock (`cairn unlock`?) or it could not be refreshed; nothing more was written: run the command again"
 	case code == exitInterrupted:

@@ -211,24 +211,21 @@ func firstOf(reasons ...string) string {
 	return ""
 }
 
-// session runs fn in a session on the run's repository.
-func (rn *Run) session(ctx context.Context, r *repo.Repository, name string, lock repo.LockMode, keepMissing bool, fn func(ctx context.Context, s *repo.Session) error) error {
-	if r == nil {
+// sessions are the run's: waiting RetryLock, notices to Warn.
+func (rn *Run) sessions(step string) Sessions {
+	return Sessions{Retry: rn.RetryLock, OnNotice: func(msg string) { rn.warn(step, "notice: "+msg) },
+		OnMissingPacks: func(ids []pack.ID) {
+			rn.warn(step, fmt.Sprintf("warning: %d packs named by the index are missing (%s…); their blobs count as absent", len(ids), ids[0].Short()))
+		}}
+}
+
+// session runs fn in a session with the index loaded on the run's
+// repository.
+func (rn *Run) session(ctx context.Context, name string, lock repo.LockMode, keepMissing bool, fn func(ctx context.Context, s *repo.Session) error) error {
+	if rn.Repo == nil {
 		return rn.OpenErr
 	}
-	s, err := r.Begin(ctx, repo.SessionOptions{Lock: lock, Index: true, KeepMissing: keepMissing, Retry: rn.RetryLock,
-		Command:  "run " + name,
-		OnNotice: func(msg string) { rn.warn(name, "notice: "+msg) },
-		OnMissingPacks: func(ids []pack.ID) {
-			if !keepMissing {
-				rn.warn(name, fmt.Sprintf("warning: %d packs named by the index are missing (%s…); their blobs count as absent", len(ids), ids[0].Short()))
-			}
-		}})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.Err(fn(s.Context(), s))
+	return rn.sessions(name).Do(ctx, rn.Repo, lock, true, keepMissing, "run "+name, fn)
 }
 
 // readable returns the snapshots of r that can be read, naming the
@@ -312,7 +309,7 @@ func (rn *Run) backup(ctx context.Context, level profile.Level) outcome {
 			}
 		}}
 	var sn *snapshot.Snapshot
-	err = rn.session(ctx, rn.Repo, "backup", repo.SharedLock, false, func(ctx context.Context, s *repo.Session) (err error) {
+	err = rn.session(ctx, "backup", repo.SharedLock, false, func(ctx context.Context, s *repo.Session) (err error) {
 		sn, err = Backup(ctx, s, req)
 		return err
 	})
@@ -350,7 +347,7 @@ func (rn *Run) verify(ctx context.Context) outcome {
 		return failed(ctx, err)
 	}
 	var res *VerifyResult
-	err = rn.session(ctx, rn.Repo, "verify", repo.SharedLock, false, func(ctx context.Context, s *repo.Session) (err error) {
+	err = rn.session(ctx, "verify", repo.SharedLock, false, func(ctx context.Context, s *repo.Session) (err error) {
 		res, err = Verify(ctx, s.Repository(), rn.snap, share)
 		return err
 	})
@@ -389,18 +386,12 @@ func (rn *Run) unlockedIndex(ctx context.Context, name string, fn func(ctx conte
 	if rn.Repo == nil {
 		return rn.OpenErr
 	}
-	s, err := rn.Repo.Begin(ctx, repo.SessionOptions{Lock: repo.ExclusiveLock, Retry: rn.RetryLock, Command: "run " + name,
-		OnNotice: func(msg string) { rn.warn(name, "notice: "+msg) }})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.Err(fn(s.Context(), s))
+	return rn.sessions(name).Do(ctx, rn.Repo, repo.ExclusiveLock, false, false, "run "+name, fn)
 }
 
 func (rn *Run) prune(ctx context.Context) outcome {
 	var plan *pruner.Plan
-	err := rn.session(ctx, rn.Repo, "prune", repo.ExclusiveLock, false, func(ctx context.Context, s *repo.Session) (err error) {
+	err := rn.session(ctx, "prune", repo.ExclusiveLock, false, func(ctx context.Context, s *repo.Session) (err error) {
 		r := s.Repository()
 		plan, err = pruner.Prune(ctx, r, pruner.Options{MaxUnused: 0.05, Grace: time.Hour, DryRun: r.DryRun(),
 			Now: r.Now, BeforeDelete: s.Check})
@@ -452,19 +443,7 @@ func (rn *Run) copyTo(ctx context.Context, loc string) (*copier.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var res *copier.Result
-	err = rn.session(ctx, rn.Repo, "copy", repo.SharedLock, false, func(ctx context.Context, src *repo.Session) error {
-		all, err := rn.readable(ctx, src.Repository(), "copy")
-		if err != nil {
-			return err
-		}
-		return rn.session(ctx, dst, "copy", repo.SharedLock, false, func(ctx context.Context, d *repo.Session) (err error) {
-			res, err = copier.Copy(ctx, src.Repository(), d.Repository(), all, all, copier.Options{
-				BeforeSnapshot: func() error { return d.Check(ctx) }})
-			return err
-		})
-	})
-	return res, err
+	return rn.sessions("copy").Copy(ctx, rn.Repo, dst, CopyRequest{OnUnreadable: func(bad *snapshot.UnreadableError) { rn.unreadable("copy", bad) }})
 }
 
 // CheckPart returns which part of how many a check on day now reads for
@@ -492,7 +471,7 @@ func (rn *Run) check(ctx context.Context) outcome {
 	}
 	o := checker.Options{ReadData: of > 0, Part: part, Of: of, Now: func() time.Time { return rn.Now }}
 	var rep *checker.Report
-	err = rn.session(ctx, rn.Repo, "check", repo.SharedLock, true, func(ctx context.Context, s *repo.Session) (err error) {
+	err = rn.session(ctx, "check", repo.SharedLock, true, func(ctx context.Context, s *repo.Session) (err error) {
 		rep, err = checker.Check(ctx, s.Repository(), o)
 		return err
 	})
