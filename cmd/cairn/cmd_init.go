@@ -84,7 +84,7 @@ func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 	if err != nil {
 		return err
 	}
-	g.saveKeyHint(be.Location(), r.KeyID())
+	g.connector().SaveKeyHint(be.Location(), r.KeyID())
 	if par.Enabled() {
 		if err := r.UpdateConfig(ctx, func(c *repo.Config) error { c.Parity = par; return nil }); err != nil {
 			return err

@@ -2,19 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,8 +17,8 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/all"
 	"github.com/cairn-backup/cairn/repo/backend/location"
+	"github.com/cairn-backup/cairn/repo/connect"
 	"github.com/cairn-backup/cairn/repo/job"
-	"github.com/cairn-backup/cairn/repo/parity"
 	"github.com/cairn-backup/cairn/repo/profile"
 )
 
@@ -66,7 +60,7 @@ type globalOptions struct {
 	locations *location.Registry
 	// opened are the backends to close when the command ends (shared by
 	// the copies other makes).
-	opened          *openedBackends
+	opened          *connect.Opened
 	repo            string
 	passwordFile    string
 	passwordCommand string
@@ -119,8 +113,8 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if env.IsTerminal == nil {
 		env.IsTerminal = func() bool { return false }
 	}
-	g := &globalOptions{env: env, progress: &progressState{}, opened: &openedBackends{}}
-	defer g.opened.closeAll()
+	g := &globalOptions{env: env, progress: &progressState{}, opened: &connect.Opened{}}
+	defer g.opened.Close()
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -321,64 +315,28 @@ func (g *globalOptions) repoLocation() (string, error) {
 	return loc, nil
 }
 
-// openBackend picks the backend from the repository URL and wraps it in
-// the rate limits and the retrying wrapper every backend goes through.
-func (g *globalOptions) openBackend(ctx context.Context) (backend.Backend, error) {
-	be, err := g.rawBackend(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if g.limitUpload < 0 || g.limitDownload < 0 {
-		return nil, errors.New("--limit-upload and --limit-download take KiB/s, 0 or more")
-	}
-	g.opened.add(be)
-	be, faulty := testFaults(be, g.env.Getenv)
-	rb := backend.NewRetry(backend.NewLimited(be, g.limitUpload<<10, g.limitDownload<<10))
-	if faulty {
-		rb.Base, rb.Max = 5*time.Millisecond, 100*time.Millisecond
-	}
-	rb.OnRetry = func(op string, h backend.Handle, err error, wait time.Duration) {
-		g.warnf("notice: %s %s failed (%v); retrying in %s\n", op, h, err, wait.Round(time.Millisecond))
-	}
-	return rb, nil
+// connector opens backends and repositories with this command's flags;
+// every backend it opens is closed when the command ends.
+func (g *globalOptions) connector() *connect.Connector {
+	return connect.New(connect.Options{Registry: g.registry(), BackendOptions: g.options, Getenv: g.env.Getenv,
+		Warn:        func(s string) { g.warnf("%s\n", s) },
+		LimitUpload: g.limitUpload, LimitDownload: g.limitDownload, CacheDir: g.cacheDir, NoCache: g.noCache,
+		Compression: g.compression, Now: g.env.Now, Opened: g.opened,
+		WrapRaw: func(be backend.Backend) (backend.Backend, bool) { return testFaults(be, g.env.Getenv) }})
 }
 
-// rawBackend opens the backend the repository location names.
-func (g *globalOptions) rawBackend(ctx context.Context) (backend.Backend, error) {
+// openBackend opens the repository's backend with the limits and
+// retries every backend goes through.
+func (g *globalOptions) openBackend(ctx context.Context) (backend.Backend, error) {
 	loc, err := g.repoLocation()
 	if err != nil {
 		return nil, err
 	}
-	be, err := g.registry().Open(ctx, loc, g.options, location.Env{Getenv: g.env.Getenv, Warnf: g.warnf})
+	be, err := g.connector().Backend(ctx, loc)
 	if errors.Is(err, location.ErrUnknownScheme) {
 		return nil, &exitError{code: exitFatal, err: err}
 	}
 	return be, err
-}
-
-// openedBackends are the backends a command opened.
-type openedBackends struct {
-	mu  sync.Mutex
-	bes []backend.Backend
-}
-
-func (o *openedBackends) add(be backend.Backend) {
-	if o == nil {
-		return
-	}
-	o.mu.Lock()
-	o.bes = append(o.bes, be)
-	o.mu.Unlock()
-}
-
-// closeAll closes them: an SFTP backend's ssh child ends here.
-func (o *openedBackends) closeAll() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, be := range o.bes {
-		_ = backend.Close(be)
-	}
-	o.bes = nil
 }
 
 // registry is the backends this binary supports.
@@ -427,110 +385,15 @@ func (g *globalOptions) openRepo(ctx context.Context) (*repo.Repository, error) 
 
 // openRepoWith is openRepo with a dry-run blob store when dryRun is set.
 func (g *globalOptions) openRepoWith(ctx context.Context, dryRun bool) (*repo.Repository, error) {
-	be, err := g.openBackend(ctx)
+	loc, err := g.repoLocation()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open repository %s: %w", be.Location(), repo.ErrNoRepository)
+	r, err := g.connector().Open(ctx, loc, func() (string, error) { return g.password("enter password for repository: ") }, dryRun)
+	if errors.Is(err, location.ErrUnknownScheme) {
+		return nil, &exitError{code: exitFatal, err: err}
 	}
-	pw, err := g.password("enter password for repository: ")
-	if err != nil {
-		return nil, err
-	}
-	hintFile := g.keyHintFile(be.Location())
-	var hint string
-	if hintFile != "" {
-		if b, err := os.ReadFile(hintFile); err == nil && len(b) <= 128 {
-			hint = strings.TrimSpace(string(b))
-		}
-	}
-	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: g.compression, Now: g.env.Now, DryRun: dryRun, KeyHint: hint,
-		OnParity: func(h backend.Handle, rep *parity.Report) {
-			what := "the file"
-			if h.Type == backend.PackFile {
-				what = "`cairn repair packs " + h.Name[:12] + "`"
-			} else if h.Type == backend.IndexFile {
-				what = "`cairn repair index`"
-			} else if h.Type == backend.SnapshotFile {
-				what = "`cairn repair snapshots`"
-			}
-			g.warnf("warning: %s is damaged (%s); read through its parity file: run %s to fix it for good\n", h, rep, what)
-		}})
-	if err != nil {
-		return nil, err
-	}
-	if r.KeyID() != hint {
-		g.saveKeyHint(be.Location(), r.KeyID())
-	}
-	// The KDF's 64 MiB are garbage now; collect them before the real work
-	// so they are reused instead of adding to the peak.
-	debug.FreeOSMemory()
-	if c := g.openCache(r); c != nil {
-		r.SetCache(c)
-	}
-	return r, nil
-}
-
-// cacheBase is the cache directory (--cache-dir, else
-// $XDG_CACHE_HOME/cairn or ~/.cache/cairn; "" without a home).
-func (g *globalOptions) cacheBase() string {
-	if g.cacheDir != "" {
-		return g.cacheDir
-	}
-	base := g.env.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home := g.env.Getenv("HOME")
-		if home == "" {
-			return ""
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "cairn")
-}
-
-// keyHintFile holds the name of the key file that opened the repository at
-// loc last time, so the next command tries it first.
-func (g *globalOptions) keyHintFile(loc string) string {
-	base := g.cacheBase()
-	if base == "" || g.noCache {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(loc))
-	return filepath.Join(base, "keys", hex.EncodeToString(sum[:16]))
-}
-
-// saveKeyHint records that key opened the repository at loc. Only a
-// speed-up: a hint that can't be saved costs more derivations next time.
-func (g *globalOptions) saveKeyHint(loc, key string) {
-	f := g.keyHintFile(loc)
-	if f == "" {
-		return
-	}
-	if os.MkdirAll(filepath.Dir(f), 0o700) == nil {
-		_ = os.WriteFile(f, []byte(key+"\n"), 0o600)
-	}
-}
-
-// openCache returns the local cache for a remote repository (a local one
-// is as fast as its cache), or nil with --no-cache. A cache that can't be
-// made is only a warning.
-func (g *globalOptions) openCache(r *repo.Repository) *repo.Cache {
-	loc, _ := g.repoLocation()
-	remote := g.registry().Remote(loc)
-	if g.noCache || (!remote && g.cacheDir == "") {
-		return nil
-	}
-	dir := g.cacheBase()
-	if dir == "" {
-		return nil
-	}
-	c, err := repo.OpenCache(dir, r.Config().ID)
-	if err != nil {
-		g.warnf("warning: no cache: %v\n", err)
-		return nil
-	}
-	return c
+	return r, err
 }
 
 func hostname() string {
