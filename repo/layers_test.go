@@ -39,7 +39,7 @@ func TestLayers(t *testing.T) {
 		"repo/repotest":         {"repo", "repo/crypto", "repo/backend/local"},
 		// The jobs commands run (backup, forget, copy, verify, the
 		// nightly run, status) on top of the packages that do the work.
-		"repo/job": {"pack", "repo", "repo/archiver", "repo/backend", "repo/checker", "repo/copier", "repo/profile",
+		"repo/job": {"pack", "repo", "repo/archiver", "repo/backend", "repo/checker", "repo/connect", "repo/copier", "repo/profile",
 			"repo/pruner", "repo/restorer", "repo/snapshot"},
 		// Opening a repository the one way: registry, wrappers, key hint, cache.
 		"repo/connect":             {"repo", "repo/backend", "repo/backend/location", "repo/parity"},

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-
-	"github.com/cairn-backup/cairn/repo/backend/location"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/connect"
 	"github.com/cairn-backup/cairn/repo/copier"
 	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -182,44 +180,12 @@ func (g *globalOptions) mirrorSource(m repo.Mirror) repoSource {
 	if m.PasswordFile != "" || m.PasswordCommand != "" {
 		g.warnf("warning: the repository's config names a password source for mirror %s; it is ignored, since nothing read from a repository is run or opened: give --mirror-password-file or --mirror-password-command (or set them in the profile), and `cairn mirror remove` then `mirror add` it to drop the stored one\n", m.Location)
 	}
-	s := repoSource{location: m.Location}
-	file, fileOK := mirrorValue(g.registry(), g.mirrorPasswordFile, m.Location)
-	command, commandOK := mirrorValue(g.registry(), g.mirrorPasswordCommand, m.Location)
-	switch {
-	case fileOK && (!commandOK || file.specific || !command.specific):
-		s.passwordFile = file.v
-	case commandOK:
-		s.passwordCommand = command.v
-	case g.env.Getenv("CAIRN_MIRROR_PASSWORD_FILE") != "":
-		s.passwordFile = g.env.Getenv("CAIRN_MIRROR_PASSWORD_FILE")
-	default:
+	mp := connect.MirrorPasswordFor(g.registry(), g.mirrorPasswordFile, g.mirrorPasswordCommand, g.env.Getenv("CAIRN_MIRROR_PASSWORD_FILE"), m.Location)
+	s := repoSource{location: m.Location, passwordFile: mp.File, passwordCommand: mp.Command}
+	if mp.File == "" && mp.Command == "" {
 		s.password = g.pw
 	}
 	return s
-}
-
-type mirrorVal struct {
-	v        string
-	specific bool
-}
-
-// mirrorValue picks, from values given as VALUE or LOCATION=VALUE, the one
-// for the mirror at loc: its own, else the last one for every mirror. A
-// value is for one mirror when what comes before its first "=" is a
-// repository location.
-func mirrorValue(reg *location.Registry, values []string, loc string) (mirrorVal, bool) {
-	var any mirrorVal
-	found := false
-	for _, v := range values {
-		if l, val, ok := strings.Cut(v, "="); ok && reg.IsLocation(l) {
-			if strings.TrimPrefix(l, "local:") == strings.TrimPrefix(loc, "local:") {
-				return mirrorVal{val, true}, true
-			}
-			continue
-		}
-		any, found = mirrorVal{v, false}, true
-	}
-	return any, found
 }
 
 func copyToMirror(ctx context.Context, g *globalOptions, src *repo.Repository, m repo.Mirror, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-backup/cairn/repo/connect"
 	"github.com/cairn-backup/cairn/repo/profile"
 )
 
@@ -25,16 +26,9 @@ func (rn *Run) hook(ctx context.Context, command string) outcome {
 		}
 	}
 	if err != nil {
-		return outcome{code: ExitFatal, err: fmt.Errorf("hook %s: %w", firstWord(command), err)}
+		return outcome{code: ExitFatal, err: fmt.Errorf("hook %s: %w", connect.FirstWord(command), err)}
 	}
 	return outcome{}
-}
-
-func firstWord(s string) string {
-	if f := strings.Fields(s); len(f) > 0 {
-		return f[0]
-	}
-	return s
 }
 
 // hookEnv is what a hook is told of the run so far.
