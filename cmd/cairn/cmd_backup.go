@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -106,40 +105,6 @@ Exit code 3 means the snapshot was written but some files could not be read
 	return cmd
 }
 
-// readFilesFrom returns the paths listed in files (lines, or NUL-separated
-// with raw); empty lines and, in line mode, # comments are skipped.
-func readFilesFrom(files []string, raw bool) ([]string, error) {
-	var out []string
-	for _, name := range files {
-		var b []byte
-		var err error
-		if name == "-" {
-			err = errors.New("reading the list from standard input is not supported with this flag; pass a file")
-		} else {
-			b, err = os.ReadFile(name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read --files-from %s: %w", name, err)
-		}
-		sep := "\n"
-		if raw {
-			sep = "\x00"
-		}
-		for _, line := range strings.Split(string(b), sep) {
-			if !raw {
-				line = strings.TrimRight(line, "\r")
-				if strings.HasPrefix(strings.TrimSpace(line), "#") {
-					continue
-				}
-			}
-			if line != "" {
-				out = append(out, line)
-			}
-		}
-	}
-	return out, nil
-}
-
 func parseTime(s string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
@@ -151,11 +116,11 @@ func parseTime(s string) (time.Time, error) {
 
 // backupSources checks the flags and returns the paths to back up.
 func (o *backupOptions) sources(args []string) ([]string, error) {
-	listed, err := readFilesFrom(o.filesFrom, false)
+	listed, err := job.ReadFilesFrom(o.filesFrom, false)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := readFilesFrom(o.filesFromRaw, true)
+	raw, err := job.ReadFilesFrom(o.filesFromRaw, true)
 	if err != nil {
 		return nil, err
 	}

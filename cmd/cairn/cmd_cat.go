@@ -7,9 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
-	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -28,7 +27,7 @@ SNAPSHOT:PATH), blob ID (raw data blob bytes), key ID (the key file).`,
 				return fmt.Errorf("cat %s: an ID is required", what)
 			}
 			need := session{command: "cat"}
-			if what == "tree" || what == "blob" {
+			if job.CatNeedsIndex(what) {
 				need.lock, need.index = repo.SharedLock, true
 			}
 			return g.withSession(ctx, need, func(ctx context.Context, s *repo.Session) error {
@@ -39,71 +38,22 @@ SNAPSHOT:PATH), blob ID (raw data blob bytes), key ID (the key file).`,
 }
 
 func catObject(ctx context.Context, g *globalOptions, r *repo.Repository, what string, args []string) error {
-	switch what {
-	case "config":
-		return printJSON(g, r.Config())
-	case "index":
-		id, err := r.FindID(ctx, backend.IndexFile, args[1])
-		if err != nil {
-			return err
-		}
-		f, err := r.LoadIndexFile(ctx, id)
-		if err != nil {
-			return err
-		}
-		return printJSON(g, f)
-	case "snapshot":
-		sn, err := snapshot.Find(ctx, r, args[1], snapshot.Filter{})
-		if err != nil {
-			return err
-		}
-		return printJSON(g, viewOf(sn))
-	case "key":
-		id, err := r.FindID(ctx, backend.KeyFile, args[1])
-		if err != nil {
-			return err
-		}
-		b, err := r.LoadFile(ctx, backend.Handle{Type: backend.KeyFile, Name: id.String()})
-		if err != nil {
-			return err
-		}
-		_, err = g.env.Stdout.Write(b)
+	ref := ""
+	if len(args) > 1 {
+		ref = args[1]
+	}
+	v, raw, err := job.Cat(ctx, r, what, ref)
+	switch {
+	case err != nil:
 		return err
-	case "tree":
-		id, err := pack.ParseID(args[1])
-		if err != nil {
-			ref, p := snapshot.SplitRef(args[1])
-			sn, ferr := snapshot.Find(ctx, r, ref, snapshot.Filter{})
-			if ferr != nil {
-				return ferr
-			}
-			node, _, ferr := snapshot.FindNode(ctx, r, sn.Tree, p)
-			if ferr != nil {
-				return ferr
-			}
-			if node.Subtree == nil {
-				return fmt.Errorf("cat tree %s: not a directory", args[1])
-			}
-			id = *node.Subtree
-		}
-		t, err := snapshot.LoadTree(ctx, r, id)
-		if err != nil {
-			return err
-		}
-		return printJSON(g, t)
-	case "blob":
-		id, err := pack.ParseID(args[1])
-		if err != nil {
-			return err
-		}
-		b, err := r.LoadBlob(ctx, pack.BlobHandle{ID: id, Type: pack.DataBlob}, nil)
-		if err != nil {
-			return err
-		}
-		_, err = g.env.Stdout.Write(b)
+	case v == nil:
+		_, err = g.env.Stdout.Write(raw)
 		return err
 	}
-	return fmt.Errorf("cat: unknown object type %q: want config, index, snapshot, tree, blob or key", what)
+	if sn, ok := v.(*snapshot.Snapshot); ok {
+		v = viewOf(sn)
+	}
+	return printJSON(g, v)
 }
 
 func printJSON(g *globalOptions, v any) error {

@@ -163,6 +163,40 @@ func AbsPaths(paths []string) []string {
 	return abs
 }
 
+// ReadFilesFrom returns the paths listed in files (lines, or NUL-separated
+// with raw); empty lines and, in line mode, # comments are skipped.
+func ReadFilesFrom(files []string, raw bool) ([]string, error) {
+	var out []string
+	for _, name := range files {
+		var b []byte
+		var err error
+		if name == "-" {
+			err = errors.New("reading the list from standard input is not supported with this flag; pass a file")
+		} else {
+			b, err = os.ReadFile(name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read --files-from %s: %w", name, err)
+		}
+		sep := "\n"
+		if raw {
+			sep = "\x00"
+		}
+		for _, line := range strings.Split(string(b), sep) {
+			if !raw {
+				line = strings.TrimRight(line, "\r")
+				if strings.HasPrefix(strings.TrimSpace(line), "#") {
+					continue
+				}
+			}
+			if line != "" {
+				out = append(out, line)
+			}
+		}
+	}
+	return out, nil
+}
+
 // ReadPatternFiles returns the exclude patterns of files: one per line,
 // blank lines and # comments skipped.
 func ReadPatternFiles(files []string) ([]string, error) {

@@ -258,3 +258,42 @@ func TestCode(t *testing.T) {
 		}
 	}
 }
+
+// TestCat: each object type decrypts; a tree is reached by SNAPSHOT:PATH;
+// an unknown type names the types there are.
+func TestCat(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	s.p.Mirrors, s.p.Keep = nil, profile.Keep{}
+	rep, _ := s.run(t, &profile.State{})
+	var sum job.BackupSummary
+	json.Unmarshal(rep.Snapshot, &sum)
+	r := s.open(t, s.repo)
+	sess := repotest.Begin(t, r)
+	ctx := sess.Context()
+	if v, _, err := job.Cat(ctx, r, "config", ""); err != nil || v.(repo.Config).ID != r.Config().ID {
+		t.Fatalf("config: %v %v", v, err)
+	}
+	v, _, err := job.Cat(ctx, r, "snapshot", sum.SnapshotID[:8])
+	if err != nil || v.(*snapshot.Snapshot).ID().String() != sum.SnapshotID {
+		t.Fatalf("snapshot: %v", err)
+	}
+	v, _, err = job.Cat(ctx, r, "tree", sum.SnapshotID[:8]+":"+filepath.Join(s.src, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := v.(*snapshot.Tree)
+	if len(tr.Nodes) != 1 || tr.Nodes[0].Name != "b.txt" {
+		t.Fatalf("tree of d: %+v", tr.Nodes)
+	}
+	_, raw, err := job.Cat(ctx, r, "blob", tr.Nodes[0].Content[0].String())
+	if err != nil || string(raw) != "beta" {
+		t.Fatalf("blob %q %v", raw, err)
+	}
+	if _, _, err := job.Cat(ctx, r, "tree", sum.SnapshotID[:8]+":"+filepath.Join(s.src, "a.txt")); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("tree of a file: %v", err)
+	}
+	if _, _, err := job.Cat(ctx, r, "pack", "x"); err == nil || !strings.Contains(err.Error(), "want config, index") {
+		t.Fatalf("unknown type: %v", err)
+	}
+}
