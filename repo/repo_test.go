@@ -242,12 +242,12 @@ func TestLoadErrorsClassified(t *testing.T) {
 		t.Fatalf("cancelled load: %v, want context.Canceled and no damage", err)
 	}
 	rf.Session().Close()
-	rf = open(backend.Fault{Op: "load", Pattern: "data/*/*", Err: errors.New("connection reset by peer")})
+	rf = open(backend.Fault{Op: backend.Load, Pattern: "data/*/*", Err: errors.New("connection reset by peer")})
 	if _, err := rf.LoadBlob(ctx, h, nil); err == nil || errors.Is(err, repo.ErrDamaged) {
 		t.Fatalf("storage failure: %v, want an error that is not damage", err)
 	}
 	rf.Session().Close()
-	rf = open(backend.Fault{Op: "load", Pattern: "data/*/*", Flip: true, FlipAt: 3})
+	rf = open(backend.Fault{Op: backend.Load, Pattern: "data/*/*", Flip: true, FlipAt: 3})
 	if _, err := rf.LoadBlob(ctx, h, nil); !errors.Is(err, repo.ErrDamaged) {
 		t.Fatalf("flipped bits: %v, want damage", err)
 	}

@@ -30,10 +30,10 @@ func TestStorageFaultsDuringBackup(t *testing.T) {
 		fault backend.Fault
 		want  string
 	}{
-		{"ENOSPC on a pack", backend.Fault{Op: "save", Pattern: "data/*/*", After: 1, Err: syscall.ENOSPC}, "no space left"},
-		{"EIO on the index", backend.Fault{Op: "save", Pattern: "index/*", Err: syscall.EIO}, "input/output error"},
-		{"timeout", backend.Fault{Op: "save", Pattern: "data/*/*", After: 1, Delay: time.Minute}, "deadline exceeded"},
-		{"snapshot write fails", backend.Fault{Op: "save", Pattern: "snapshots/*", Err: syscall.EIO}, "snapshot"},
+		{"ENOSPC on a pack", backend.Fault{Op: backend.Save, Pattern: "data/*/*", After: 1, Err: syscall.ENOSPC}, "no space left"},
+		{"EIO on the index", backend.Fault{Op: backend.Save, Pattern: "index/*", Err: syscall.EIO}, "input/output error"},
+		{"timeout", backend.Fault{Op: backend.Save, Pattern: "data/*/*", After: 1, Delay: time.Minute}, "deadline exceeded"},
+		{"snapshot write fails", backend.Fault{Op: backend.Save, Pattern: "snapshots/*", Err: syscall.EIO}, "snapshot"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestFaultyLoadDetected(t *testing.T) {
 	r, dir := repotest.New(t, repo.InitOptions{})
 	src := sourceTree(t)
 	sn := backup(t, r, archiver.Options{Paths: []string{src}})
-	faulty := backend.NewFaulty(local.New(dir), backend.Fault{Op: "load", Pattern: "data/*/*", Flip: true, FlipAt: 10})
+	faulty := backend.NewFaulty(local.New(dir), backend.Fault{Op: backend.Load, Pattern: "data/*/*", Flip: true, FlipAt: 10})
 	rf, err := repo.Open(context.Background(), faulty, repotest.Password, repo.Options{})
 	if err != nil {
 		t.Fatal(err)

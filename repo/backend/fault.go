@@ -11,11 +11,49 @@ import (
 	"time"
 )
 
-// Fault describes an injected failure for the Faulty wrapper.
+// Point is a place in the Backend interface where the Faulty wrapper can
+// inject a fault. Its zero value is no point: NewFaulty refuses a fault
+// without one, so a fault can't silently never fire.
+type Point int
+
+// Fault points. Save covers Save and Replace.
+const (
+	Save Point = iota + 1
+	Load
+	Stat
+	Remove
+	List
+)
+
+func (p Point) String() string {
+	switch p {
+	case Save:
+		return "save"
+	case Load:
+		return "load"
+	case Stat:
+		return "stat"
+	case Remove:
+		return "remove"
+	case List:
+		return "list"
+	}
+	return fmt.Sprintf("point(%d)", int(p))
+}
+
+func (p Point) valid() bool { return p >= Save && p <= List }
+
+// Fault describes an injected failure for the Faulty wrapper. A call
+// matches a fault if it is at Op, on a file of Type (zero: any type) whose
+// path matches Pattern (empty: any path).
 type Fault struct {
-	// Op is the operation: "save", "load", "stat", "remove" or "list".
-	Op string
-	// Pattern matches Handle.Path() (path.Match); empty matches all.
+	// Op is the point of the Backend interface the fault is at.
+	Op Point
+	// Type matches Handle.Type (for List, the listed type); zero matches
+	// all.
+	Type FileType
+	// Pattern matches Handle.Path() (path.Match; for List "data/",
+	// "index/", …); empty matches all.
 	Pattern string
 	// After skips that many matching calls first; Times limits how many
 	// calls fail (0: all after).
@@ -36,27 +74,56 @@ type Faulty struct {
 	Backend
 	mu     sync.Mutex
 	faults []Fault
-	seen   []int
+	seen   []int // matching calls, per fault
+	fired  []int // calls the fault was applied to, per fault
 }
 
 // Unwrap returns the wrapped backend.
 func (f *Faulty) Unwrap() Backend { return f.Backend }
 
-// NewFaulty wraps be with faults.
+// NewFaulty wraps be with faults. It panics on a fault without a valid
+// Op or with a malformed Pattern: such a fault would never fire.
 func NewFaulty(be Backend, faults ...Fault) *Faulty {
-	return &Faulty{Backend: be, faults: faults, seen: make([]int, len(faults))}
+	for i, ft := range faults {
+		if !ft.Op.valid() {
+			panic(fmt.Sprintf("backend.NewFaulty: fault %d has no valid point (%v)", i, ft.Op))
+		}
+		if _, err := path.Match(ft.Pattern, ""); err != nil {
+			panic(fmt.Sprintf("backend.NewFaulty: fault %d: pattern %q: %v", i, ft.Pattern, err))
+		}
+	}
+	return &Faulty{Backend: be, faults: faults, seen: make([]int, len(faults)), fired: make([]int, len(faults))}
+}
+
+// Fired returns how many calls fault i (in the order given to NewFaulty)
+// was applied to so far, so a test can assert that it was hit. A call
+// counts once the fault is chosen for it, whatever the wrapped backend
+// then does.
+func (f *Faulty) Fired(i int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fired[i]
+}
+
+// Matched returns how many calls matched fault i so far, including those
+// skipped by After or beyond Times.
+func (f *Faulty) Matched(i int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen[i]
 }
 
 // ErrInjected is the default injected error.
 var ErrInjected = errors.New("injected fault")
 
-// fault returns the fault that applies to this call, if any.
-func (f *Faulty) fault(op string, h Handle) *Fault {
+// fault returns the fault that applies to this call, if any: the first
+// that matches and is within its After/Times window.
+func (f *Faulty) fault(op Point, h Handle) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.faults {
 		ft := &f.faults[i]
-		if ft.Op != op {
+		if ft.Op != op || (ft.Type != 0 && ft.Type != h.Type) {
 			continue
 		}
 		if ft.Pattern != "" {
@@ -69,6 +136,7 @@ func (f *Faulty) fault(op string, h Handle) *Fault {
 		if n <= 0 || (ft.Times > 0 && n > ft.Times) {
 			continue
 		}
+		f.fired[i]++
 		return ft
 	}
 	return nil
@@ -97,7 +165,7 @@ func (ft *Fault) wait(ctx context.Context) error {
 	}
 }
 
-func (ft *Fault) err(op string, h Handle) error {
+func (ft *Fault) err(op Point, h Handle) error {
 	if ft.Err == nil {
 		return nil
 	}
@@ -109,20 +177,20 @@ func (f *Faulty) Save(ctx context.Context, h Handle, rd io.ReaderAt, size int64)
 	return f.put(ctx, h, rd, size, f.Backend.Save)
 }
 
-// Replace injects faults into replacements (as "save" operations).
+// Replace injects faults into replacements (at the Save point).
 func (f *Faulty) Replace(ctx context.Context, h Handle, rd io.ReaderAt, size int64) error {
 	return f.put(ctx, h, rd, size, f.Backend.Replace)
 }
 
 func (f *Faulty) put(ctx context.Context, h Handle, rd io.ReaderAt, size int64, put func(context.Context, Handle, io.ReaderAt, int64) error) error {
-	ft := f.fault("save", h)
+	ft := f.fault(Save, h)
 	if ft == nil {
 		return put(ctx, h, rd, size)
 	}
 	if err := ft.wait(ctx); err != nil {
 		return err
 	}
-	if err := ft.err("save", h); err != nil {
+	if err := ft.err(Save, h); err != nil {
 		return err
 	}
 	buf := make([]byte, size)
@@ -135,14 +203,14 @@ func (f *Faulty) put(ctx context.Context, h Handle, rd io.ReaderAt, size int64, 
 
 // Load injects faults into loads.
 func (f *Faulty) Load(ctx context.Context, h Handle, length int, offset int64, fn func(io.Reader) error) error {
-	ft := f.fault("load", h)
+	ft := f.fault(Load, h)
 	if ft == nil {
 		return f.Backend.Load(ctx, h, length, offset, fn)
 	}
 	if err := ft.wait(ctx); err != nil {
 		return err
 	}
-	if err := ft.err("load", h); err != nil {
+	if err := ft.err(Load, h); err != nil {
 		return err
 	}
 	return f.Backend.Load(ctx, h, length, offset, func(rd io.Reader) error {
@@ -156,11 +224,11 @@ func (f *Faulty) Load(ctx context.Context, h Handle, length int, offset int64, f
 
 // Stat injects faults into stats.
 func (f *Faulty) Stat(ctx context.Context, h Handle) (FileInfo, error) {
-	if ft := f.fault("stat", h); ft != nil {
+	if ft := f.fault(Stat, h); ft != nil {
 		if err := ft.wait(ctx); err != nil {
 			return FileInfo{}, err
 		}
-		if err := ft.err("stat", h); err != nil {
+		if err := ft.err(Stat, h); err != nil {
 			return FileInfo{}, err
 		}
 	}
@@ -169,11 +237,11 @@ func (f *Faulty) Stat(ctx context.Context, h Handle) (FileInfo, error) {
 
 // Remove injects faults into removes.
 func (f *Faulty) Remove(ctx context.Context, h Handle) error {
-	if ft := f.fault("remove", h); ft != nil {
+	if ft := f.fault(Remove, h); ft != nil {
 		if err := ft.wait(ctx); err != nil {
 			return err
 		}
-		if err := ft.err("remove", h); err != nil {
+		if err := ft.err(Remove, h); err != nil {
 			return err
 		}
 	}
@@ -182,11 +250,11 @@ func (f *Faulty) Remove(ctx context.Context, h Handle) error {
 
 // List injects faults into listings (the pattern matches "data/", "index/", …).
 func (f *Faulty) List(ctx context.Context, t FileType, fn func(FileInfo) error) error {
-	if ft := f.fault("list", Handle{Type: t}); ft != nil {
+	if ft := f.fault(List, Handle{Type: t}); ft != nil {
 		if err := ft.wait(ctx); err != nil {
 			return err
 		}
-		if err := ft.err("list", Handle{Type: t}); err != nil {
+		if err := ft.err(List, Handle{Type: t}); err != nil {
 			return err
 		}
 	}

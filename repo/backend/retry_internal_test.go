@@ -77,9 +77,9 @@ func TestRetry(t *testing.T) {
 		wantErr  string
 		attempts int
 	}{
-		{"transient then fine", []Fault{{Op: "save", Times: 2, Err: syscall.EIO}}, "", 3},
-		{"always failing", []Fault{{Op: "save", Err: syscall.ECONNRESET}}, "save snapshots/abc: giving up after 4 attempts", 4},
-		{"not retried: exists", []Fault{{Op: "save", Err: fs.ErrExist}}, "file already exists", 1},
+		{"transient then fine", []Fault{{Op: Save, Times: 2, Err: syscall.EIO}}, "", 3},
+		{"always failing", []Fault{{Op: Save, Err: syscall.ECONNRESET}}, "save snapshots/abc: giving up after 4 attempts", 4},
+		{"not retried: exists", []Fault{{Op: Save, Err: fs.ErrExist}}, "file already exists", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

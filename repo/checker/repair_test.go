@@ -160,7 +160,7 @@ func TestCheckStorageFailureIsNoDamage(t *testing.T) {
 	r, dir := repotest.New(t, repo.InitOptions{})
 	snapshotOf(t, r, save(t, r, pack.DataBlob, []byte("data")))
 	r.Session().Close()
-	rf, err := repo.Open(ctx, backend.NewFaulty(local.New(dir), backend.Fault{Op: "load", Pattern: "data/*/*", Err: errors.New("connection reset by peer")}),
+	rf, err := repo.Open(ctx, backend.NewFaulty(local.New(dir), backend.Fault{Op: backend.Load, Pattern: "data/*/*", Err: errors.New("connection reset by peer")}),
 		repotest.Password, repo.Options{})
 	if err != nil {
 		t.Fatal(err)
