@@ -23,6 +23,7 @@ func TestLayers(t *testing.T) {
 		"repo/backend":          {},
 		"repo/parity":           {},
 		"repo/profile":          {},
+		"repo/termsafe":         {},
 		"repo/backend/location": {"repo/backend"},
 		"repo/backend/local":    {"repo/backend", "repo/backend/location"},
 		"repo/backend/sftp":     {"repo/backend", "repo/backend/location"},
@@ -49,7 +50,7 @@ func TestLayers(t *testing.T) {
 		// Backends only through the registry: no backend switch here.
 		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/all", "repo/backend/location",
 			"repo/checker", "repo/connect", "repo/copier", "repo/crypto", "repo/job", "repo/parity", "repo/profile",
-			"repo/pruner", "repo/restorer", "repo/snapshot"},
+			"repo/pruner", "repo/restorer", "repo/snapshot", "repo/termsafe"},
 		"scripts/gendata": {},
 	}
 	out, err := exec.Command("go", "list", "-json", mod+"...").Output()

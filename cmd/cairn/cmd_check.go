@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,7 +34,7 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 			ctx := cmd.Context()
 			o := checker.Options{ReadData: readData || subset != "", Now: g.env.Now}
 			if subset != "" {
-				if err := parseSubset(subset, &o); err != nil {
+				if err := job.ParseSubset(subset, &o); err != nil {
 					return err
 				}
 			}
@@ -98,33 +97,6 @@ func writeMirrorLags(g *globalOptions, lags []mirrorLag) {
 			g.printf("mirror %s lacks %d snapshots: %s; `cairn copy --mirrors` copies them\n", l.Mirror, len(l.Missing), strings.Join(l.Missing, " "))
 		}
 	}
-}
-
-func parseSubset(s string, o *checker.Options) error {
-	bad := fmt.Errorf("invalid --read-data-subset %q: want n/m (e.g. 3/30), P%% (e.g. 5%%) or a size (e.g. 10G)", s)
-	switch {
-	case strings.Contains(s, "/"):
-		a, b, _ := strings.Cut(s, "/")
-		n, err1 := strconv.Atoi(a)
-		m, err2 := strconv.Atoi(b)
-		if err1 != nil || err2 != nil || m < 1 || n < 1 || n > m {
-			return bad
-		}
-		o.Part, o.Of = n, m
-	case strings.HasSuffix(s, "%"):
-		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil || p <= 0 || p > 100 {
-			return bad
-		}
-		o.Fraction = p / 100
-	default:
-		n, err := job.ParseSize(s)
-		if err != nil || n <= 0 {
-			return bad
-		}
-		o.Bytes = n
-	}
-	return nil
 }
 
 func writeCheck(out, errw io.Writer, rep *checker.Report, quiet bool) {

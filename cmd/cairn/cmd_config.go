@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -50,8 +49,8 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 					Origin string `json:"origin"`
 				}
 				var out []setting
-				for _, s := range settings(p) {
-					out = append(out, setting{s.key, s.value, f.Origin(p, s.key)})
+				for _, s := range profile.Settings(p) {
+					out = append(out, setting{s.Key, s.Value, f.Origin(p, s.Key)})
 				}
 				return jsonOut(g, out)
 			}
@@ -63,91 +62,13 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 	return cmd
 }
 
-type setting struct {
-	key   string
-	value any
-}
-
-// settings lists a profile's keys in the documented order.
-func settings(p *profile.Profile) []setting {
-	pw := ""
-	if p.Password != "" {
-		pw = "********"
-	}
-	return []setting{
-		{"repository", p.Repository}, {"password-file", p.PasswordFile}, {"password-command", p.PasswordCommand},
-		{"password", pw}, {"options", p.Options}, {"compression", p.Compression},
-		{"sources", p.Sources}, {"exclude", p.Exclude}, {"exclude-file", p.ExcludeFile},
-		{"exclude-caches", p.ExcludeCaches}, {"exclude-if-present", p.ExcludeIfPresent},
-		{"exclude-larger-than", p.ExcludeLargerThan}, {"tags", p.Tags}, {"host", p.Host},
-		{"full", p.Full}, {"differential", p.Differential}, {"keep", rawValue(keepString(p.Keep))}, {"prune", p.Prune},
-		{"mirrors", p.Mirrors}, {"check-window", p.CheckWindow}, {"verify-sample", p.VerifySample},
-		{"metrics-file", p.MetricsFile}, {"report-file", p.ReportFile}, {"run-at", p.RunAt},
-		{"hooks.before", p.Hooks.Before}, {"hooks.after", p.Hooks.After},
-		{"hooks.on-success", p.Hooks.OnSuccess}, {"hooks.on-failure", p.Hooks.OnFailure},
-	}
-}
-
 func writeSettings(g *globalOptions, f *profile.File, p *profile.Profile) {
 	fmt.Fprintf(g.env.Stdout, "# profile %s from %s\n", p.Name, f.Path)
-	for _, s := range settings(p) {
-		v := formatSetting(s.value)
+	for _, s := range profile.Settings(p) {
+		v := profile.FormatSetting(s.Value)
 		if v == "" {
 			continue
 		}
-		fmt.Fprintf(g.env.Stdout, "%-20s = %-40s # %s\n", s.key, v, f.Origin(p, s.key))
+		fmt.Fprintf(g.env.Stdout, "%-20s = %-40s # %s\n", s.Key, v, f.Origin(p, s.Key))
 	}
-}
-
-// rawValue is a setting already written as TOML.
-type rawValue string
-
-func formatSetting(v any) string {
-	switch x := v.(type) {
-	case rawValue:
-		return string(x)
-	case string:
-		if x == "" {
-			return ""
-		}
-		return strconv.Quote(x)
-	case bool:
-		if !x {
-			return ""
-		}
-		return "true"
-	case []string:
-		if len(x) == 0 {
-			return ""
-		}
-		q := make([]string, len(x))
-		for i, s := range x {
-			q[i] = strconv.Quote(s)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	}
-	return fmt.Sprint(v)
-}
-
-// keepString writes a retention policy as the TOML inline table.
-func keepString(k profile.Keep) string {
-	var parts []string
-	for _, f := range []struct {
-		name string
-		n    int
-	}{{"last", k.Last}, {"hourly", k.Hourly}, {"daily", k.Daily}, {"weekly", k.Weekly}, {"monthly", k.Monthly}, {"yearly", k.Yearly}} {
-		if f.n != 0 {
-			parts = append(parts, fmt.Sprintf("%s = %d", f.name, f.n))
-		}
-	}
-	if k.Within != "" {
-		parts = append(parts, "within = "+strconv.Quote(k.Within))
-	}
-	if len(k.Tags) > 0 {
-		parts = append(parts, "tags = "+formatSetting(k.Tags))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "{ " + strings.Join(parts, ", ") + " }"
 }

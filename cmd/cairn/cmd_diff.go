@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 func newDiffCommand(g *globalOptions) *cobra.Command {
@@ -62,7 +63,7 @@ then totals. --json prints one object per change and a summary object.`,
 func writeDiff(w io.Writer, a, b string, changes []snapshot.Change, st snapshot.DiffStats) {
 	fmt.Fprintf(w, "comparing snapshot %s to %s:\n\n", a, b)
 	for _, c := range changes {
-		fmt.Fprintf(w, "%-2s %s\n", c.Kind, safeName(c.Path))
+		fmt.Fprintf(w, "%-2s %s\n", c.Kind, termsafe.Name(c.Path))
 	}
 	fmt.Fprintf(w, "\nAdded:         %d (%s)\n", st.Added, formatBytes(st.AddedBytes))
 	fmt.Fprintf(w, "Removed:       %d (%s)\n", st.Removed, formatBytes(st.RemovedBytes))

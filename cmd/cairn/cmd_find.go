@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 type findMatch struct {
@@ -102,7 +103,7 @@ func writeFind(w io.Writer, matches []findMatch) {
 			fmt.Fprintf(w, "found in snapshot %s:\n", m.Snapshot)
 			last = m.Snapshot
 		}
-		fmt.Fprintf(w, "  %s %10d %s %s\n", m.Node.Mode, m.Node.Size, m.Node.ModTime.Local().Format("2006-01-02 15:04:05"), safeName(m.Path))
+		fmt.Fprintf(w, "  %s %10d %s %s\n", m.Node.Mode, m.Node.Size, m.Node.ModTime.Local().Format("2006-01-02 15:04:05"), termsafe.Name(m.Path))
 	}
 	if len(matches) == 0 {
 		fmt.Fprintln(w, "no matches")

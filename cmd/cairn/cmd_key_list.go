@@ -5,6 +5,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 // newKeyListCommand builds `key list`.
@@ -37,10 +39,10 @@ func newKeyListCommand(g *globalOptions) *cobra.Command {
 					id = id[:8]
 				}
 				if k.Error != "" {
-					fmt.Fprintf(tw, "!%s\tunreadable: %s\t\t\n", safeName(id), safeName(k.Error))
+					fmt.Fprintf(tw, "!%s\tunreadable: %s\t\t\n", termsafe.Name(id), termsafe.Name(k.Error))
 					continue
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, safeName(id), safeName(k.Username), safeName(k.Hostname), k.Created.Local().Format("2006-01-02 15:04:05"))
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, termsafe.Name(id), termsafe.Name(k.Username), termsafe.Name(k.Hostname), k.Created.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 // lsEntry is the documented JSON shape of one `ls` line (README).
@@ -97,20 +98,20 @@ snapshot is listed; with PATH one level, or all below it with --recursive.`,
 func writeLs(w io.Writer, entries []lsEntry, long bool) {
 	for _, e := range entries {
 		if !long {
-			fmt.Fprintln(w, safeName(e.Path))
+			fmt.Fprintln(w, termsafe.Name(e.Path))
 			continue
 		}
-		owner := safeName(e.User)
+		owner := termsafe.Name(e.User)
 		if owner == "" {
 			owner = fmt.Sprint(e.UID)
 		}
-		group := safeName(e.Group)
+		group := termsafe.Name(e.Group)
 		if group == "" {
 			group = fmt.Sprint(e.GID)
 		}
-		name := safeName(e.Path)
+		name := termsafe.Name(e.Path)
 		if e.LinkTarget != "" {
-			name += " -> " + safeName(e.LinkTarget)
+			name += " -> " + termsafe.Name(e.LinkTarget)
 		}
 		fmt.Fprintf(w, "%s %-8s %-8s %10d %s %s\n", e.Mode, owner, group, e.Size, e.ModTime.Local().Format("2006-01-02 15:04:05"), name)
 	}

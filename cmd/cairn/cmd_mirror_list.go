@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 // newMirrorListCommand builds `mirror list`.
@@ -31,7 +32,7 @@ func newMirrorListCommand(g *globalOptions) *cobra.Command {
 				if m.PasswordFile != "" || m.PasswordCommand != "" {
 					note = "\t(a password source stored by an older version: ignored)"
 				}
-				fmt.Fprintf(g.env.Stdout, "%s%s\n", safeName(m.Location), note)
+				fmt.Fprintf(g.env.Stdout, "%s%s\n", termsafe.Name(m.Location), note)
 			}
 			if len(ms) == 0 && !g.quiet {
 				g.printf("no mirrors\n")

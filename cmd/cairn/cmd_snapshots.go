@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-backup/cairn/repo/snapshot"
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 type filterOptions struct {
@@ -143,7 +144,7 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 						if i > 0 {
 							fmt.Fprintln(g.env.Stdout)
 						}
-						fmt.Fprintf(g.env.Stdout, "snapshots for %s:\n", safeName(fmt.Sprint(gr.Key)))
+						fmt.Fprintf(g.env.Stdout, "snapshots for %s:\n", termsafe.Name(fmt.Sprint(gr.Key)))
 					}
 					writeSnapshotTable(g.env.Stdout, gr.Snapshots)
 				}
@@ -192,7 +193,7 @@ func writeSnapshotTable(w io.Writer, sns []snapshotView) {
 			gen = gen[:8]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ShortID, sn.Time.Local().Format("2006-01-02 15:04:05"),
-			safeName(sn.Hostname), safeName(string(sn.Kind)), safeName(gen), safeName(strings.Join(sn.Tags, ",")), safeName(strings.Join(sn.Paths, ",")), added)
+			termsafe.Name(sn.Hostname), termsafe.Name(string(sn.Kind)), termsafe.Name(gen), termsafe.Name(strings.Join(sn.Tags, ",")), termsafe.Name(strings.Join(sn.Paths, ",")), added)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d snapshots\n", len(sns))

@@ -20,6 +20,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/connect"
 	"github.com/cairn-backup/cairn/repo/job"
 	"github.com/cairn-backup/cairn/repo/profile"
+	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -126,9 +127,9 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	}
 	code, hint := exitCode(ctx, err)
 	if !errors.Is(err, errPartial) {
-		fmt.Fprintf(env.Stderr, "error: %s\n", termSafe(oneLine(err.Error()), false))
+		fmt.Fprintf(env.Stderr, "error: %s\n", termsafe.String(oneLine(err.Error()), false))
 	} else {
-		fmt.Fprintf(env.Stderr, "warning: %s\n", termSafe(oneLine(err.Error()), false))
+		fmt.Fprintf(env.Stderr, "warning: %s\n", termsafe.String(oneLine(err.Error()), false))
 	}
 	if hint != "" {
 		fmt.Fprintf(env.Stderr, "hint: %s\n", hint)
@@ -404,11 +405,11 @@ func hostname() string {
 // printf prints unless --quiet.
 func (g *globalOptions) printf(format string, args ...any) {
 	if !g.quiet {
-		fmt.Fprint(g.env.Stdout, termSafe(fmt.Sprintf(format, args...), true))
+		fmt.Fprint(g.env.Stdout, termsafe.String(fmt.Sprintf(format, args...), true))
 	}
 }
 
 // warnf prints to stderr.
 func (g *globalOptions) warnf(format string, args ...any) {
-	fmt.Fprint(g.env.Stderr, termSafe(fmt.Sprintf(format, args...), true))
+	fmt.Fprint(g.env.Stderr, termsafe.String(fmt.Sprintf(format, args...), true))
 }

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"fmt"
-	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 )
 
 // TestS3Repository backs up into a MinIO bucket (scripts/minio.sh, started

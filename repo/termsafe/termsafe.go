@@ -1,4 +1,7 @@
-package main
+// Package termsafe escapes text from repositories and other machines
+// (file names, link targets, tags, hosts, error messages) before it
+// reaches a terminal, so no escape sequence in them can act on it.
+package termsafe
 
 import (
 	"fmt"
@@ -6,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// termSafe returns s with every byte a terminal could act on written as
+// String returns s with every byte a terminal could act on written as
 // an escape: C0 and C1 control characters, DEL, bidirectional overrides
 // and bytes that are not UTF-8 (\xNN or \uNNNN). Names, link targets,
 // tags and hosts come from repositories and from other machines' file
@@ -14,7 +17,7 @@ import (
 // keepLines leaves newlines and tabs alone, for whole messages; a single
 // name escapes them too, so one line stays one entry. JSON output carries
 // the exact bytes instead.
-func termSafe(s string, keepLines bool) string {
+func String(s string, keepLines bool) string {
 	clean := true
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -59,5 +62,5 @@ func unsafeRune(r rune, n int, keepLines bool) bool {
 	return false
 }
 
-// safeName is termSafe for one name or path.
-func safeName(s string) string { return termSafe(s, false) }
+// Name is String for one name: newlines and tabs are escaped too.
+func Name(s string) string { return String(s, false) }

@@ -1,4 +1,4 @@
-package main
+package termsafe
 
 import "testing"
 
@@ -17,11 +17,11 @@ func TestTermSafe(t *testing.T) {
 		{"bad \xff\xfe utf-8", `bad \xff\xfe utf-8`, `bad \xff\xfe utf-8`},
 	}
 	for _, tt := range tests {
-		if got := termSafe(tt.in, false); got != tt.name {
-			t.Errorf("termSafe(%q, false) = %q, want %q", tt.in, got, tt.name)
+		if got := String(tt.in, false); got != tt.name {
+			t.Errorf("String(%q, false) = %q, want %q", tt.in, got, tt.name)
 		}
-		if got := termSafe(tt.in, true); got != tt.msg {
-			t.Errorf("termSafe(%q, true) = %q, want %q", tt.in, got, tt.msg)
+		if got := String(tt.in, true); got != tt.msg {
+			t.Errorf("String(%q, true) = %q, want %q", tt.in, got, tt.msg)
 		}
 	}
 }
