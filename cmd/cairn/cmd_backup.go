@@ -240,13 +240,6 @@ func printBackupSummary(g *globalOptions, sn *snapshot.Snapshot, dryRun bool) {
 	g.printf("snapshot %s saved (%s, generation %s)\n", sn.ID().Short(), sn.Kind, sn.Generation.Short())
 }
 
-func parentString(sn *snapshot.Snapshot) string {
-	if sn.Parent == nil {
-		return ""
-	}
-	return sn.Parent.String()
-}
-
 func formatDuration(d time.Duration) string {
 	if d >= time.Minute {
 		return d.Round(time.Second).String()
