@@ -1,5 +1,3 @@
-// Package crypto owns key derivation, sealing and opening, and keyed blob IDs
-// (DESIGN.md section 3). It imports no cairn package.
 package crypto
 
 import (
