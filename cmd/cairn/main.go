@@ -1,5 +1,19 @@
 // Command cairn is a content-addressed, deduplicating, encrypted backup
-// tool. See README.md.
+// tool; README.md describes its use.
+//
+// This package is only the command line. Each command (one cmd_*.go file
+// per command, on github.com/spf13/cobra) parses its flags and the global
+// ones into an options struct, opens the repository through repo/connect,
+// says which session it needs (no lock, a shared or an exclusive lock, the
+// index loaded or not), calls the library (repo/job and the packages below
+// it) and renders the result as text or --json, with progress on a
+// terminal; it exits with the code job.Code gives the error.
+//
+// It holds no repository logic: no file format, no lock or index handling
+// (repo/layers_test.go checks its imports and that it reaches the
+// repository only through sessions), no backend switch, no retention or schedule decisions; those belong to the library,
+// so everything a command does can also be done, and tested, without the
+// CLI.
 package main
 
 import (
