@@ -8,10 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	sha256 "github.com/minio/sha256-simd"
 	"io"
 	"slices"
 	"sync"
+
+	sha256 "github.com/minio/sha256-simd"
 
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
@@ -297,12 +298,9 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 		return fmt.Errorf("verify new pack before upload: %w", err)
 	}
 	// The pack and its parity, before the index names it.
-	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	h := backend.Handle{Type: backend.PackFile, Name: id.String(), Metadata: p.w.Type() == pack.TreeBlob}
 	if err := r.saveProtected(ctx, h, ra, size, func() error { return r.be.Save(ctx, h, ra, size) }); err != nil {
 		return err
-	}
-	if r.cache != nil && p.buf != nil {
-		r.cache.put(backend.Handle{Type: backend.PackFile, Name: id.String()}, p.buf.Bytes())
 	}
 	ip := index.Pack{ID: id, Generation: p.w.Generation(), Entries: entries}
 	w := r.w
@@ -463,20 +461,11 @@ func (r *Repository) BlobFromParity(ctx context.Context, loc index.Location, dst
 }
 
 func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {
-	if r.cache != nil && loc.Type == pack.TreeBlob {
-		// Tree packs are small and read again and again: keep them whole.
-		h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
-		b, err := r.loadCached(ctx, h)
-		if err == nil && int64(loc.Offset)+int64(loc.Length) <= int64(len(b)) {
-			out, derr := r.DecodeBlob(b[loc.Offset:loc.Offset+loc.Length], loc.Entry, dst, loc.Pack)
-			if derr == nil {
-				return out, nil
-			}
-			r.cache.forget(h)
-		}
-	}
+	// Tree packs are marked, so a cache keeps them whole: they are small
+	// and read again and again.
+	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String(), Metadata: loc.Type == pack.TreeBlob}
 	stored := make([]byte, loc.Length)
-	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int(loc.Length), int64(loc.Offset),
+	err := r.be.Load(ctx, h, int(loc.Length), int64(loc.Offset),
 		func(rd io.Reader) error {
 			_, err := io.ReadFull(rd, stored)
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/archiver"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/repotest"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -47,11 +48,13 @@ func TestCacheSavesRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := repo.OpenCache(cacheDir, r.Config().ID)
+		cd, err := cache.Open(cacheDir, r.Config().ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.SetCache(c)
+		if err := r.SetCache(cd); err != nil {
+			t.Fatal(err)
+		}
 		defer repotest.Begin(t, r).Close()
 		sns, err := snapshot.LoadAll(ctx, r)
 		if err != nil || len(sns) != 1 {

@@ -28,9 +28,10 @@ func TestLayers(t *testing.T) {
 		"repo/backend/local":    {"repo/backend", "repo/backend/location"},
 		"repo/backend/sftp":     {"repo/backend", "repo/backend/location"},
 		"repo/backend/s3":       {"repo/backend", "repo/backend/location"},
+		"repo/backend/cache":    {"pack", "repo/backend"},
 		"repo/backend/all":      {"repo/backend/location", "repo/backend/local", "repo/backend/sftp", "repo/backend/s3"},
 		"index":                 {"pack"},
-		"repo":                  {"pack", "index", "chunker", "repo/crypto", "repo/backend", "repo/parity"},
+		"repo":                  {"pack", "index", "chunker", "repo/crypto", "repo/backend", "repo/backend/cache", "repo/parity"},
 		"repo/snapshot":         {"pack", "index", "repo", "repo/backend"},
 		"repo/archiver":         {"pack", "repo", "repo/snapshot", "chunker"},
 		"repo/restorer":         {"pack", "index", "repo", "repo/snapshot"},
@@ -43,7 +44,7 @@ func TestLayers(t *testing.T) {
 		"repo/job": {"pack", "repo", "repo/archiver", "repo/backend", "repo/checker", "repo/connect", "repo/copier", "repo/profile",
 			"repo/pruner", "repo/restorer", "repo/snapshot"},
 		// Opening a repository the one way: registry, wrappers, key hint, cache.
-		"repo/connect":             {"repo", "repo/backend", "repo/backend/location", "repo/parity"},
+		"repo/connect":             {"repo", "repo/backend", "repo/backend/cache", "repo/backend/location", "repo/parity"},
 		"repo/backend/backendtest": {"pack", "repo/backend"},
 		// The command never touches the in-memory index: it works through
 		// a repo.Session, which loads it after the lock.

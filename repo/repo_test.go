@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/repotest"
@@ -269,8 +270,8 @@ func TestHostileConfigID(t *testing.T) {
 		if !errors.Is(err, repo.ErrDamaged) || !strings.Contains(err.Error(), "repository ID") {
 			t.Fatalf("config ID %q: open gave %v, want damage naming the ID", id, err)
 		}
-		if _, err := repo.OpenCache(t.TempDir(), id); err == nil {
-			t.Fatalf("OpenCache accepted repository ID %q", id)
+		if _, err := cache.Open(t.TempDir(), id); err == nil {
+			t.Fatalf("cache.Open accepted repository ID %q", id)
 		}
 	}
 }

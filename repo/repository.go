@@ -21,6 +21,7 @@ import (
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/parity"
 )
@@ -140,7 +141,7 @@ type Repository struct {
 	codecs chan *blobCodec
 
 	w        *writer
-	cache    *Cache
+	cache    *cache.Backend
 	repaired repairedFiles
 }
 
@@ -466,9 +467,6 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	} else if err := save(); err != nil {
 		return id, err
 	}
-	if r.cache != nil && (t == backend.IndexFile || t == backend.SnapshotFile) {
-		r.cache.put(h, sealed)
-	}
 	if t == backend.SnapshotFile && r.session != nil {
 		r.session.wroteSnapshot(id)
 	}
@@ -495,11 +493,7 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pa
 	h := backend.Handle{Type: t, Name: id.String()}
 	var sealed []byte
 	var err error
-	if t == backend.IndexFile || t == backend.SnapshotFile {
-		sealed, err = r.loadCached(ctx, h)
-	} else {
-		sealed, err = r.loadLimited(ctx, h)
-	}
+	sealed, err = r.loadLimited(ctx, h)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

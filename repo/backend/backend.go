@@ -58,6 +58,9 @@ var AllTypes = []FileType{KeyFile, PackFile, IndexFile, SnapshotFile, LockFile, 
 type Handle struct {
 	Type FileType
 	Name string // empty for the config file
+	// Metadata marks a pack of tree blobs: a cache keeps such packs
+	// whole. It doesn't change which file the handle names.
+	Metadata bool
 }
 
 func (h Handle) String() string {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/backend/location"
 	"github.com/cairn-backup/cairn/repo/parity"
 )
@@ -165,8 +166,11 @@ func (c *Connector) Open(ctx context.Context, loc string, password func() (strin
 	// The KDF's 64 MiB are garbage now; collect them before the real work
 	// so they are reused instead of adding to the peak.
 	debug.FreeOSMemory()
-	if cache := c.openCache(loc, r); cache != nil {
-		r.SetCache(cache)
+	if cd := c.openCache(loc, r); cd != nil {
+		if err := r.SetCache(cd); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -228,7 +232,7 @@ func (c *Connector) SaveKeyHint(loc, key string) {
 // openCache returns the local cache for a remote repository (a local one
 // is as fast as its cache), or nil. A cache that can't be made is only a
 // warning.
-func (c *Connector) openCache(loc string, r *repo.Repository) *repo.Cache {
+func (c *Connector) openCache(loc string, r *repo.Repository) *cache.Dir {
 	if c.o.NoCache || (!c.o.Registry.Remote(loc) && c.o.CacheDir == "") {
 		return nil
 	}
@@ -236,10 +240,10 @@ func (c *Connector) openCache(loc string, r *repo.Repository) *repo.Cache {
 	if dir == "" {
 		return nil
 	}
-	cache, err := repo.OpenCache(dir, r.Config().ID)
+	cd, err := cache.Open(dir, r.Config().ID)
 	if err != nil {
 		c.o.Warn(fmt.Sprintf("warning: no cache: %v", err))
 		return nil
 	}
-	return cache
+	return cd
 }

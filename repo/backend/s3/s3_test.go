@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/snapshot"
 
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"github.com/cairn-backup/cairn/repo/backend/s3"
 )
@@ -123,11 +124,13 @@ func TestRequestCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := repo.OpenCache(cacheDir, r.Config().ID)
+		cd, err := cache.Open(cacheDir, r.Config().ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.SetCache(c)
+		if err := r.SetCache(cd); err != nil {
+			t.Fatal(err)
+		}
 		if session {
 			repotest.Begin(t, r)
 		}
