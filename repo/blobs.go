@@ -439,17 +439,17 @@ func (r *Repository) LoadBlob(ctx context.Context, h pack.BlobHandle, dst []byte
 	}
 	// Every copy is damaged: read through the packs' parity.
 	for _, loc := range locs {
-		if out, err := r.BlobFromParity(ctx, loc, dst); err == nil {
+		if out, err := r.blobFromParity(ctx, loc, dst); err == nil {
 			return out, nil
 		}
 	}
 	return nil, errors.Join(errs...)
 }
 
-// BlobFromParity decodes the blob at loc from its pack rebuilt from the
+// blobFromParity decodes the blob at loc from its pack rebuilt from the
 // pack's parity file.
-func (r *Repository) BlobFromParity(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {
-	b, err := r.RepairedFile(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()})
+func (r *Repository) blobFromParity(ctx context.Context, loc index.Location, dst []byte) ([]byte, error) {
+	b, err := r.Parity().Repaired(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()})
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +602,7 @@ func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.E
 		}
 	}
 	for i, e := range bad {
-		out, perr := r.BlobFromParity(ctx, index.Location{Pack: id, Entry: e}, buf[:0])
+		out, perr := r.blobFromParity(ctx, index.Location{Pack: id, Entry: e}, buf[:0])
 		if perr != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -13,8 +13,9 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend"
 )
 
-// LoadIndexFile reads and decodes one index file.
-func (r *Repository) LoadIndexFile(ctx context.Context, id pack.ID) (*index.File, error) {
+// Load reads and decodes one index file.
+func (xf *IndexFiles) Load(ctx context.Context, id pack.ID) (*index.File, error) {
+	r := xf.r
 	plain, err := r.LoadUnpacked(ctx, backend.IndexFile, id)
 	if err != nil {
 		return nil, err
@@ -39,7 +40,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	g.SetLimit(8)
 	for i, id := range ids {
 		g.Go(func() error {
-			f, err := r.LoadIndexFile(gctx, id)
+			f, err := r.IndexFiles().Load(gctx, id)
 			if err != nil {
 				return err
 			}
@@ -89,11 +90,12 @@ func (r *Repository) saveIndexFile(ctx context.Context, packs []index.Pack) erro
 // rewritten.
 const indexFilePacks = 20000
 
-// RewriteIndex writes the whole in-memory index (without dropped packs)
+// Rewrite writes the whole in-memory index (without dropped packs)
 // to new index files; the last of them lists supersede, so readers switch
 // from the old files to the new ones at once, and a crash part way leaves
 // the old files in force. The caller removes the superseded files after.
-func (r *Repository) RewriteIndex(ctx context.Context, supersede []pack.ID) error {
+func (xf *IndexFiles) Rewrite(ctx context.Context, supersede []pack.ID) error {
+	r := xf.r
 	byPack := map[pack.ID]*index.Pack{}
 	var order []pack.ID
 	r.idx.Each(func(l index.Location) {
@@ -125,5 +127,5 @@ func (r *Repository) RewriteIndex(ctx context.Context, supersede []pack.ID) erro
 	return nil
 }
 
-// ReplaceIndex swaps the in-memory index (repair rebuilds one).
-func (r *Repository) ReplaceIndex(idx *index.Index) { r.idx = idx }
+// Replace swaps the in-memory index (repair rebuilds one).
+func (xf *IndexFiles) Replace(idx *index.Index) { xf.r.idx = idx }

@@ -21,8 +21,9 @@ type KeyInfo struct {
 	Error string `json:"error,omitempty"`
 }
 
-// ListKeys returns the key files of the repository.
-func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
+// List returns the key files of the repository.
+func (ks *Keys) List(ctx context.Context) ([]KeyInfo, error) {
+	r := ks.r
 	var names []string
 	if err := r.be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)
@@ -45,8 +46,9 @@ func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
-// AddKey adds a key file for password and returns its ID.
-func (r *Repository) AddKey(ctx context.Context, password string, p crypto.KDFParams) (string, error) {
+// Add adds a key file for password and returns its ID.
+func (ks *Keys) Add(ctx context.Context, password string, p crypto.KDFParams) (string, error) {
+	r := ks.r
 	if password == "" {
 		return "", fmt.Errorf("add key: empty password")
 	}
@@ -56,8 +58,9 @@ func (r *Repository) AddKey(ctx context.Context, password string, p crypto.KDFPa
 	return r.saveKeyFile(ctx, password, p, r.Now())
 }
 
-// RemoveKey removes the key file id. The key in use can't be removed.
-func (r *Repository) RemoveKey(ctx context.Context, id string) error {
+// Remove removes the key file id. The key in use can't be removed.
+func (ks *Keys) Remove(ctx context.Context, id string) error {
+	r := ks.r
 	if id == r.keyID {
 		return fmt.Errorf("remove key %s: it is the key in use; open the repository with another password to remove it", shortName(id))
 	}
@@ -69,9 +72,10 @@ func (r *Repository) RemoveKey(ctx context.Context, id string) error {
 
 // ChangePassword writes a key file for the new password, then removes the
 // one in use, so a crash in between leaves both passwords working.
-func (r *Repository) ChangePassword(ctx context.Context, password string, p crypto.KDFParams) (string, error) {
+func (ks *Keys) ChangePassword(ctx context.Context, password string, p crypto.KDFParams) (string, error) {
+	r := ks.r
 	old := r.keyID
-	id, err := r.AddKey(ctx, password, p)
+	id, err := r.Keys().Add(ctx, password, p)
 	if err != nil {
 		return "", err
 	}
@@ -82,8 +86,9 @@ func (r *Repository) ChangePassword(ctx context.Context, password string, p cryp
 	return id, nil
 }
 
-// FindKey resolves a key ID prefix.
-func (r *Repository) FindKey(ctx context.Context, prefix string) (string, error) {
+// Find resolves a key ID prefix.
+func (ks *Keys) Find(ctx context.Context, prefix string) (string, error) {
+	r := ks.r
 	id, err := r.FindID(ctx, backend.KeyFile, prefix)
 	if err != nil {
 		return "", err

@@ -94,13 +94,14 @@ func processExists(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// Locks returns the locks of the repository. A file in locks/ that is not
+// List returns the locks of the repository. A file in locks/ that is not
 // a lock this repository's key wrote (a name that is not an ID, a file
 // too large, one that fails its hash or authentication) is returned too,
 // with Unreadable set: anyone who can write to the storage can plant one,
 // and it must neither block every command as damage nor escape `unlock
 // --remove-all`.
-func (r *Repository) Locks(ctx context.Context) ([]LockInfo, error) {
+func (ls *Locks) List(ctx context.Context) ([]LockInfo, error) {
+	r := ls.r
 	var files []backend.FileInfo
 	if err := r.be.List(ctx, backend.LockFile, func(fi backend.FileInfo) error {
 		files = append(files, fi)
@@ -172,8 +173,9 @@ func (r *Repository) loadLock(ctx context.Context, id pack.ID) ([]byte, error) {
 	return plain, nil
 }
 
-// RemoveLock deletes lock l (a lock Locks returned, readable or not).
-func (r *Repository) RemoveLock(ctx context.Context, l LockInfo) error {
+// Remove deletes lock l (a lock Locks returned, readable or not).
+func (ls *Locks) Remove(ctx context.Context, l LockInfo) error {
+	r := ls.r
 	name := l.File
 	if name == "" {
 		name = l.ID.String()
@@ -229,7 +231,7 @@ func (r *Repository) newLockInfo(o LockOptions) LockInfo {
 // conflict returns a lock that keeps o from being taken; stale locks of
 // this host whose process is gone are removed (told to OnNotice).
 func (r *Repository) conflict(ctx context.Context, o LockOptions, self pack.ID) (*LockedError, error) {
-	locks, err := r.Locks(ctx)
+	locks, err := r.Locks().List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +243,7 @@ func (r *Repository) conflict(ctx context.Context, o LockOptions, self pack.ID) 
 		}
 		if l.Stale(now, host) {
 			if l.Unreadable == "" && l.Hostname == host && !processExists(l.PID) {
-				if err := r.RemoveLock(ctx, l); err == nil && o.OnNotice != nil {
+				if err := r.Locks().Remove(ctx, l); err == nil && o.OnNotice != nil {
 					o.OnNotice(fmt.Sprintf("removed stale %s: its process is gone", l))
 				}
 			}
@@ -301,7 +303,7 @@ func (r *Repository) tryLock(ctx context.Context, o LockOptions) (*Locker, error
 	// Another process may have locked at the same moment: look again,
 	// and back off if so.
 	if le, err := r.conflict(ctx, o, id); err != nil || le != nil {
-		_ = r.RemoveLock(ctx, LockInfo{ID: id})
+		_ = r.Locks().Remove(ctx, LockInfo{ID: id})
 		if le != nil {
 			return nil, le
 		}
@@ -386,7 +388,7 @@ func (lk *Locker) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err // transient: the next refresh or Check decides
 	}
-	_ = r.RemoveLock(ctx, LockInfo{ID: lk.id})
+	_ = r.Locks().Remove(ctx, LockInfo{ID: lk.id})
 	lk.id, lk.lastRef, lk.info = id, now, info
 	return nil
 }
@@ -418,5 +420,5 @@ func (lk *Locker) Unlock(ctx context.Context) error {
 	<-lk.done
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
-	return lk.r.RemoveLock(ctx, LockInfo{ID: lk.id})
+	return lk.r.Locks().Remove(ctx, LockInfo{ID: lk.id})
 }

@@ -102,7 +102,7 @@ func TestStaleLocks(t *testing.T) {
 	if len(notices) != 1 {
 		t.Fatalf("notices %v, want one for the dead process", notices)
 	}
-	locks, _ := r.Locks(ctx)
+	locks, _ := r.Locks().List(ctx)
 	if len(locks) != 2 { // ours and the old foreign one (unlock removes that)
 		t.Fatalf("%d locks left", len(locks))
 	}
@@ -142,9 +142,9 @@ func TestLockLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	locks, _ := r.Locks(ctx)
+	locks, _ := r.Locks().List(ctx)
 	for _, l := range locks {
-		r.RemoveLock(ctx, l) // what `cairn unlock --remove-all` does
+		r.Locks().Remove(ctx, l) // what `cairn unlock --remove-all` does
 	}
 	if err := lk2.Check(ctx); !errors.Is(err, repo.ErrLockLost) {
 		t.Fatalf("removed lock: %v, want ErrLockLost", err)

@@ -130,16 +130,17 @@ func (r *Repository) writeParity(ctx context.Context, h backend.Handle, ra io.Re
 	if !r.cfg.Parity.Enabled() || r.opts.DryRun {
 		return nil
 	}
-	err := r.WriteParity(ctx, h, ra, size, r.cfg.Parity, false)
+	err := r.Parity().Write(ctx, h, ra, size, r.cfg.Parity, false)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
 	return err
 }
 
-// WriteParity computes the parity file of h, whose size bytes rd holds,
+// Write computes the parity file of h, whose size bytes rd holds,
 // and stores it; replace overwrites an existing (damaged) one.
-func (r *Repository) WriteParity(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, p parity.Params, replace bool) error {
+func (pf *Parity) Write(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, p parity.Params, replace bool) error {
+	r := pf.r
 	par, err := parity.Encode(rd, size, p)
 	if err != nil {
 		return fmt.Errorf("parity of %s: %w", h, err)
@@ -182,11 +183,12 @@ type repairedFiles struct {
 
 const keepRepaired = 4
 
-// RepairedFile rebuilds file h from its parity file: it loads whatever is
+// Repaired rebuilds file h from its parity file: it loads whatever is
 // left of h (nothing if it is missing) and the parity file, rebuilds the
 // damaged shards and checks the result against h's name. Options.OnParity
 // is told the first time each file is read this way.
-func (r *Repository) RepairedFile(ctx context.Context, h backend.Handle) ([]byte, error) {
+func (pf *Parity) Repaired(ctx context.Context, h backend.Handle) ([]byte, error) {
+	r := pf.r
 	rf := &r.repaired
 	rf.mu.Lock()
 	if b, ok := rf.files[h]; ok {
@@ -218,7 +220,8 @@ func (r *Repository) RepairedFile(ctx context.Context, h backend.Handle) ([]byte
 }
 
 // Rebuild rebuilds file h from its parity file without remembering it.
-func (r *Repository) Rebuild(ctx context.Context, h backend.Handle) ([]byte, *parity.Report, error) {
+func (pf *Parity) Rebuild(ctx context.Context, h backend.Handle) ([]byte, *parity.Report, error) {
+	r := pf.r
 	return r.rebuild(ctx, h)
 }
 
@@ -332,10 +335,11 @@ type ParityState struct {
 	Sizes map[string]int64
 }
 
-// ParityState lists the protected files and the parity files. Parity
+// State lists the protected files and the parity files. Parity
 // files are listed first: a file written meanwhile has its parity written
 // after it, so no parity file is taken for an orphan wrongly.
-func (r *Repository) ParityState(ctx context.Context) (*ParityState, error) {
+func (pf *Parity) State(ctx context.Context) (*ParityState, error) {
+	r := pf.r
 	st := &ParityState{Present: map[string]backend.FileInfo{}, Sizes: map[string]int64{}}
 	pars := map[string]backend.FileInfo{}
 	if err := r.be.List(ctx, backend.ParityFile, func(fi backend.FileInfo) error {
@@ -373,7 +377,7 @@ func (r *Repository) ParityState(ctx context.Context) (*ParityState, error) {
 	return st, nil
 }
 
-// ParityUpdate is what UpdateParity did.
+// ParityUpdate is what Parity.Update did.
 type ParityUpdate struct {
 	Written  int   `json:"written"`
 	Replaced int   `json:"replaced"`
@@ -385,19 +389,20 @@ type ParityUpdate struct {
 	Damaged []string `json:"damaged,omitempty"`
 }
 
-// ParityProgress reports UpdateParity's progress.
+// ParityProgress reports the progress of Parity.Update.
 type ParityProgress func(done, total int)
 
-// UpdateParity writes the parity files that are missing, and with verify
+// Update writes the parity files that are missing, and with verify
 // also reads every existing parity file and rewrites the damaged ones. It
 // removes orphaned parity files. Each file is done on its own, so an
 // interrupted update resumes where it stopped. The caller holds a lock
 // that keeps prune away.
-func (r *Repository) UpdateParity(ctx context.Context, verify bool, progress ParityProgress) (*ParityUpdate, error) {
+func (pf *Parity) Update(ctx context.Context, verify bool, progress ParityProgress) (*ParityUpdate, error) {
+	r := pf.r
 	if !r.cfg.Parity.Enabled() {
 		return nil, errors.New("parity update: parity is not enabled (cairn parity enable)")
 	}
-	st, err := r.ParityState(ctx)
+	st, err := r.Parity().State(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +504,7 @@ func (r *Repository) reprotect(ctx context.Context, h backend.Handle, replace bo
 	if pack.Hash(b).String() != h.Name {
 		return 0, fmt.Errorf("%s: %w: content does not match its name", h, ErrDamaged)
 	}
-	if err := r.WriteParity(ctx, h, bytes.NewReader(b), int64(len(b)), r.cfg.Parity, replace); err != nil {
+	if err := r.Parity().Write(ctx, h, bytes.NewReader(b), int64(len(b)), r.cfg.Parity, replace); err != nil {
 		if !replace && errors.Is(err, fs.ErrExist) {
 			return 0, nil
 		}
@@ -508,10 +513,11 @@ func (r *Repository) reprotect(ctx context.Context, h backend.Handle, replace bo
 	return r.cfg.Parity.Size(int64(len(b))), nil
 }
 
-// RemoveOrphanParity removes parity files whose file is gone and which
+// RemoveOrphans removes parity files whose file is gone and which
 // were written before cutoff.
-func (r *Repository) RemoveOrphanParity(ctx context.Context, cutoff time.Time) (int, error) {
-	st, err := r.ParityState(ctx)
+func (pf *Parity) RemoveOrphans(ctx context.Context, cutoff time.Time) (int, error) {
+	r := pf.r
+	st, err := r.Parity().State(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -528,9 +534,10 @@ func (r *Repository) RemoveOrphanParity(ctx context.Context, cutoff time.Time) (
 	return n, nil
 }
 
-// DisableParity switches parity off in the config, then removes every
+// Disable switches parity off in the config, then removes every
 // parity file. Run again, it removes what an interrupted run left.
-func (r *Repository) DisableParity(ctx context.Context) (int, error) {
+func (pf *Parity) Disable(ctx context.Context) (int, error) {
+	r := pf.r
 	if r.cfg.Parity.Enabled() {
 		if err := r.UpdateConfig(ctx, func(c *Config) error { c.Parity = parity.Params{}; return nil }); err != nil {
 			return 0, err

@@ -182,7 +182,7 @@ func TestFlushOrder(t *testing.T) {
 func TestKeys(t *testing.T) {
 	ctx := context.Background()
 	r, dir := repotest.New(t, repo.InitOptions{})
-	id2, err := r.AddKey(ctx, "second", repotest.FastKDF)
+	id2, err := r.Keys().Add(ctx, "second", repotest.FastKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,16 +193,16 @@ func TestKeys(t *testing.T) {
 	if r2.KeyID() != id2 {
 		t.Fatal("opened with the wrong key")
 	}
-	if err := r2.RemoveKey(ctx, id2); err == nil {
+	if err := r2.Keys().Remove(ctx, id2); err == nil {
 		t.Fatal("removed the key in use")
 	}
-	if err := r2.RemoveKey(ctx, r.KeyID()); err != nil {
+	if err := r2.Keys().Remove(ctx, r.KeyID()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.Open(ctx, local.New(dir), repotest.Password, repo.Options{}); !errors.Is(err, repo.ErrWrongPassword) {
 		t.Fatalf("removed key still opens: %v", err)
 	}
-	if _, err := r2.ChangePassword(ctx, "third", repotest.FastKDF); err != nil {
+	if _, err := r2.Keys().ChangePassword(ctx, "third", repotest.FastKDF); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.Open(ctx, local.New(dir), "second", repo.Options{}); !errors.Is(err, repo.ErrWrongPassword) {

@@ -499,7 +499,7 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id pa
 	}
 	if err != nil || pack.Hash(sealed) != id {
 		// Read through parity where there is some.
-		fixed, perr := r.RepairedFile(ctx, h)
+		fixed, perr := r.Parity().Repaired(ctx, h)
 		if perr != nil {
 			if err != nil {
 				return nil, err

@@ -171,11 +171,11 @@ func TestLostLockStopsWrites(t *testing.T) {
 	ctx := context.Background()
 	r, _ := repotest.New(t, repo.InitOptions{})
 	s := r.Session()
-	locks, err := r.Locks(ctx)
+	locks, err := r.Locks().List(ctx)
 	if err != nil || len(locks) != 1 {
 		t.Fatalf("locks %v %v", locks, err)
 	}
-	if err := r.RemoveLock(ctx, locks[0]); err != nil {
+	if err := r.Locks().Remove(ctx, locks[0]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.SaveUnpacked(ctx, backend.SnapshotFile, []byte("{}")); !errors.Is(err, repo.ErrLockLost) {

@@ -20,7 +20,7 @@ func newKeyAddCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := r.AddKey(cmd.Context(), pw, defaultKDF())
+			id, err := r.Keys().Add(cmd.Context(), pw, defaultKDF())
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,7 @@ func newKeyListCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys, err := r.ListKeys(cmd.Context())
+			keys, err := r.Keys().List(cmd.Context())
 			if err != nil {
 				return err
 			}

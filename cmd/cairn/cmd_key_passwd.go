@@ -20,7 +20,7 @@ func newKeyPasswdCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := r.ChangePassword(cmd.Context(), pw, defaultKDF())
+			id, err := r.Keys().ChangePassword(cmd.Context(), pw, defaultKDF())
 			if err != nil {
 				return err
 			}

@@ -18,11 +18,11 @@ func newKeyRemoveCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withSession(cmd.Context(), session{lock: repo.ExclusiveLock, command: "key remove"}, func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
-				id, err := r.FindKey(ctx, args[0])
+				id, err := r.Keys().Find(ctx, args[0])
 				if err != nil {
 					return fmt.Errorf("remove key %s: %w", args[0], err)
 				}
-				if err := r.RemoveKey(ctx, id); err != nil {
+				if err := r.Keys().Remove(ctx, id); err != nil {
 					return err
 				}
 				g.printf("removed key %s\n", id[:8])

@@ -18,7 +18,7 @@ func newParityDisableCommand(g *globalOptions) *cobra.Command {
 			ctx := cmd.Context()
 			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "parity disable"}, func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
-				n, err := r.DisableParity(ctx)
+				n, err := r.Parity().Disable(ctx)
 				if err != nil {
 					return err
 				}

@@ -24,7 +24,7 @@ func newParityEnableCommand(g *globalOptions) *cobra.Command {
 			}
 			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "parity enable"}, func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
-				st, err := r.ParityState(ctx)
+				st, err := r.Parity().State(ctx)
 				if err != nil {
 					return err
 				}

@@ -18,7 +18,7 @@ func newParityStatusCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.ParityState(ctx)
+			st, err := r.Parity().State(ctx)
 			if err != nil {
 				return err
 			}

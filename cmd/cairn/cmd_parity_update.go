@@ -26,7 +26,7 @@ protect the damage): repair it first.`,
 			ctx := cmd.Context()
 			var res *repo.ParityUpdate
 			err := g.withSession(ctx, session{lock: repo.SharedLock, command: "parity update"}, func(ctx context.Context, s *repo.Session) (err error) {
-				res, err = s.Repository().UpdateParity(ctx, !noVerify, g.parityProgress())
+				res, err = s.Repository().Parity().Update(ctx, !noVerify, g.parityProgress())
 				return err
 			})
 			g.clearProgress()

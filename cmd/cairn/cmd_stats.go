@@ -31,7 +31,7 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 				}
 				// Parity space, when there is parity.
 				var ps *parityStatus
-				if pst, err := r.ParityState(ctx); err != nil {
+				if pst, err := r.Parity().State(ctx); err != nil {
 					return err
 				} else if r.Config().Parity.Enabled() || pst.ParityFiles > 0 {
 					v := parityView(r, pst)

@@ -72,7 +72,7 @@ when no other cairn process can be running on any host.`,
 			if err != nil {
 				return err
 			}
-			locks, err := r.Locks(ctx)
+			locks, err := r.Locks().List(ctx)
 			if err != nil {
 				return err
 			}
@@ -83,7 +83,7 @@ when no other cairn process can be running on any host.`,
 					g.printf("kept %s, %s old\n", l, r.Now().Sub(l.Time).Round(time.Second))
 					continue
 				}
-				if err := r.RemoveLock(ctx, l); err != nil {
+				if err := r.Locks().Remove(ctx, l); err != nil {
 					return err
 				}
 				removed++

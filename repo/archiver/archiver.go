@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairn-backup/cairn/chunker"
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -66,7 +68,7 @@ type Options struct {
 }
 
 type archiver struct {
-	r     *repo.Repository
+	r     Repository
 	opts  Options
 	names names
 
@@ -133,7 +135,7 @@ func (a *archiver) prefetch(ctx context.Context, t *snapshot.Tree) {
 // Run backs up opts.Paths into r and writes the snapshot. Source files that
 // can't be read are reported through opts.OnError and counted in the
 // summary's Errors; the snapshot is written without them.
-func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snapshot, error) {
+func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, error) {
 	start := time.Now()
 	if len(opts.Paths) == 0 && opts.Stdin == nil {
 		return nil, errors.New("backup: no source paths given")
@@ -530,4 +532,20 @@ func (a *archiver) walk(ctx context.Context, opts Options, targets *[]string) er
 	close(a.chunks)
 	workers.Wait()
 	return context.Cause(ctx)
+}
+
+// Repository is what a backup needs of an opened repository: its clock
+// and mode, the index to find what is stored, savers and chunkers for
+// what isn't, the uploader they write through, and the snapshot and tree
+// files. *repo.Repository is one.
+type Repository interface {
+	snapshot.Files
+	snapshot.BlobLoader
+	Now() time.Time
+	DryRun() bool
+	Index() *index.Index
+	NewChunker() *chunker.Chunker
+	NewSaver() *repo.Saver
+	WithUploader(ctx context.Context, fn func(ctx context.Context) error) error
+	Stats() repo.Stats
 }

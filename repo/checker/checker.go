@@ -158,7 +158,7 @@ func (c *checker) index(ctx context.Context) error {
 		if !intact {
 			continue
 		}
-		if _, err := c.r.LoadIndexFile(ctx, id); err != nil {
+		if _, err := c.r.IndexFiles().Load(ctx, id); err != nil {
 			if !isDamage(err) {
 				return fmt.Errorf("index %s: %w", id.Short(), err)
 			}
@@ -478,7 +478,7 @@ func firstN(s []string, n int) []string {
 
 // locks reports stale locks (not an error).
 func (c *checker) locks(ctx context.Context) {
-	locks, err := c.r.Locks(ctx)
+	locks, err := c.r.Locks().List(ctx)
 	if err != nil {
 		c.warn("lock", "", err.Error())
 		return

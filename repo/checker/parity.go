@@ -40,7 +40,7 @@ func (c *checker) parityNote(ctx context.Context, h backend.Handle, file []byte)
 // parityState lists parity and reports files without it while parity is
 // on, and parity files whose file is gone.
 func (c *checker) parityState(ctx context.Context) error {
-	st, err := c.r.ParityState(ctx)
+	st, err := c.r.Parity().State(ctx)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func RepairFromParity(ctx context.Context, r *repo.Repository, t backend.FileTyp
 			continue
 		}
 		fr := FileRepair{File: h.String()}
-		fixed, rep, err := r.Rebuild(ctx, h)
+		fixed, rep, err := r.Parity().Rebuild(ctx, h)
 		if rep != nil {
 			fr.Damage = rep.String()
 		}

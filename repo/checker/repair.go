@@ -68,7 +68,7 @@ func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*I
 			res.MissingPacks = append(res.MissingPacks, id.String())
 		}
 		r.Index().Each(func(index.Location) { res.Blobs++ })
-		if err := r.RewriteIndex(ctx, old); err != nil {
+		if err := r.IndexFiles().Rewrite(ctx, old); err != nil {
 			return nil, fmt.Errorf("write index: %w", err)
 		}
 		for _, id := range old {
@@ -100,8 +100,8 @@ func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*I
 		res.Packs++
 		res.Blobs += len(entries)
 	}
-	r.ReplaceIndex(idx)
-	if err := r.RewriteIndex(ctx, old); err != nil {
+	r.IndexFiles().Replace(idx)
+	if err := r.IndexFiles().Rewrite(ctx, old); err != nil {
 		return nil, fmt.Errorf("write index: %w", err)
 	}
 	for _, id := range old {
@@ -273,7 +273,7 @@ func salvagePacks(ctx context.Context, r *repo.Repository, ids []pack.ID) ([]Pac
 	if err != nil {
 		return nil, err
 	}
-	if err := r.RewriteIndex(ctx, old); err != nil {
+	if err := r.IndexFiles().Rewrite(ctx, old); err != nil {
 		return nil, err
 	}
 	for _, o := range old {

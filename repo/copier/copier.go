@@ -92,7 +92,7 @@ func Missing(src, dst []*snapshot.Snapshot) []*snapshot.Snapshot {
 // repositories have their index loaded; the caller holds a lock on each.
 // Each snapshot is written only after its packs and index, so an
 // interrupted copy leaves dst consistent and the next run goes on.
-func Copy(ctx context.Context, src, dst *repo.Repository, sns, all []*snapshot.Snapshot, o Options) (*Result, error) {
+func Copy(ctx context.Context, src Source, dst Destination, sns, all []*snapshot.Snapshot, o Options) (*Result, error) {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
@@ -154,9 +154,10 @@ func reference(sn *snapshot.Snapshot, all []*snapshot.Snapshot, copies map[pack.
 }
 
 type copier struct {
-	src, dst *repo.Repository
-	gen      pack.Generation
-	saver    *repo.Saver
+	src   Source
+	dst   Destination
+	gen   pack.Generation
+	saver *repo.Saver
 	// blobs maps source data blob IDs to destination IDs; a zero value
 	// means "to be copied".
 	blobs map[pack.ID]pack.ID
@@ -170,7 +171,7 @@ type copier struct {
 	reused int
 }
 
-func copyOne(ctx context.Context, src, dst *repo.Repository, sn *snapshot.Snapshot, ref *pair, copies map[pack.ID]*snapshot.Snapshot, o Options) (Copied, error) {
+func copyOne(ctx context.Context, src Source, dst Destination, sn *snapshot.Snapshot, ref *pair, copies map[pack.ID]*snapshot.Snapshot, o Options) (Copied, error) {
 	start := time.Now()
 	c := &copier{src: src, dst: dst, gen: sn.Generation, saver: dst.NewSaver(),
 		blobs: map[pack.ID]pack.ID{}, trees: map[pack.ID]pack.ID{}, visited: map[pack.ID]bool{}, whole: map[pack.ID]bool{}}
@@ -436,4 +437,23 @@ func (c *copier) rewrite(ctx context.Context, id pack.ID) (pack.ID, error) {
 	}
 	c.trees[id] = d
 	return d, nil
+}
+
+// Source is what a copy reads from: the source's index, whole-pack reads
+// and single blob loads. *repo.Repository is one.
+type Source interface {
+	snapshot.BlobLoader
+	Index() *index.Index
+	ReadBlobs(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte) error, fail func(e pack.Entry, err error)) error
+}
+
+// Destination is what a copy writes to: its snapshot files and trees, its
+// index to skip what it has, and savers writing through its uploader.
+// *repo.Repository is one.
+type Destination interface {
+	snapshot.Files
+	snapshot.BlobLoader
+	Index() *index.Index
+	NewSaver() *repo.Saver
+	WithUploader(ctx context.Context, fn func(ctx context.Context) error) error
 }

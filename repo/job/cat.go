@@ -27,7 +27,7 @@ func Cat(ctx context.Context, r *repo.Repository, what, ref string) (v any, raw 
 		if err != nil {
 			return nil, nil, err
 		}
-		f, err := r.LoadIndexFile(ctx, id)
+		f, err := r.IndexFiles().Load(ctx, id)
 		if err != nil {
 			return nil, nil, err
 		}

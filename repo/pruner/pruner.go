@@ -330,7 +330,7 @@ func execute(ctx context.Context, r *repo.Repository, o Options, plan *Plan) err
 	}
 	// Parity files left by interrupted writers or deleters; young ones may
 	// belong to a file being written by a host that can't see our lock.
-	if _, err := r.RemoveOrphanParity(ctx, o.Now().Add(-o.Grace)); err != nil {
+	if _, err := r.Parity().RemoveOrphans(ctx, o.Now().Add(-o.Grace)); err != nil {
 		return fmt.Errorf("prune: %w", err)
 	}
 	return nil
@@ -354,7 +354,7 @@ func executePlan(ctx context.Context, r *repo.Repository, o Options, plan *Plan)
 	if err != nil {
 		return err
 	}
-	if err := r.RewriteIndex(ctx, oldIndex); err != nil {
+	if err := r.IndexFiles().Rewrite(ctx, oldIndex); err != nil {
 		return fmt.Errorf("prune: write new index: %w", err)
 	}
 	if o.BeforeDelete != nil {

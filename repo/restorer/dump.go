@@ -17,7 +17,7 @@ import (
 
 // WriteContent writes the content of file node n to w, loading its blobs
 // a few ahead of the writer so the output streams.
-func WriteContent(ctx context.Context, r *repo.Repository, n *snapshot.Node, w io.Writer) error {
+func WriteContent(ctx context.Context, r Repository, n *snapshot.Node, w io.Writer) error {
 	type result struct {
 		data []byte
 		err  error
@@ -69,7 +69,7 @@ const (
 
 // Dump writes the directory node dir (named name inside the archive) and
 // everything below it to w as a tar or zip stream.
-func Dump(ctx context.Context, r *repo.Repository, dir *snapshot.Node, name, format string, w io.Writer) error {
+func Dump(ctx context.Context, r Repository, dir *snapshot.Node, name, format string, w io.Writer) error {
 	switch format {
 	case FormatTar:
 		tw := tar.NewWriter(w)
@@ -89,7 +89,7 @@ func Dump(ctx context.Context, r *repo.Repository, dir *snapshot.Node, name, for
 }
 
 type tarDumper struct {
-	r     *repo.Repository
+	r     Repository
 	tw    *tar.Writer
 	links map[[2]uint64]string
 	lim   *snapshot.TreeLimit
@@ -149,7 +149,7 @@ func (d *tarDumper) node(ctx context.Context, name string, n *snapshot.Node) err
 }
 
 // eachChild calls fn for every entry of directory n, named below name.
-func eachChild(ctx context.Context, r *repo.Repository, lim *snapshot.TreeLimit, n *snapshot.Node, name string, fn func(context.Context, string, *snapshot.Node) error) error {
+func eachChild(ctx context.Context, r Repository, lim *snapshot.TreeLimit, n *snapshot.Node, name string, fn func(context.Context, string, *snapshot.Node) error) error {
 	t, err := lim.Load(ctx, r, *n.Subtree)
 	if err != nil {
 		return err
@@ -162,7 +162,7 @@ func eachChild(ctx context.Context, r *repo.Repository, lim *snapshot.TreeLimit,
 	return nil
 }
 
-func dumpZip(ctx context.Context, r *repo.Repository, lim *snapshot.TreeLimit, zw *zip.Writer, name string, n *snapshot.Node) error {
+func dumpZip(ctx context.Context, r Repository, lim *snapshot.TreeLimit, zw *zip.Writer, name string, n *snapshot.Node) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

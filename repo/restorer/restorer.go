@@ -20,6 +20,7 @@ import (
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -113,7 +114,7 @@ type blobTarget struct {
 }
 
 type restorer struct {
-	r      *repo.Repository
+	r      Repository
 	gen    pack.Generation
 	opts   Options
 	target string
@@ -153,7 +154,7 @@ var ErrPartial = errors.New("restore incomplete")
 
 // Restore writes the subtree at snapPath of sn into target. The target
 // directory is created if missing.
-func Restore(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, snapPath, target string, opts Options) (Stats, error) {
+func Restore(ctx context.Context, r Repository, sn *snapshot.Snapshot, snapPath, target string, opts Options) (Stats, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
@@ -651,4 +652,15 @@ func (rs *restorer) deleteExtra(snapRoot string) {
 		}
 	}
 	walk(rs.target, snapRoot)
+}
+
+// Repository is what a restore needs of an opened repository: the index
+// to find blobs, whole-pack reads to fetch them, single loads for the
+// rest, and the key's ID hash to compare existing files with.
+// *repo.Repository is one.
+type Repository interface {
+	snapshot.BlobLoader
+	Index() *index.Index
+	Key() *crypto.Key
+	ReadBlobs(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte) error, fail func(e pack.Entry, err error)) error
 }

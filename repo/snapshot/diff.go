@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/pack"
-	"github.com/cairn-backup/cairn/repo"
 )
 
 // ChangeKind says how a path differs between two snapshots.
@@ -42,14 +41,14 @@ type DiffStats struct {
 
 // Diff walks trees a and b side by side and calls fn for each path that
 // differs, in path order. Subtrees with equal IDs are skipped unread.
-func Diff(ctx context.Context, r *repo.Repository, a, b pack.ID, fn func(Change) error) (DiffStats, error) {
+func Diff(ctx context.Context, r BlobLoader, a, b pack.ID, fn func(Change) error) (DiffStats, error) {
 	d := &differ{r: r, fn: fn, lim: NewTreeLimit()}
 	err := d.trees(ctx, &a, &b, "/")
 	return d.st, err
 }
 
 type differ struct {
-	r   *repo.Repository
+	r   BlobLoader
 	fn  func(Change) error
 	st  DiffStats
 	lim *TreeLimit
@@ -180,11 +179,11 @@ func sameMeta(a, b *Node) bool {
 // Walk calls fn for every node below tree id, depth first in name order,
 // with its slash path below dir. Returning ErrSkipDir from fn for a
 // directory skips its contents.
-func Walk(ctx context.Context, r *repo.Repository, id pack.ID, dir string, fn func(p string, n *Node) error) error {
+func Walk(ctx context.Context, r BlobLoader, id pack.ID, dir string, fn func(p string, n *Node) error) error {
 	return walk(ctx, r, NewTreeLimit(), id, dir, fn)
 }
 
-func walk(ctx context.Context, r *repo.Repository, lim *TreeLimit, id pack.ID, dir string, fn func(p string, n *Node) error) error {
+func walk(ctx context.Context, r BlobLoader, lim *TreeLimit, id pack.ID, dir string, fn func(p string, n *Node) error) error {
 	t, err := lim.Load(ctx, r, id)
 	if err != nil {
 		return err

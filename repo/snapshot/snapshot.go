@@ -106,7 +106,7 @@ func (sn *Snapshot) DiffTime() time.Time {
 func (sn *Snapshot) ID() pack.ID { return sn.id }
 
 // Save stores sn and sets its ID. Call it only after repo.Flush succeeded.
-func Save(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
+func Save(ctx context.Context, r Files, sn *Snapshot) error {
 	b, err := json.Marshal(sn)
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func Save(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
 }
 
 // Load reads snapshot id.
-func Load(ctx context.Context, r *repo.Repository, id pack.ID) (*Snapshot, error) {
+func Load(ctx context.Context, r Files, id pack.ID) (*Snapshot, error) {
 	b, err := r.LoadUnpacked(ctx, backend.SnapshotFile, id)
 	if err != nil {
 		return nil, fmt.Errorf("load snapshot %s: %w", id.Short(), err)
@@ -159,7 +159,7 @@ func (e *UnreadableError) Unwrap() []error { return e.Errs }
 // LoadAll reads every snapshot, sorted by time. It returns all of them or
 // none: if any snapshot can't be read the error (an *UnreadableError)
 // names each one, so no caller can take the readable ones for all.
-func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
+func LoadAll(ctx context.Context, r Files) ([]*Snapshot, error) {
 	sns, bad, err := LoadReadable(ctx, r)
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func LoadAll(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 // names those that could not be read (nil when all could); err is set
 // only when the snapshots could not be listed or the work was cancelled.
 // Callers that go on with the readable ones must say which were not.
-func LoadReadable(ctx context.Context, r *repo.Repository) ([]*Snapshot, *UnreadableError, error) {
+func LoadReadable(ctx context.Context, r Files) ([]*Snapshot, *UnreadableError, error) {
 	ids, err := r.List(ctx, backend.SnapshotFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list snapshots: %w", err)
@@ -266,7 +266,7 @@ func samePaths(a, b []string) bool {
 
 // Find resolves a snapshot reference: "latest" (newest matching f), a full
 // ID or a unique ID prefix.
-func Find(ctx context.Context, r *repo.Repository, ref string, f Filter) (*Snapshot, error) {
+func Find(ctx context.Context, r Files, ref string, f Filter) (*Snapshot, error) {
 	if ref == "latest" {
 		// An unreadable snapshot may be the newest: latest is then
 		// unknown, and an older one must not be taken for it.
@@ -300,7 +300,7 @@ func SplitRef(s string) (ref, p string) {
 // FindNode walks from tree root to the slash-separated path p and returns
 // the node there (a synthetic dir node for the root) and the path's
 // cleaned form.
-func FindNode(ctx context.Context, r *repo.Repository, root pack.ID, p string) (*Node, string, error) {
+func FindNode(ctx context.Context, r BlobLoader, root pack.ID, p string) (*Node, string, error) {
 	p = path.Clean("/" + p)
 	rootID := root
 	node := &Node{Name: "", Type: TypeDir, Mode: fs.ModeDir | 0o755, Subtree: &rootID}
@@ -345,7 +345,7 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 // nil), then add and remove apply. The new snapshot records the ID it
 // replaces; the old file is removed after the new one is stored. It
 // returns the new snapshot, or sn itself when nothing changed.
-func Retag(ctx context.Context, r *repo.Repository, sn *Snapshot, set, add, remove []string) (*Snapshot, bool, error) {
+func Retag(ctx context.Context, r Files, sn *Snapshot, set, add, remove []string) (*Snapshot, bool, error) {
 	tags := slices.Clone(sn.Tags)
 	if set != nil {
 		tags = slices.Clone(set)
@@ -374,4 +374,14 @@ func Retag(ctx context.Context, r *repo.Repository, sn *Snapshot, set, add, remo
 		return &ns, true, fmt.Errorf("remove old snapshot %s: %w", sn.ID().Short(), err)
 	}
 	return &ns, true, nil
+}
+
+// Files is what reading, writing and removing snapshot files needs of a
+// repository.
+type Files interface {
+	SaveUnpacked(ctx context.Context, t backend.FileType, plaintext []byte) (pack.ID, error)
+	LoadUnpacked(ctx context.Context, t backend.FileType, id pack.ID) ([]byte, error)
+	List(ctx context.Context, t backend.FileType) ([]pack.ID, error)
+	FindID(ctx context.Context, t backend.FileType, prefix string) (pack.ID, error)
+	RemoveFile(ctx context.Context, h backend.Handle) error
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/cairn-backup/cairn/repo/snapshot"
 
 	"github.com/cairn-backup/cairn/repo/backend"
-	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
+	"github.com/cairn-backup/cairn/repo/backend/cache"
 	"github.com/cairn-backup/cairn/repo/backend/s3"
 )
 
