@@ -190,7 +190,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	}
 	// The session drops the index entries of packs that are gone, so
 	// their data is stored again and the new snapshot is complete.
-	return g.withSession(ctx, session{lock: repo.SharedLock, index: true, dryRun: o.dryRun, command: "backup"},
+	return g.withSession(ctx, writing("backup").dryRunning(o.dryRun),
 		func(ctx context.Context, s *repo.Session) error {
 			return backupInSession(ctx, g, o, s, opts, abs)
 		})

@@ -26,9 +26,9 @@ SNAPSHOT:PATH), blob ID (raw data blob bytes), key ID (the key file).`,
 			if what != "config" && len(args) != 2 {
 				return fmt.Errorf("cat %s: an ID is required", what)
 			}
-			need := session{command: "cat"}
+			need := unlocked("cat")
 			if job.CatNeedsIndex(what) {
-				need.lock, need.index = repo.SharedLock, true
+				need = reading("cat")
 			}
 			return g.withSession(ctx, need, func(ctx context.Context, s *repo.Session) error {
 				return catObject(ctx, g, s.Repository(), what, args)

@@ -40,7 +40,7 @@ Damage is reported with what depends on it, and gives exit code 13.`,
 			}
 			var rep *checker.Report
 			var lags []mirrorLag
-			err := g.withSession(ctx, session{lock: repo.SharedLock, index: true, keepMissing: true, command: "check"}, func(ctx context.Context, s *repo.Session) (err error) {
+			err := g.withSession(ctx, reading("check").keepingMissing(), func(ctx context.Context, s *repo.Session) (err error) {
 				r := s.Repository()
 				rep, err = checker.Check(ctx, r, o)
 				if err == nil && mirrors {

@@ -25,7 +25,7 @@ then totals. --json prints one object per change and a summary object.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "diff"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, reading("diff"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				var err error
 				var ids [2]snapshotRoot

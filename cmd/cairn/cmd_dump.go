@@ -31,7 +31,7 @@ tar (default) or zip stream:
 			if archive != restorer.FormatTar && archive != restorer.FormatZip {
 				return fmt.Errorf("dump: invalid --archive %q: want tar or zip", archive)
 			}
-			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "dump"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, reading("dump"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				var err error
 				sn, err := snapshot.Find(ctx, r, args[0], o.filter())

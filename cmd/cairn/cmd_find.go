@@ -49,7 +49,7 @@ with / matches paths ("/etc/**/*.conf"), as exclude patterns do.
 					return err
 				}
 			}
-			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "find"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, reading("find"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				var err error
 				sns, err := g.selectSnapshots(ctx, r, snaps, o.filter())

@@ -120,7 +120,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 	}
 	req := job.ForgetRequest{Refs: args, Policy: pol, Filter: o.filter(), GroupBy: strings.Split(o.groupBy, ","),
 		AllowEmpty: explicitZero, OnNote: func(s string) { g.warnf("note: %s\n", s) }}
-	need := session{lock: repo.ExclusiveLock, index: o.prune, command: "forget"}
+	need := exclusive("forget").indexed(o.prune)
 	return g.withSession(ctx, need, func(ctx context.Context, s *repo.Session) error {
 		plan, err := job.PlanForget(ctx, s.Repository(), req)
 		if err != nil {

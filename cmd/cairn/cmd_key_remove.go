@@ -16,7 +16,7 @@ func newKeyRemoveCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove a key (not the one in use)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withSession(cmd.Context(), session{lock: repo.ExclusiveLock, command: "key remove"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(cmd.Context(), exclusive("key remove"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				id, err := r.Keys().Find(ctx, args[0])
 				if err != nil {

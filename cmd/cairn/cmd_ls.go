@@ -45,7 +45,7 @@ snapshot is listed; with PATH one level, or all below it with --recursive.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "ls"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, reading("ls"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				var err error
 				ref, p := snapshot.SplitRef(args[0])

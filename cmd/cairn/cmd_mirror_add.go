@@ -30,7 +30,7 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 			if location.Split(m.Location) == "local" {
 				m.Location, _ = filepath.Abs(strings.TrimPrefix(m.Location, "local:"))
 			}
-			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "mirror add"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, exclusive("mirror add"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				loc, _ := g.repoLocation()
 				if m.Location == loc {

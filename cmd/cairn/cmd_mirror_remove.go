@@ -18,7 +18,7 @@ func newMirrorRemoveCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "mirror remove"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, exclusive("mirror remove"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				i := slices.IndexFunc(r.Config().Mirrors, func(x repo.Mirror) bool { return x.Location == args[0] })
 				if i < 0 {

@@ -16,7 +16,7 @@ func newParityDisableCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "parity disable"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, exclusive("parity disable"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				n, err := r.Parity().Disable(ctx)
 				if err != nil {

@@ -22,7 +22,7 @@ func newParityEnableCommand(g *globalOptions) *cobra.Command {
 			if err := p.Validate(); err != nil {
 				return fmt.Errorf("parity enable: %w", err)
 			}
-			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "parity enable"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, exclusive("parity enable"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				st, err := r.Parity().State(ctx)
 				if err != nil {

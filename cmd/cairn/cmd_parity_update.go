@@ -25,7 +25,7 @@ protect the damage): repair it first.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var res *repo.ParityUpdate
-			err := g.withSession(ctx, session{lock: repo.SharedLock, command: "parity update"}, func(ctx context.Context, s *repo.Session) (err error) {
+			err := g.withSession(ctx, writing("parity update").indexed(false), func(ctx context.Context, s *repo.Session) (err error) {
 				res, err = s.Repository().Parity().Update(ctx, !noVerify, g.parityProgress())
 				return err
 			})

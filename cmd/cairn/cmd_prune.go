@@ -68,7 +68,7 @@ so a backup running on another host cannot lose data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withSession(ctx, session{lock: repo.ExclusiveLock, index: true, command: "prune"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, exclusive("prune").indexed(true), func(ctx context.Context, s *repo.Session) error {
 				return runPruneLocked(ctx, cmd, g, s, o)
 			})
 		},

@@ -37,7 +37,7 @@ headers of all packs, superseding every old index file.`,
 			var res *checker.IndexRepair
 			// The index is loaded by the repair, under the lock: it may be
 			// what is damaged.
-			err := g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "repair index"}, func(ctx context.Context, s *repo.Session) (err error) {
+			err := g.withSession(ctx, exclusive("repair index"), func(ctx context.Context, s *repo.Session) (err error) {
 				res, err = checker.RepairIndex(ctx, s.Repository(), readAll)
 				return err
 			})
@@ -92,7 +92,7 @@ Damaged snapshot files with parity are first rebuilt from it.`,
 			var fixed []checker.FileRepair
 			// The session drops the entries of missing packs: their blobs
 			// count as lost.
-			err := g.withSession(ctx, session{lock: repo.ExclusiveLock, index: true, command: "repair snapshots"}, func(ctx context.Context, s *repo.Session) (err error) {
+			err := g.withSession(ctx, exclusive("repair snapshots").indexed(true), func(ctx context.Context, s *repo.Session) (err error) {
 				r := s.Repository()
 				if fixed, err = checker.RepairFromParity(ctx, r, backend.SnapshotFile, nil); err != nil {
 					return err
@@ -148,7 +148,7 @@ salvaged into new packs of the same generation and the pack is removed;
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var res []checker.PackRepair
-			err := g.withSession(ctx, session{lock: repo.ExclusiveLock, index: true, command: "repair packs"}, func(ctx context.Context, s *repo.Session) error {
+			err := g.withSession(ctx, exclusive("repair packs").indexed(true), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				var ids []pack.ID
 				for _, a := range args {

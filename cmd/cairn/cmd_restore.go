@@ -90,7 +90,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, arg stri
 	}
 	// The session reads from packs that exist: copies of a blob in a lost
 	// pack are skipped for others (e.g. stored again by a later backup).
-	return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "restore"}, func(ctx context.Context, s *repo.Session) error {
+	return g.withSession(ctx, reading("restore"), func(ctx context.Context, s *repo.Session) error {
 		return restoreInSession(ctx, g, o, s.Repository(), arg, inc, exc, ow)
 	})
 }

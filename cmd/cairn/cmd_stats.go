@@ -18,7 +18,7 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 		Short: "Show sizes: restore size, unique stored data, dedup ratio, generations",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withSession(ctx, session{lock: repo.SharedLock, index: true, command: "stats"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, reading("stats"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				var err error
 				sns, err := g.selectSnapshots(ctx, r, args, o.filter())

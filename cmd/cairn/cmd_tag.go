@@ -26,7 +26,7 @@ Each changed snapshot is rewritten: the new one records the original ID.`,
 			if cmd.Flags().Changed("set") && set == nil {
 				set = []string{}
 			}
-			return g.withSession(ctx, session{lock: repo.ExclusiveLock, command: "tag"}, func(ctx context.Context, s *repo.Session) error {
+			return g.withSession(ctx, exclusive("tag"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
 				sns, err := g.selectSnapshots(ctx, r, args, o.filter())
 				if err != nil {

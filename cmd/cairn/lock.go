@@ -12,7 +12,9 @@ import (
 	"github.com/cairn-backup/cairn/repo/job"
 )
 
-// session says what a command needs of the repository.
+// session says what a command needs of the repository. Commands make
+// one with reading, writing, exclusive or unlocked, the only ways a
+// command opens a repository for a session, and pass it to withSession.
 type session struct {
 	lock repo.LockMode
 	// index loads the index (after the lock); keepMissing keeps the
@@ -21,6 +23,37 @@ type session struct {
 	dryRun             bool
 	command            string
 }
+
+// reading is a session for a command that only reads: a shared lock and
+// the index.
+func reading(command string) session {
+	return session{lock: repo.SharedLock, index: true, command: command}
+}
+
+// writing is a session for a command that adds files and removes none
+// (backup, parity update): a shared lock and the index.
+func writing(command string) session {
+	return session{lock: repo.SharedLock, index: true, command: command}
+}
+
+// exclusive is a session for a command that removes or replaces files:
+// the exclusive lock, without the index unless indexed asks for it.
+func exclusive(command string) session {
+	return session{lock: repo.ExclusiveLock, command: command}
+}
+
+// unlocked is a session without a lock or index, for reading files that
+// are never removed while in use (config, keys, locks, a snapshot file).
+func unlocked(command string) session { return session{command: command} }
+
+// indexed sets whether the index is loaded.
+func (s session) indexed(on bool) session { s.index = on; return s }
+
+// keepingMissing keeps the index entries of packs that are gone.
+func (s session) keepingMissing() session { s.keepMissing = true; return s }
+
+// dryRunning opens the blob store in dry-run mode when on.
+func (s session) dryRunning(on bool) session { s.dryRun = on; return s }
 
 // withSession opens the repository and runs fn in a library session: the
 // lock first (waiting up to --retry-lock), then the index. fn runs under
