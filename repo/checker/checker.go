@@ -202,6 +202,13 @@ func (c *checker) packs(ctx context.Context) (map[pack.ID]*packInfo, error) {
 	indexed := map[pack.ID][]index.Location{}
 	c.r.Index().Each(func(l index.Location) { indexed[l.Pack] = append(indexed[l.Pack], l) })
 	var missing []pack.ID
+	// A session without KeepMissing dropped the entries of missing packs
+	// from the index already, but still knows the packs.
+	for _, id := range s.MissingPacks() {
+		if _, ok := indexed[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
 	for id, locs := range indexed {
 		p := packs[id]
 		if p == nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,10 +30,6 @@ func save(t *testing.T, r *repo.Repository, typ pack.BlobType, b []byte) pack.ID
 		t.Fatal(err)
 	}
 	return id
-}
-
-func packPath(dir string, id pack.ID) string {
-	return filepath.Join(dir, "data", id.String()[:2], id.String())
 }
 
 func packOf(t *testing.T, r *repo.Repository, id pack.ID) pack.ID {
@@ -81,7 +76,7 @@ func TestRepairIndexDropsMissingPacks(t *testing.T) {
 	snapshotOf(t, r, used)
 	lost := packOf(t, r, save(t, r, pack.DataBlob, []byte("data nobody needs, in a pack of its own")))
 	r.Session().Close()
-	if err := os.Remove(packPath(dir, lost)); err != nil {
+	if err := os.Remove(repotest.PackPath(dir, lost)); err != nil {
 		t.Fatal(err)
 	}
 	r = repotest.OpenBare(t, dir, repo.Options{})
@@ -132,12 +127,12 @@ func TestSalvageKeepsBlobOfTwoPacks(t *testing.T) {
 	r1.Session().Close()
 	r2.Session().Close()
 	// Damage X in B.
-	raw, err := os.ReadFile(packPath(dir, b))
+	raw, err := os.ReadFile(repotest.PackPath(dir, b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw[loc.Offset+loc.Length/2] ^= 0xff
-	if err := os.WriteFile(packPath(dir, b), raw, 0o644); err != nil {
+	if err := os.WriteFile(repotest.PackPath(dir, b), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := repotest.OpenBare(t, dir, repo.Options{})
@@ -185,7 +180,7 @@ func TestRepairSnapshotsTwice(t *testing.T) {
 	r.Session().Close()
 	repair := func(lost pack.ID) []string {
 		t.Helper()
-		if err := os.Remove(packPath(dir, lost)); err != nil {
+		if err := os.Remove(repotest.PackPath(dir, lost)); err != nil {
 			t.Fatal(err)
 		}
 		r := repotest.OpenBare(t, dir, repo.Options{})

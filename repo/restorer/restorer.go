@@ -106,6 +106,8 @@ type fileState struct {
 	failed    atomic.Bool
 	create    sync.Once
 	createErr error
+	// created says create made the file (read once the writers are done).
+	created bool
 }
 
 type blobTarget struct {
@@ -501,7 +503,26 @@ func (rs *restorer) writeContent(ctx context.Context) error {
 				func(e pack.Entry, err error) { rs.failBlob(e.ID, err) })
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	rs.removeIncomplete()
+	return err
+}
+
+// removeIncomplete removes the files of several blobs that were created
+// at their full size but did not get every piece (one failed, or the
+// restore was cancelled): with holes for content and the time of the
+// restore, such a file would pass for restored, and a later restore with
+// --overwrite if-newer would keep it. The error for it was reported
+// already (unless cancelled).
+func (rs *restorer) removeIncomplete() {
+	for _, f := range rs.files {
+		if !f.created || f.remaining.Load() == 0 {
+			continue
+		}
+		if err := rs.tgt.remove(f.path); err != nil {
+			rs.report(f.path, fmt.Errorf("remove the incomplete file: %w", err))
+		}
+	}
 }
 
 func (rs *restorer) fileDone(f *fileState) {
@@ -544,7 +565,10 @@ func (rs *restorer) writeBlob(id pack.ID, data []byte) {
 			rs.fileDone(f)
 			continue
 		}
-		f.create.Do(func() { f.createErr = rs.tgt.createSized(f.path, f.size) })
+		f.create.Do(func() {
+			f.createErr = rs.tgt.createSized(f.path, f.size)
+			f.created = f.createErr == nil
+		})
 		if f.createErr != nil {
 			rs.fail(f, f.createErr)
 			continue

@@ -19,15 +19,16 @@ import (
 // builder writes hand-made trees straight into a repository, as a hostile
 // repository could hold them.
 type builder struct {
-	t *testing.T
-	r *repo.Repository
-	s *repo.Saver
+	t       *testing.T
+	r       *repo.Repository
+	s       *repo.Saver
+	repoDir string
 }
 
 func newBuilder(t *testing.T) *builder {
-	r, _ := repotest.New(t, repo.InitOptions{})
+	r, dir := repotest.New(t, repo.InitOptions{})
 	r.StartWriting()
-	return &builder{t: t, r: r, s: r.NewSaver()}
+	return &builder{t: t, r: r, s: r.NewSaver(), repoDir: dir}
 }
 
 func (b *builder) blob(typ pack.BlobType, data []byte) pack.ID {
