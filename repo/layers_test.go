@@ -38,7 +38,7 @@ func TestLayers(t *testing.T) {
 		"repo/checker":          {"pack", "index", "repo", "repo/backend", "repo/snapshot", "repo/parity"},
 		"repo/pruner":           {"pack", "index", "repo", "repo/backend", "repo/snapshot"},
 		"repo/copier":           {"pack", "index", "repo", "repo/backend", "repo/snapshot"},
-		"repo/repotest":         {"repo", "repo/crypto", "repo/backend/local"},
+		"repo/repotest":         {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/local", "repo/crypto", "repo/snapshot"},
 		// The jobs commands run (backup, forget, copy, verify, the
 		// nightly run, status) on top of the packages that do the work.
 		"repo/job": {"pack", "repo", "repo/archiver", "repo/backend", "repo/checker", "repo/connect", "repo/copier", "repo/profile",
