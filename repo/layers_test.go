@@ -46,12 +46,15 @@ func TestLayers(t *testing.T) {
 		// Opening a repository the one way: registry, wrappers, key hint, cache.
 		"repo/connect":             {"repo", "repo/backend", "repo/backend/cache", "repo/backend/location", "repo/parity"},
 		"repo/backend/backendtest": {"pack", "repo/backend"},
+		// The repository server: storage through backends, nothing of a
+		// repository's content (it can't read it: no key).
+		"repo/serve": {"repo/backend", "repo/backend/local"},
 		// The command never touches the in-memory index: it works through
 		// a repo.Session, which loads it after the lock.
 		// Backends only through the registry: no backend switch here.
 		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/all", "repo/backend/location",
 			"repo/checker", "repo/connect", "repo/copier", "repo/crypto", "repo/job", "repo/parity", "repo/profile",
-			"repo/pruner", "repo/restorer", "repo/snapshot", "repo/termsafe"},
+			"repo/pruner", "repo/restorer", "repo/serve", "repo/snapshot", "repo/termsafe"},
 		"scripts/gendata": {},
 	}
 	out, err := exec.Command("go", "list", "-json", mod+"...").Output()

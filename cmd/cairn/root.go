@@ -236,7 +236,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
 		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
 		newCopyCommand(g), newMirrorCommand(g), newParityCommand(g),
-		newRunCommand(g), newStatusCommand(g), newScheduleCommand(g), newConfigCommand(g),
+		newRunCommand(g), newStatusCommand(g), newScheduleCommand(g), newConfigCommand(g), newServeCommand(g),
 	)
 	return root
 }
