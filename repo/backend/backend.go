@@ -213,6 +213,24 @@ func Close(be Backend) error {
 	return nil
 }
 
+// AppendOnly reports whether be, or any backend below its wrappers (those
+// with an Unwrap method), says its storage only takes new files (a REST
+// server that sent Cairn-Append-Only: true): removing or replacing files
+// will be refused.
+func AppendOnly(be Backend) bool {
+	for be != nil {
+		if a, ok := be.(interface{ AppendOnly() bool }); ok && a.AppendOnly() {
+			return true
+		}
+		u, ok := be.(interface{ Unwrap() Backend })
+		if !ok {
+			return false
+		}
+		be = u.Unwrap()
+	}
+	return false
+}
+
 // create forwards Create to be when it is a Creator; wrappers use it so
 // wrapping a backend doesn't hide its Create.
 func create(ctx context.Context, be Backend) error {

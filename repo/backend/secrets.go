@@ -21,9 +21,9 @@ func Redact(location string) string {
 	return location[:i+2] + "***" + rest[at:]
 }
 
-// secretEnv are the variables that carry a repository password: no child
-// process (ssh, a password command, a hook) gets them.
-var secretEnv = []string{"CAIRN_PASSWORD", "CAIRN_FROM_PASSWORD"}
+// secretEnv are the variables that carry a repository or server password:
+// no child process (ssh, rclone, a password command, a hook) gets them.
+var secretEnv = []string{"CAIRN_PASSWORD", "CAIRN_FROM_PASSWORD", "CAIRN_REST_PASSWORD"}
 
 // ChildEnv returns environ without the variables that carry secrets, for
 // the processes cairn starts.

@@ -5,6 +5,8 @@ package all
 import (
 	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/backend/location"
+	"github.com/cairn-backup/cairn/repo/backend/rclone"
+	"github.com/cairn-backup/cairn/repo/backend/rest"
 	"github.com/cairn-backup/cairn/repo/backend/s3"
 	"github.com/cairn-backup/cairn/repo/backend/sftp"
 )
@@ -15,5 +17,7 @@ func Registry() *location.Registry {
 	r.Register(local.Scheme())
 	r.Register(sftp.Scheme())
 	r.Register(s3.Scheme())
+	r.Register(rest.Scheme())
+	r.Register(rclone.Scheme())
 	return r
 }

@@ -62,14 +62,12 @@ var ErrUnknownScheme = errors.New("unknown location scheme")
 
 // instead says what to use for schemes restic users know.
 var instead = map[string]string{
-	"b2":     "Backblaze B2 speaks S3: s3:https://s3.<region>.backblazeb2.com/bucket",
-	"azure":  "cairn has no Azure backend; reach it through an S3 gateway (s3:https://…)",
-	"gs":     "Google Cloud Storage speaks S3: s3:https://storage.googleapis.com/bucket",
-	"swift":  "cairn has no Swift backend; use its S3 API (s3:https://…)",
-	"rest":   "cairn has no REST backend yet; use sftp: or s3:",
-	"rclone": "cairn has no rclone backend yet; serve the remote over SFTP (rclone serve sftp) and use sftp:",
-	"http":   "for S3 over HTTP write s3:http://host/bucket",
-	"https":  "for S3 write s3:https://host/bucket",
+	"b2":    "Backblaze B2 speaks S3: s3:https://s3.<region>.backblazeb2.com/bucket",
+	"azure": "cairn has no Azure backend; reach it through an S3 gateway (s3:https://…)",
+	"gs":    "Google Cloud Storage speaks S3: s3:https://storage.googleapis.com/bucket",
+	"swift": "cairn has no Swift backend; use its S3 API (s3:https://…)",
+	"http":  "for S3 over HTTP write s3:http://host/bucket",
+	"https": "for S3 write s3:https://host/bucket",
 }
 
 // Split returns the scheme of loc: "local" for a path, else what comes
