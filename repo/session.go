@@ -101,6 +101,9 @@ func (r *Repository) Begin(ctx context.Context, o SessionOptions) (*Session, err
 	if o.Index && o.Lock == NoLock {
 		return nil, fmt.Errorf("repository session: the index can only be loaded under a lock: %w", ErrNoSession)
 	}
+	if o.Lock == ExclusiveLock && backend.AppendOnly(r.raw) {
+		return nil, &AppendOnlyError{Location: r.raw.Location(), Command: o.Command}
+	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	s := &Session{r: r, mode: o.Lock, ctx: sctx, cancel: cancel}
 	if o.Lock != NoLock {
@@ -383,3 +386,25 @@ func (g *guarded) RemoveTemp(ctx context.Context, p string) error {
 	}
 	return backend.RemoveTemp(ctx, g.Backend, p)
 }
+
+// ErrAppendOnly means the storage takes new files only (a server that
+// grants this client append-only access): a command that removes or
+// replaces files can't run here.
+var ErrAppendOnly = errors.New("the repository is append-only for this client")
+
+// AppendOnlyError is ErrAppendOnly for one command, refused before it
+// took a lock or changed anything.
+type AppendOnlyError struct {
+	Location, Command string
+}
+
+func (e *AppendOnlyError) Error() string {
+	what := "this command"
+	if e.Command != "" {
+		what = e.Command
+	}
+	return fmt.Sprintf("%s: %v: %s removes or replaces files, so maintenance (forget, prune, repair, tag, key remove) runs on the server side: against the served directory, or as a user with full access",
+		backend.Redact(e.Location), ErrAppendOnly, what)
+}
+
+func (e *AppendOnlyError) Unwrap() error { return ErrAppendOnly }
