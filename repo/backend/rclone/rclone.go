@@ -27,7 +27,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend/rest"
 )
 
-// DefaultArgs are the arguments before the remote unless -o rclone.args
+// defaultArgs are the arguments before the remote unless -o rclone.args
 // replaces them.
 var defaultArgs = []string{"serve", "restic", "--stdio"}
 
