@@ -18,11 +18,9 @@ func TestUnknownSchemes(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"b2:bucket:path":        "backblazeb2",
-		"rclone:remote:path":    "rclone serve sftp",
 		"azure:container:/path": "Azure",
 		"gs:bucket:/path":       "storage.googleapis.com",
 		"swift:container:/path": "Swift",
-		"rest:http://host:8000": "REST",
 		"https://host/bucket":   "s3:https://host/bucket",
 		"backup:2024":           "local: in front",
 	}

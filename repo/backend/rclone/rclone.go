@@ -27,7 +27,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend/rest"
 )
 
-// DefaultArgs are the arguments before the remote unless -o rclone.args
+// defaultArgs are the arguments before the remote unless -o rclone.args
 // replaces them.
 var defaultArgs = []string{"serve", "restic", "--stdio"}
 
@@ -115,17 +115,27 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	cmd := exec.Command(path, append(append([]string{}, args...), cfg.Remote)...)
 	cmd.Env = backend.ChildEnv(os.Environ())
-	stdin, err := cmd.StdinPipe()
+	// Our own pipes, not exec's: Wait, which runs as soon as the child
+	// exits, must not close the ends a request still reads.
+	childIn, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("rclone: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	stdout, childOut, err := os.Pipe()
 	if err != nil {
+		childIn.Close()
+		stdin.Close()
 		return nil, fmt.Errorf("rclone: %w", err)
 	}
+	cmd.Stdin, cmd.Stdout = childIn, childOut
 	tail := &tailWriter{max: 4096}
 	cmd.Stderr = tail
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	childIn.Close()
+	childOut.Close()
+	if err != nil {
+		stdin.Close()
+		stdout.Close()
 		return nil, fmt.Errorf("rclone: start %s: %w", path, err)
 	}
 	b := &Backend{cfg: cfg, cmd: cmd, stderr: tail, exited: make(chan struct{})}
