@@ -58,7 +58,8 @@ func TestLayers(t *testing.T) {
 		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/all", "repo/backend/location",
 			"repo/checker", "repo/connect", "repo/copier", "repo/crypto", "repo/job", "repo/parity", "repo/profile",
 			"repo/pruner", "repo/restorer", "repo/serve", "repo/snapshot", "repo/termsafe"},
-		"scripts/gendata": {},
+		"scripts/gendata":  {},
+		"scripts/htpasswd": {},
 	}
 	out, err := exec.Command("go", "list", "-json", mod+"...").Output()
 	if err != nil {

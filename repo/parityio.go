@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -562,4 +563,48 @@ func (pf *Parity) Disable(ctx context.Context) (int, error) {
 		})
 	}
 	return len(names), g.Wait()
+}
+
+// ErrParityRefused means the storage doesn't take parity files (a REST
+// server that knows only restic's file types).
+var ErrParityRefused = errors.New("the storage refuses parity files")
+
+// Enable switches parity p on for files written from now on, after
+// checking that the storage takes a parity file: a probe is written,
+// read back and removed first, so a server that knows only restic's file
+// types is found before the config says parity is on.
+func (pf *Parity) Enable(ctx context.Context, p parity.Params) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("parity enable: %w", err)
+	}
+	if err := pf.probe(ctx); err != nil {
+		return err
+	}
+	return pf.r.UpdateConfig(ctx, func(c *Config) error { c.Parity = p; return nil })
+}
+
+// probe writes, reads back and removes a parity file of random bytes.
+func (pf *Parity) probe(ctx context.Context) error {
+	var b [64]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	h := backend.Handle{Type: backend.ParityFile, Name: pack.Hash(b[:]).String()}
+	refused := func(err error) error {
+		return fmt.Errorf("parity enable: %s: %w (%w); parity can't be used on this storage", pf.r.raw.Location(), ErrParityRefused, err)
+	}
+	if err := backend.SaveBytes(ctx, pf.r.be, h, b[:]); err != nil {
+		return refused(err)
+	}
+	got, err := backend.LoadLimited(ctx, pf.r.be, h, int64(len(b)))
+	if rerr := pf.r.be.Remove(ctx, h); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return refused(err)
+	}
+	if !bytes.Equal(got, b[:]) {
+		return refused(errors.New("a parity file read back differs from what was written"))
+	}
+	return nil
 }

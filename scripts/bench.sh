@@ -6,7 +6,8 @@
 # of text, compressible binary, random and VM-image-like files
 # (scripts/gendata). Steps: init, first backup, unchanged backup, full
 # restore, single-file restore; and cairn's first backup with parity 10+2
-# against its first backup without. Per step: wall time, CPU time (user+sys)
+# against its first backup without; the first backup through `cairn serve`
+# on loopback against the same backup to a local directory. Per step: wall time, CPU time (user+sys)
 # and peak RSS; per data set: repository size. Then cairn/restic ratios.
 #
 # Environment: RESTIC (restic binary; default: $(go env GOPATH)/bin/restic,
@@ -101,11 +102,30 @@ bench_set() { # NAME SOURCE SINGLE_FILE
   printf '%s\t%s\t%s\n' "$name repository size" restic "$(du -sb "$rr" | cut -f1)" >>"$results"
 }
 
+# serve_step NAME SOURCE: the first backup through `cairn serve` on
+# loopback (rest:), compared with cairn's first backup to a local directory.
+serve_step() {
+  local name=$1 src=$2 dir="$BENCH_DIR/served" port=18431
+  mkdir -p "$dir"
+  go run ./scripts/htpasswd bench bench >"$BENCH_DIR/htpasswd"
+  "$CAIRN" serve --listen "127.0.0.1:$port" --htpasswd "$BENCH_DIR/htpasswd" --access-log /dev/null "$dir" 2>"$BENCH_DIR/serve.log" &
+  local pid=$!
+  for _ in $(seq 50); do grep -q "serving" "$BENCH_DIR/serve.log" && break; sleep 0.1; done
+  local loc="rest:http://bench:bench@127.0.0.1:$port/repo/"
+  BEFORE="rm -rf '$dir/repo' && '$CAIRN' -r '$loc' init >/dev/null" measure "$name first backup" cairn-serve "$CAIRN" -r "$loc" backup -q "$src"
+  kill "$pid"
+  wait "$pid" || true
+  rm -rf "$dir"
+}
+
 bench_set goroot "$BENCH_DIR/data/goroot" "$BENCH_DIR/data/goroot/src/fmt/print.go"
 bench_set mix "$BENCH_DIR/data/mix" "$BENCH_DIR/data/mix/vm/vm-001.dat"
+serve_step goroot "$BENCH_DIR/data/goroot"
+serve_step mix "$BENCH_DIR/data/mix"
 
 awk -F'\t' '
   $2 == "cairn-parity" { par[$1] = $3 " " $4 " " $5; next }
+  $2 == "cairn-serve" { srv[$1] = $3 " " $4 " " $5; next }
   $1 ~ /repository size/ { size[$1, $2] = $3; steps[$1] = 1; order[++n] = $1; next }
   { wall[$1, $2] = $3; cpu[$1, $2] = $4; rss[$1, $2] = $5; steps[$1] = 1; order[++n] = $1 }
   END {
@@ -127,5 +147,10 @@ awk -F'\t' '
       split(par[s], a, " ")
       if (s ~ /repository size/) printf "%-28s %10.1f MiB vs %10.1f MiB  %.3f\n", s, a[1] / 1048576, size[s, "cairn"] / 1048576, a[1] / size[s, "cairn"]
       else printf "%-28s %8.2fs vs %8.2fs wall  %.3f   rss %dM vs %dM\n", s, a[1], wall[s, "cairn"], a[1] / wall[s, "cairn"], a[3] / 1024, rss[s, "cairn"] / 1024
+    }
+    printf "\nthrough cairn serve on loopback (rest: / local directory; client only)\n"
+    for (s in srv) {
+      split(srv[s], a, " ")
+      printf "%-28s %8.2fs vs %8.2fs wall  %.3f   rss %dM vs %dM\n", s, a[1], wall[s, "cairn"], a[1] / wall[s, "cairn"], a[3] / 1024, rss[s, "cairn"] / 1024
     }
   }' "$results"

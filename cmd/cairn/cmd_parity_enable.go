@@ -34,7 +34,7 @@ func newParityEnableCommand(g *globalOptions) *cobra.Command {
 				}
 				g.printf("parity %s: each file gets a parity file of %.0f%% of its size (up to %d damaged shards of %d can be rebuilt)\n",
 					p, 100*float64(p.M)/float64(p.K), p.M, p.K+p.M)
-				if err := r.UpdateConfig(ctx, func(c *repo.Config) error { c.Parity = p; return nil }); err != nil {
+				if err := r.Parity().Enable(ctx, p); err != nil {
 					return err
 				}
 				g.printf("parity enabled: files written from now on get parity\n")
