@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,12 +30,9 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 			}
 			return g.withSession(ctx, exclusive("mirror add"), func(ctx context.Context, s *repo.Session) error {
 				r := s.Repository()
-				loc, _ := g.repoLocation()
-				if m.Location == loc {
-					return errors.New("mirror add: a repository can't be its own mirror")
-				}
-				if slices.ContainsFunc(r.Config().Mirrors, func(x repo.Mirror) bool { return x.Location == m.Location }) {
-					return fmt.Errorf("mirror add: %s is already a mirror", m.Location)
+				self, _ := g.repoLocation()
+				if err := r.CheckMirror(m, self); err != nil {
+					return err
 				}
 				gm := g.other(g.mirrorSource(m))
 				switch {
@@ -62,10 +57,7 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 						return fmt.Errorf("mirror add: open %s: %w", m.Location, err)
 					}
 				}
-				if err := r.UpdateConfig(ctx, func(c *repo.Config) error {
-					c.Mirrors = append(c.Mirrors, m)
-					return nil
-				}); err != nil {
+				if err := r.AddMirror(ctx, m, self); err != nil {
 					return err
 				}
 				g.printf("added mirror %s; `cairn copy --mirrors` brings it up to date\n", m.Location)

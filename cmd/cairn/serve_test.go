@@ -353,3 +353,42 @@ func TestServeRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestServeMirrorWithParity: a rest: repository of cairn serve as a mirror
+// with parity on: copy --mirrors keeps it up to date, its parity files are
+// written through the server, and it restores and checks clean. The
+// mirror's password for the server comes from the environment, never
+// from the repository's config.
+func TestServeMirrorWithParity(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	srv := startServe(t, "--htpasswd", writeHtpasswd(t, "admin"), root)
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	writeSpecial(t, src, 1<<20)
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "main"), "CAIRN_PASSWORD=pw", "CAIRN_REST_PASSWORD=admin-pw"}
+	mustCairn(t, env, "init")
+	mirror := "rest:http://admin@" + srv.addr + "/mirror/"
+	if r := cairn(t, env, "mirror", "add", "--init", srv.url("admin", "mirror")); r.code != 1 || !strings.Contains(r.stderr, "password") {
+		t.Fatalf("mirror add with a password in the location: exit %d %s", r.code, r.stderr)
+	}
+	mustCairn(t, env, "mirror", "add", "--init", mirror)
+	mirrorEnv := []string{"CAIRN_REPOSITORY=" + mirror, "CAIRN_PASSWORD=pw", "CAIRN_REST_PASSWORD=admin-pw"}
+	mustCairn(t, mirrorEnv, "parity", "enable")
+	mustCairn(t, env, "backup", "-q", src)
+	if out := mustCairn(t, env, "copy", "--mirrors"); !strings.Contains(out, "1 snapshots copied") {
+		t.Fatalf("copy --mirrors:\n%s", out)
+	}
+	if out := mustCairn(t, env, "check", "--mirrors"); !strings.Contains(out, "up to date (1 snapshots)") {
+		t.Fatalf("check --mirrors:\n%s", out)
+	}
+	parityFiles, _ := filepath.Glob(filepath.Join(root, "mirror", "parity", "*", "*"))
+	packs, _ := filepath.Glob(filepath.Join(root, "mirror", "data", "*", "*"))
+	if len(packs) == 0 || len(parityFiles) < len(packs) {
+		t.Fatalf("%d parity files for %d packs in the mirror", len(parityFiles), len(packs))
+	}
+	target := t.TempDir()
+	mustCairn(t, mirrorEnv, "restore", "latest", "--target", target)
+	compareTrees(t, src, filepath.Join(target, src))
+	mustCairn(t, []string{"CAIRN_REPOSITORY=" + filepath.Join(root, "mirror"), "CAIRN_PASSWORD=pw"}, "check", "--read-data")
+}

@@ -43,3 +43,18 @@ func ChildEnv(environ []string) []string {
 	}
 	return out
 }
+
+// HasPassword reports whether location carries a password in its URL
+// (scheme://user:password@host/…).
+func HasPassword(location string) bool {
+	i := strings.Index(location, "//")
+	if i < 0 {
+		return false
+	}
+	rest := location[i+2:]
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		rest = rest[:j]
+	}
+	at := strings.LastIndex(rest, "@")
+	return at >= 0 && strings.Contains(rest[:at], ":")
+}
