@@ -241,6 +241,14 @@ func TestServeRansomware(t *testing.T) {
 		mustCairn(t, env, "restore", sn.ID, "--target", dst)
 		compareTrees(t, states[i], filepath.Join(dst, src))
 	}
+	// Copy from the append-only repository works too.
+	cp := filepath.Join(t.TempDir(), "copy")
+	cpEnv := []string{"CAIRN_REPOSITORY=" + cp, "CAIRN_PASSWORD=secret", "CAIRN_FROM_PASSWORD=secret"}
+	mustCairn(t, cpEnv, "init", "--copy-chunker-params", "--from-repo", srv.url("laptop", "repo"))
+	if out := mustCairn(t, cpEnv, "copy", "--from-repo", srv.url("laptop", "repo")); !strings.Contains(out, "2 snapshots copied") {
+		t.Fatalf("copy from the append-only repository:\n%s", out)
+	}
+	mustCairn(t, cpEnv, "check", "--read-data")
 	log, err := os.ReadFile(srv.log)
 	if err != nil {
 		t.Fatal(err)
