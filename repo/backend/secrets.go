@@ -1,10 +1,16 @@
 package backend
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // Redact returns location, with anything between "//" and the host's "@"
-// (user and password) replaced by "***", for messages.
+// (user and password) replaced by "***", and the values of credential
+// parameters of an rclone connection string
+// (":s3,access_key_id=…,secret_access_key=…:bucket") too, for messages.
 func Redact(location string) string {
+	location = secretParam.ReplaceAllString(location, "$1=***")
 	i := strings.Index(location, "//")
 	if i < 0 {
 		return location
@@ -58,3 +64,7 @@ func HasPassword(location string) bool {
 	at := strings.LastIndex(rest, "@")
 	return at >= 0 && strings.Contains(rest[:at], ":")
 }
+
+// secretParam matches the parameters of a connection string that hold
+// credentials, quoted or not.
+var secretParam = regexp.MustCompile(`(?i)((?:secret|pass|key|token|auth|credential|sas|account)[a-z_]*)=('[^']*'|"[^"]*"|[^,:'"\s]*)`)

@@ -14,3 +14,6 @@ func Exited(b *Backend) bool {
 		return false
 	}
 }
+
+// RedactRemote is redactRemote, for tests.
+var RedactRemote = redactRemote

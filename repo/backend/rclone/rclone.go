@@ -48,11 +48,11 @@ type Config struct {
 func ParseURL(s string) (Config, error) {
 	remote, ok := strings.CutPrefix(s, "rclone:")
 	if !ok || remote == "" {
-		return Config{}, fmt.Errorf("rclone location %q: want rclone:REMOTE:PATH", backend.Redact(s))
+		return Config{}, fmt.Errorf("rclone location %q: want rclone:REMOTE:PATH", redactRemote(backend.Redact(s)))
 	}
 	// The remote is one argument of rclone's: it must not read as a flag.
 	if strings.HasPrefix(remote, "-") || strings.IndexFunc(remote, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
-		return Config{}, fmt.Errorf("rclone location %q: remote %q is not allowed", backend.Redact(s), backend.Redact(remote))
+		return Config{}, fmt.Errorf("rclone location %q: remote %q is not allowed", redactRemote(backend.Redact(s)), redactRemote(backend.Redact(remote)))
 	}
 	return Config{Remote: remote}, nil
 }
@@ -167,7 +167,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	tr.Protocols = &protos
 	b.tr = tr
 	be, err := rest.New(&http.Client{Transport: tr}, &url.URL{Scheme: "http", Host: "rclone", Path: "/"}, rest.Settings{
-		Location:    "rclone:" + cfg.Remote,
+		Location:    "rclone:" + redactRemote(cfg.Remote),
 		Connections: cfg.Connections,
 		Explain:     b.explain,
 	})
@@ -178,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b.Backend = be
 	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err != nil && !errors.Is(err, os.ErrNotExist) {
 		_ = b.Close()
-		return nil, fmt.Errorf("rclone %s: %w", cfg.Remote, err)
+		return nil, fmt.Errorf("rclone %s: %w", redactRemote(cfg.Remote), err)
 	}
 	return b, nil
 }
@@ -200,7 +200,8 @@ func (b *Backend) explain(err error) error {
 	if b.waitErr != nil {
 		status = b.waitErr.Error()
 	}
-	return fmt.Errorf("rclone serving %s has ended (%s); it said: %s: %w", b.cfg.Remote, status, b.stderr.lastLines(5), err)
+	said := strings.ReplaceAll(b.stderr.lastLines(5), b.cfg.Remote, redactRemote(b.cfg.Remote))
+	return fmt.Errorf("rclone serving %s has ended (%s); it said: %s: %w", redactRemote(b.cfg.Remote), status, redactSecrets(said), err)
 }
 
 // Close ends rclone: its stdin is closed, which ends its serving, and it
@@ -299,3 +300,9 @@ func (t *tailWriter) lastLines(n int) string {
 	}
 	return strings.Join(out, " | ")
 }
+
+// redactRemote hides the credentials of a connection string, for
+// locations, errors and logs.
+func redactRemote(remote string) string { return backend.Redact(remote) }
+
+func redactSecrets(s string) string { return backend.Redact(s) }

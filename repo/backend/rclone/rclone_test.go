@@ -3,11 +3,15 @@ package rclone_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
@@ -173,5 +177,50 @@ func TestChildFails(t *testing.T) {
 	t.Log(err)
 	if err := be.Close(); err != nil {
 		t.Fatalf("close after the child died: %v", err)
+	}
+}
+
+// TestSuiteMinIO runs the conformance suite through rclone against an S3
+// remote given as a connection string (:s3,provider=Minio,…:), on the
+// test MinIO: one of the storage providers rclone reaches.
+func TestSuiteMinIO(t *testing.T) {
+	backendtest.Rclone(t)
+	// rclone 1.60's S3 client fails with AWS_CA_BUNDLE set ("unable to
+	// load custom CA bundle, HTTPClient's transport unsupported type"),
+	// which Debian images often set; the endpoint here is plain HTTP.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	os.Unsetenv("AWS_CA_BUNDLE")
+	loc, key, secret := backendtest.S3Server(t)
+	u, err := url.Parse(strings.TrimPrefix(loc, "s3:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := fmt.Sprintf(":s3,provider=Minio,endpoint='%s://%s',access_key_id=%s,secret_access_key=%s:%s",
+		u.Scheme, u.Host, key, secret, strings.Trim(u.Path, "/"))
+	run := time.Now().UnixNano()
+	var n atomic.Int64
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		be, err := rclone.Open(context.Background(), rclone.Config{Remote: fmt.Sprintf("%s/rclone-suite-%d-%d", remote, run, n.Add(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(be.Location(), secret) {
+			t.Fatalf("the location shows the S3 secret: %s", be.Location())
+		}
+		t.Cleanup(func() { be.Close() })
+		return be
+	})
+}
+
+func TestRedactRemote(t *testing.T) {
+	for in, want := range map[string]string{
+		":s3,provider=Minio,endpoint='http://h:9000',access_key_id=AK,secret_access_key=SK:b/p": ":s3,provider=Minio,endpoint='http://h:9000',access_key_id=***,secret_access_key=***:b/p",
+		`:sftp,host=h,pass="p:w":dir`: `:sftp,host=h,pass=***:dir`,
+		"remote:path":                 "remote:path",
+		":b2,account=ID,key=KEY:bkt":  ":b2,account=***,key=***:bkt",
+	} {
+		if got := rclone.RedactRemote(in); got != want {
+			t.Errorf("%s → %s, want %s", in, got, want)
+		}
 	}
 }
