@@ -73,7 +73,10 @@ func start(t *testing.T, o serve.Options, users ...string) *testServer {
 	if o.Users == nil {
 		o.Users = htpasswd(t, users...)
 	}
-	o.Open, o.AccessLog, o.Metrics, o.TempDir = serve.DirOpener(ts.root), ts.log, ts.metrics, t.TempDir()
+	if o.Open == nil {
+		o.Open = serve.DirOpener(ts.root)
+	}
+	o.AccessLog, o.Metrics, o.TempDir = ts.log, ts.metrics, t.TempDir()
 	srv, err := serve.New(o)
 	if err != nil {
 		t.Fatal(err)
