@@ -7,8 +7,9 @@
 //
 // Append-only access is what keeps a compromised client from destroying
 // its own backups: such a user can create files but never delete or
-// overwrite one, except lock files (a client must be able to release
-// its own lock). Every denied request is logged and counted.
+// overwrite one, except the lock files it wrote itself (a client must be
+// able to refresh and release its own lock, and must not remove
+// another's). Every denied request is logged and counted.
 //
 // The server trusts nothing it is sent: repository paths are checked
 // segment by segment before they reach the storage, file names must be
@@ -79,10 +80,39 @@ type Server struct {
 	logMu sync.Mutex
 }
 
+// lockOwners remembers which user wrote each lock file of a repository
+// since the server started, so an append-only user can remove and
+// refresh its own locks but not another client's (which would let a
+// server-side prune run under a backup in progress). A lock written
+// before a restart has no known owner: only a user with full access, or
+// maintenance on the server side, removes it (it goes stale in 30
+// minutes).
+type lockOwners struct {
+	mu    sync.Mutex
+	owner map[string]string
+}
+
+func (l *lockOwners) get(name string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.owner[name]
+}
+
+func (l *lockOwners) set(name, user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if user == "" {
+		delete(l.owner, name)
+		return
+	}
+	l.owner[name] = user
+}
+
 // repository is an opened repository's storage and, with a quota, its
 // current size.
 type repository struct {
 	be      backend.Backend
+	locks   lockOwners
 	sizeMu  sync.Mutex
 	size    int64
 	counted bool
@@ -355,7 +385,7 @@ func (s *Server) repository(ctx context.Context, path string) (*repository, erro
 	if err != nil {
 		return nil, fmt.Errorf("open repository /%s: %w", path, err)
 	}
-	r := &repository{be: be}
+	r := &repository{be: be, locks: lockOwners{owner: map[string]string{}}}
 	s.repos[path] = r
 	return r, nil
 }
@@ -487,8 +517,13 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		return statErr
 	}
-	if exists && s.appendOnly(user) && h.Type != backend.LockFile {
-		return deny("%s exists; append-only access can't overwrite it", h)
+	if exists && s.appendOnly(user) {
+		if h.Type != backend.LockFile {
+			return deny("%s exists; append-only access can't overwrite it", h)
+		}
+		if owner := repo.locks.get(h.Name); owner != user {
+			return deny("%s is not this client's lock; append-only access can't overwrite it", h)
+		}
 	}
 	tmp, err := os.CreateTemp(s.o.TempDir, "cairn-serve-upload-")
 	if err != nil {
@@ -526,13 +561,21 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		}
 		return err
 	}
+	if h.Type == backend.LockFile {
+		repo.locks.set(h.Name, user)
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (s *Server) remove(ctx context.Context, user string, repo *repository, h backend.Handle) error {
-	if s.appendOnly(user) && h.Type != backend.LockFile {
-		return deny("append-only access can't delete %s", h)
+	if s.appendOnly(user) {
+		if h.Type != backend.LockFile {
+			return deny("append-only access can't delete %s", h)
+		}
+		if owner := repo.locks.get(h.Name); owner != user {
+			return deny("%s is not this client's lock; append-only access can't delete it", h)
+		}
 	}
 	var size int64
 	if s.o.MaxRepoSize > 0 {
@@ -542,6 +585,9 @@ func (s *Server) remove(ctx context.Context, user string, repo *repository, h ba
 	}
 	if err := repo.be.Remove(ctx, h); err != nil {
 		return err
+	}
+	if h.Type == backend.LockFile {
+		repo.locks.set(h.Name, "")
 	}
 	s.release(repo, size)
 	return nil

@@ -259,7 +259,7 @@ func TestAppendOnly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			users := htpasswd(t, "alice", "bob")
+			users := htpasswd(t, "alice", "bob", "carol")
 			ts := start(t, func() serve.Options { o := tc.o(users); o.Users = users; return o }())
 			content := []byte("pack content")
 			name := id(content)
@@ -278,8 +278,13 @@ func TestAppendOnly(t *testing.T) {
 			if b := ts.want(t, 200, tc.ao, "GET", "/r/config", nil); string(b) != "config" {
 				t.Fatalf("config is now %q", b)
 			}
-			// Its own lock files stay removable and refreshable.
+			// Its own lock files stay removable and refreshable; another
+			// client's are not.
 			ts.want(t, 200, tc.ao, "POST", "/r/locks/"+name, content)
+			other := id([]byte("other lock"))
+			ts.want(t, 200, "carol", "POST", "/r/locks/"+other, []byte("other lock"))
+			ts.want(t, 403, tc.ao, "DELETE", "/r/locks/"+other, nil)
+			ts.want(t, 403, tc.ao, "POST", "/r/locks/"+other, []byte("hijacked"))
 			ts.want(t, 200, tc.ao, "DELETE", "/r/locks/"+name, nil)
 			if tc.full != "" {
 				_, _, h := ts.do(t, tc.full, "HEAD", "/r/config", nil)
@@ -288,8 +293,8 @@ func TestAppendOnly(t *testing.T) {
 				}
 				ts.want(t, 200, tc.full, "DELETE", "/r/data/"+name, nil)
 			}
-			if n := strings.Count(ts.log.String(), "denied:"); n != 7 {
-				t.Fatalf("%d denied requests logged, want 7:\n%s", n, ts.log)
+			if n := strings.Count(ts.log.String(), "denied:"); n != 9 {
+				t.Fatalf("%d denied requests logged, want 9:\n%s", n, ts.log)
 			}
 		})
 	}
