@@ -51,13 +51,13 @@ func TestLayers(t *testing.T) {
 		"repo/backend/backendtest": {"pack", "repo/backend"},
 		// The repository server: storage through backends, nothing of a
 		// repository's content (it can't read it: no key).
-		"repo/serve": {"repo/backend", "repo/backend/local"},
+		"repo/server": {"repo/backend", "repo/backend/local"},
 		// The command never touches the in-memory index: it works through
 		// a repo.Session, which loads it after the lock.
 		// Backends only through the registry: no backend switch here.
 		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/all", "repo/backend/location",
 			"repo/checker", "repo/connect", "repo/copier", "repo/crypto", "repo/job", "repo/parity", "repo/profile",
-			"repo/pruner", "repo/restorer", "repo/serve", "repo/snapshot", "repo/termsafe"},
+			"repo/pruner", "repo/restorer", "repo/server", "repo/snapshot", "repo/termsafe"},
 		"scripts/gendata":  {},
 		"scripts/htpasswd": {},
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo/backend/location"
 	"github.com/cairn-backup/cairn/repo/job"
-	"github.com/cairn-backup/cairn/repo/serve"
+	"github.com/cairn-backup/cairn/repo/server"
 )
 
 type serveOptions struct {
@@ -60,7 +60,7 @@ Examples:
 				return err
 			}
 			defer srv.Close()
-			return serve.Run(cmd.Context(), serve.Listen{Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey, Insecure: o.insecure,
+			return server.Run(cmd.Context(), server.Listen{Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey, Insecure: o.insecure,
 				OnListening: func(addr string) { g.warnf("serving %s on %s\n", args[0], addr) }}, srv)
 		},
 	}
@@ -81,8 +81,8 @@ Examples:
 }
 
 // newServer builds the server the flags describe.
-func (g *globalOptions) newServer(o serveOptions, where string, log io.Writer) (*serve.Server, error) {
-	users, err := serve.ReadHtpasswd(o.htpasswd)
+func (g *globalOptions) newServer(o serveOptions, where string, log io.Writer) (*server.Server, error) {
+	users, err := server.ReadHtpasswd(o.htpasswd)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (g *globalOptions) newServer(o serveOptions, where string, log io.Writer) (
 			return nil, err
 		}
 	}
-	so := serve.Options{Users: users, AppendOnly: o.appendOnly, PrivateRepos: o.privateRepos, Metrics: serve.NewMetrics()}
+	so := server.Options{Users: users, AppendOnly: o.appendOnly, PrivateRepos: o.privateRepos, Metrics: server.NewMetrics()}
 	if o.maxRepoSize != "" {
 		if so.MaxRepoSize, err = job.ParseSize(o.maxRepoSize); err != nil {
 			return nil, fmt.Errorf("--max-repo-size: %w", err)
@@ -106,9 +106,9 @@ func (g *globalOptions) newServer(o serveOptions, where string, log io.Writer) (
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("serve: %s is not a directory", dir)
 		}
-		so.Open = serve.DirOpener(dir)
+		so.Open = server.DirOpener(dir)
 	} else {
-		so.Open = serve.LocationOpener(where, g.connector().Raw)
+		so.Open = server.LocationOpener(where, g.connector().Raw)
 	}
-	return serve.New(so)
+	return server.New(so)
 }

@@ -1,4 +1,4 @@
-package serve_test
+package server_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/cairn-backup/cairn/repo/serve"
+	"github.com/cairn-backup/cairn/repo/server"
 )
 
 // syncBuffer is an access log tests can read while the server writes.
@@ -40,7 +40,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func htpasswd(t *testing.T, users ...string) *serve.Users {
+func htpasswd(t *testing.T, users ...string) *server.Users {
 	t.Helper()
 	var lines []string
 	for _, u := range users {
@@ -50,7 +50,7 @@ func htpasswd(t *testing.T, users ...string) *serve.Users {
 		}
 		lines = append(lines, u+":"+string(h))
 	}
-	us, err := serve.ParseHtpasswd(strings.NewReader("# users\n\n" + strings.Join(lines, "\n") + "\n"))
+	us, err := server.ParseHtpasswd(strings.NewReader("# users\n\n" + strings.Join(lines, "\n") + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,23 +61,23 @@ type testServer struct {
 	*httptest.Server
 	root    string
 	log     *syncBuffer
-	metrics *serve.Metrics
+	metrics *server.Metrics
 }
 
-func start(t *testing.T, o serve.Options, users ...string) *testServer {
+func start(t *testing.T, o server.Options, users ...string) *testServer {
 	t.Helper()
 	if len(users) == 0 {
 		users = []string{"alice", "bob"}
 	}
-	ts := &testServer{root: t.TempDir(), log: &syncBuffer{}, metrics: serve.NewMetrics()}
+	ts := &testServer{root: t.TempDir(), log: &syncBuffer{}, metrics: server.NewMetrics()}
 	if o.Users == nil {
 		o.Users = htpasswd(t, users...)
 	}
 	if o.Open == nil {
-		o.Open = serve.DirOpener(ts.root)
+		o.Open = server.DirOpener(ts.root)
 	}
 	o.AccessLog, o.Metrics, o.TempDir = ts.log, ts.metrics, t.TempDir()
-	srv, err := serve.New(o)
+	srv, err := server.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func id(b []byte) string {
 // of every type, listings in both versions, ranges and deletion.
 func TestProtocol(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{})
+	ts := start(t, server.Options{})
 	ts.want(t, 200, "alice", "POST", "/r1/?create=true", nil)
 	ts.want(t, 404, "alice", "HEAD", "/r1/config", nil)
 	ts.want(t, 200, "alice", "POST", "/r1/config", []byte("sealed config"))
@@ -194,7 +194,7 @@ func TestProtocol(t *testing.T) {
 // logged and counted, and never reach the storage.
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{})
+	ts := start(t, server.Options{})
 	for _, tc := range []struct{ name, user, pass string }{
 		{"none", "", ""}, {"wrong password", "alice", "bob-pw"}, {"unknown user", "mallory", "mallory-pw"},
 	} {
@@ -225,7 +225,7 @@ func TestAuthentication(t *testing.T) {
 // TestPrivateRepos: a user reaches only /USER/….
 func TestPrivateRepos(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{PrivateRepos: true})
+	ts := start(t, server.Options{PrivateRepos: true})
 	ts.want(t, 200, "alice", "POST", "/alice/config", []byte("a"))
 	ts.want(t, 200, "alice", "POST", "/alice/laptop/config", []byte("a"))
 	ts.want(t, 200, "bob", "POST", "/bob/config", []byte("b"))
@@ -245,30 +245,30 @@ func TestAppendOnly(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		o    func(*serve.Users) serve.Options
+		o    func(*server.Users) server.Options
 		ao   string // append-only user
 		full string // user with full access ("": none)
 	}{
-		{"server", func(*serve.Users) serve.Options { return serve.Options{AppendOnly: true} }, "alice", ""},
-		{"per user", func(u *serve.Users) serve.Options {
+		{"server", func(*server.Users) server.Options { return server.Options{AppendOnly: true} }, "alice", ""},
+		{"per user", func(u *server.Users) server.Options {
 			if err := u.SetAppendOnly("alice"); err != nil {
 				t.Fatal(err)
 			}
-			return serve.Options{}
+			return server.Options{}
 		}, "alice", "bob"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			users := htpasswd(t, "alice", "bob", "carol")
-			ts := start(t, func() serve.Options { o := tc.o(users); o.Users = users; return o }())
+			ts := start(t, func() server.Options { o := tc.o(users); o.Users = users; return o }())
 			content := []byte("pack content")
 			name := id(content)
 			ts.want(t, 200, tc.ao, "POST", "/r/config", []byte("config"))
 			ts.want(t, 200, tc.ao, "POST", "/r/data/"+name, content)
 			ts.want(t, 200, tc.ao, "POST", "/r/locks/"+name, content)
 			_, _, h := ts.do(t, tc.ao, "HEAD", "/r/config", nil)
-			if h.Get(serve.AppendOnlyHeader) != "true" {
-				t.Fatalf("append-only user got no %s header", serve.AppendOnlyHeader)
+			if h.Get(server.AppendOnlyHeader) != "true" {
+				t.Fatalf("append-only user got no %s header", server.AppendOnlyHeader)
 			}
 			for _, typ := range []string{"data", "snapshots", "index", "keys", "parity"} {
 				ts.want(t, 403, tc.ao, "DELETE", "/r/"+typ+"/"+name, nil)
@@ -288,7 +288,7 @@ func TestAppendOnly(t *testing.T) {
 			ts.want(t, 200, tc.ao, "DELETE", "/r/locks/"+name, nil)
 			if tc.full != "" {
 				_, _, h := ts.do(t, tc.full, "HEAD", "/r/config", nil)
-				if h.Get(serve.AppendOnlyHeader) != "" {
+				if h.Get(server.AppendOnlyHeader) != "" {
 					t.Fatal("a user with full access was told append-only")
 				}
 				ts.want(t, 200, tc.full, "DELETE", "/r/data/"+name, nil)
@@ -304,7 +304,7 @@ func TestAppendOnly(t *testing.T) {
 // and names must be IDs.
 func TestHostilePaths(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{})
+	ts := start(t, server.Options{})
 	outside := filepath.Dir(ts.root)
 	before, _ := os.ReadDir(outside)
 	good := id([]byte("x"))
@@ -341,7 +341,7 @@ func TestHostilePaths(t *testing.T) {
 // uploads are bounded; neither leaves anything behind.
 func TestUploadChecks(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{MaxUploadSize: 1000})
+	ts := start(t, server.Options{MaxUploadSize: 1000})
 	good := []byte("good")
 	for _, typ := range []string{"data", "index", "snapshots"} {
 		ts.want(t, 400, "alice", "POST", "/r/"+typ+"/"+id([]byte("other")), good)
@@ -357,7 +357,7 @@ func TestUploadChecks(t *testing.T) {
 // space is freed.
 func TestQuota(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{MaxRepoSize: 100})
+	ts := start(t, server.Options{MaxRepoSize: 100})
 	a, b := bytes.Repeat([]byte("a"), 60), bytes.Repeat([]byte("b"), 60)
 	ts.want(t, 200, "alice", "POST", "/r/data/"+id(a), a)
 	ts.want(t, 507, "alice", "POST", "/r/data/"+id(b), b)
@@ -372,7 +372,7 @@ func TestQuota(t *testing.T) {
 // status.
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
-	ts := start(t, serve.Options{})
+	ts := start(t, server.Options{})
 	ts.want(t, 200, "bob", "POST", "/r/config", []byte("c"))
 	ts.want(t, 404, "bob", "GET", "/r/keys/"+id([]byte("k")), nil)
 	lines := strings.Split(strings.TrimSpace(ts.log.String()), "\n")
@@ -395,11 +395,11 @@ func TestHtpasswd(t *testing.T) {
 		{"twice", "u:" + string(h) + "\nu:" + string(h) + "\n", "twice"},
 		{"bad bcrypt", "u:$2y$99$x\n", "line 1"},
 	} {
-		if _, err := serve.ParseHtpasswd(strings.NewReader(tc.file)); err == nil || !strings.Contains(err.Error(), tc.err) {
+		if _, err := server.ParseHtpasswd(strings.NewReader(tc.file)); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
 		}
 	}
-	u, err := serve.ParseHtpasswd(strings.NewReader("u:" + string(h) + "\n"))
+	u, err := server.ParseHtpasswd(strings.NewReader("u:" + string(h) + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestHtpasswd(t *testing.T) {
 	if err := u.SetAppendOnly("nobody"); err == nil {
 		t.Fatal("an append-only user who isn't in the file was accepted")
 	}
-	if _, err := serve.New(serve.Options{Open: serve.DirOpener(t.TempDir()), Users: &serve.Users{}}); err == nil {
+	if _, err := server.New(server.Options{Open: server.DirOpener(t.TempDir()), Users: &server.Users{}}); err == nil {
 		t.Fatal("a server without users was made")
 	}
 }
@@ -421,12 +421,12 @@ func TestHtpasswd(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:0", "[::]:0"} {
-		err := serve.Run(context.Background(), serve.Listen{Addr: addr}, http.NotFoundHandler())
+		err := server.Run(context.Background(), server.Listen{Addr: addr}, http.NotFoundHandler())
 		if err == nil || !strings.Contains(err.Error(), "in the clear") {
 			t.Errorf("plain HTTP on %s: %v", addr, err)
 		}
 	}
-	if err := serve.Run(context.Background(), serve.Listen{Addr: "127.0.0.1:0", TLSCert: "c.pem"}, http.NotFoundHandler()); err == nil {
+	if err := server.Run(context.Background(), server.Listen{Addr: "127.0.0.1:0", TLSCert: "c.pem"}, http.NotFoundHandler()); err == nil {
 		t.Error("a certificate without a key was accepted")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -439,7 +439,7 @@ func TestRun(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	go func() {
-		done <- serve.Run(ctx, serve.Listen{Addr: "127.0.0.1:0", OnListening: func(a string) { addrc <- a }}, slow)
+		done <- server.Run(ctx, server.Listen{Addr: "127.0.0.1:0", OnListening: func(a string) { addrc <- a }}, slow)
 	}()
 	addr := <-addrc
 	got := make(chan string, 1)

@@ -1,4 +1,4 @@
-package serve_test
+package server_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cairn-backup/cairn/repo/serve"
+	"github.com/cairn-backup/cairn/repo/server"
 )
 
 // resticBinary finds restic: $CAIRN_TEST_RESTIC, the PATH, or the Go bin
@@ -47,7 +47,7 @@ func TestResticClient(t *testing.T) {
 	if err := users.SetAppendOnly("bob"); err != nil {
 		t.Fatal(err)
 	}
-	ts := start(t, serve.Options{Users: users})
+	ts := start(t, server.Options{Users: users})
 	src := t.TempDir()
 	files := map[string]string{"a.txt": "alpha", "d/b.bin": strings.Repeat("beta\x00", 200000), "d/e/c": "gamma"}
 	for name, content := range files {

@@ -1,4 +1,4 @@
-package serve_test
+package server_test
 
 import (
 	"context"
@@ -11,13 +11,13 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"github.com/cairn-backup/cairn/repo/backend/location"
 	"github.com/cairn-backup/cairn/repo/backend/rest"
-	"github.com/cairn-backup/cairn/repo/serve"
+	"github.com/cairn-backup/cairn/repo/server"
 )
 
 // TestSuite runs the backend conformance suite through the rest: client
 // against cairn serve, each run in a repository of its own.
 func TestSuite(t *testing.T) {
-	ts := start(t, serve.Options{})
+	ts := start(t, server.Options{})
 	reg := &location.Registry{}
 	reg.Register(rest.Scheme())
 	env := location.Env{Getenv: func(k string) string {

@@ -1,4 +1,4 @@
-package serve_test
+package server_test
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/backend/backendtest"
 	"github.com/cairn-backup/cairn/repo/backend/location"
 	"github.com/cairn-backup/cairn/repo/backend/rest"
-	"github.com/cairn-backup/cairn/repo/serve"
+	"github.com/cairn-backup/cairn/repo/server"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key.
@@ -63,14 +63,14 @@ func selfSigned(t *testing.T) (cert, key string) {
 func TestTLS(t *testing.T) {
 	t.Parallel()
 	cert, key := selfSigned(t)
-	srv, err := serve.New(serve.Options{Open: serve.DirOpener(t.TempDir()), Users: htpasswd(t, "alice")})
+	srv, err := server.New(server.Options{Open: server.DirOpener(t.TempDir()), Users: htpasswd(t, "alice")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() {
-		done <- serve.Run(ctx, serve.Listen{Addr: "127.0.0.1:0", TLSCert: cert, TLSKey: key, OnListening: func(a string) { addrc <- a }}, srv)
+		done <- server.Run(ctx, server.Listen{Addr: "127.0.0.1:0", TLSCert: cert, TLSKey: key, OnListening: func(a string) { addrc <- a }}, srv)
 	}()
 	addr := <-addrc
 	t.Cleanup(func() {
@@ -116,7 +116,7 @@ func TestInFrontOfS3(t *testing.T) {
 	}}
 	reg := all.Registry()
 	base := fmt.Sprintf("%s/serve-%d", loc, time.Now().UnixNano())
-	ts := start(t, serve.Options{Open: serve.LocationOpener(base, func(ctx context.Context, l string) (backend.Backend, error) {
+	ts := start(t, server.Options{Open: server.LocationOpener(base, func(ctx context.Context, l string) (backend.Backend, error) {
 		return reg.Open(ctx, l, nil, env)
 	})})
 	client := &location.Registry{}

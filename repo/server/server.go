@@ -1,4 +1,4 @@
-// Package serve is cairn's repository server: restic's REST protocol v2
+// Package server is cairn's repository server: restic's REST protocol v2
 // (the same paths, methods, headers and listing format, plus cairn's
 // parity file type) in front of any backend, for one or many
 // repositories, with users from an htpasswd file (bcrypt), private
@@ -15,7 +15,7 @@
 // segment by segment before they reach the storage, file names must be
 // 64 lowercase hex characters, uploads are bounded and content-addressed
 // files must hash to their names.
-package serve
+package server
 
 import (
 	"context"
