@@ -383,3 +383,9 @@ func (g *guarded) RemoveTemp(ctx context.Context, p string) error {
 	}
 	return backend.RemoveTemp(ctx, g.Backend, p)
 }
+
+// RetainedUntil asks the backend below (backend.Retainer): reading when a
+// file may be removed needs no lock.
+func (g *guarded) RetainedUntil(ctx context.Context, h backend.Handle) (time.Time, error) {
+	return backend.RetainedUntil(ctx, g.Backend, h)
+}
