@@ -408,3 +408,9 @@ func (e *AppendOnlyError) Error() string {
 }
 
 func (e *AppendOnlyError) Unwrap() error { return ErrAppendOnly }
+
+// RetainedUntil asks the backend below (backend.Retainer): reading when a
+// file may be removed needs no lock.
+func (g *guarded) RetainedUntil(ctx context.Context, h backend.Handle) (time.Time, error) {
+	return backend.RetainedUntil(ctx, g.Backend, h)
+}

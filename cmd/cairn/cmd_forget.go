@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -133,7 +134,11 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 			g.printf("dry run: would remove %d snapshots\n", len(plan.Remove))
 			return nil
 		}
-		if err := plan.Apply(ctx, s); err != nil {
+		err = plan.Apply(ctx, s)
+		for _, rs := range plan.Retained {
+			g.warnf("snapshot %s kept: retained until %s (the storage's Object Lock)\n", rs.ID.Short(), rs.Until.Local().Format(time.DateTime))
+		}
+		if err != nil {
 			return err
 		}
 		if !g.json {

@@ -124,6 +124,17 @@ func writePrunePlan(w io.Writer, p *pruner.Plan, dryRun bool) {
 	if p.PacksYoung > 0 {
 		fmt.Fprintf(w, "kept (too young): %d packs, inside the grace period\n", p.PacksYoung)
 	}
+	if p.PacksRetained > 0 {
+		when := "from " + p.RetainedUntil.Local().Format(time.DateTime)
+		if !p.RetainedNext.Equal(p.RetainedUntil) {
+			when = "from " + p.RetainedNext.Local().Format(time.DateTime) + " (the first) to " + p.RetainedUntil.Local().Format(time.DateTime) + " (all)"
+		}
+		fmt.Fprintf(w, "kept (retained):  %d packs, %s, under the storage's retention (Object Lock); deletable %s\n",
+			p.PacksRetained, formatBytes(p.SizeRetained), when)
+	}
+	if p.IndexRetained > 0 {
+		fmt.Fprintf(w, "retained index:   %d superseded index files the storage keeps (ignored)\n", p.IndexRetained)
+	}
 	if p.OrphanPacks > 0 {
 		fmt.Fprintf(w, "orphaned packs:   %d (not in the index, e.g. from an interrupted backup)\n", p.OrphanPacks)
 	}

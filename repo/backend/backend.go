@@ -274,3 +274,55 @@ func RangeOf(f File, length int, offset int64) (io.Reader, error) {
 	}
 	return io.NewSectionReader(f, offset, int64(length)), nil
 }
+
+// ErrRetained means a file can't be removed yet: the storage keeps it
+// under retention (S3 Object Lock). Errors wrapping it are usually a
+// *RetainedError, which says until when.
+var ErrRetained = errors.New("file under retention")
+
+// RetainedError refuses to remove a file the storage retains.
+type RetainedError struct {
+	Handle Handle
+	Until  time.Time
+}
+
+func (e *RetainedError) Error() string {
+	return fmt.Sprintf("remove %s: %v until %s", e.Handle, ErrRetained, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrRetained) hold.
+func (e *RetainedError) Unwrap() error { return ErrRetained }
+
+// Retainer is implemented by backends whose files may be under retention
+// (S3 Object Lock). RetainedUntil returns when h may be removed, by the
+// storage's clock; the zero time means it may be removed now (no
+// retention, or one that has passed).
+type Retainer interface {
+	RetainedUntil(ctx context.Context, h Handle) (time.Time, error)
+}
+
+// RetainerOf returns be, or the first backend below its wrappers (those
+// with an Unwrap method), that is a Retainer.
+func RetainerOf(be Backend) (Retainer, bool) {
+	for be != nil {
+		if r, ok := be.(Retainer); ok {
+			return r, true
+		}
+		u, ok := be.(interface{ Unwrap() Backend })
+		if !ok {
+			return nil, false
+		}
+		be = u.Unwrap()
+	}
+	return nil, false
+}
+
+// RetainedUntil asks the Retainer below be's wrappers when h may be
+// removed; a backend without one keeps nothing (zero time).
+func RetainedUntil(ctx context.Context, be Backend, h Handle) (time.Time, error) {
+	r, ok := RetainerOf(be)
+	if !ok {
+		return time.Time{}, nil
+	}
+	return r.RetainedUntil(ctx, h)
+}

@@ -36,7 +36,7 @@ func (r *Retry) Unwrap() Backend { return r.Backend }
 // permanent reports errors that trying again won't cure: missing or
 // existing files, cancellation, a full or read-only disk, permissions.
 func permanent(err error) bool {
-	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, errStopList) || errors.Is(err, ErrTooLarge) ||
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, errStopList) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrRetained) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) ||
 		errors.Is(err, syscall.EDQUOT)

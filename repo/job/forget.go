@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
@@ -38,6 +39,16 @@ type ForgetGroup struct {
 type ForgetPlan struct {
 	Groups []ForgetGroup // empty when snapshots were named
 	Remove []pack.ID
+	// Retained lists the snapshots Apply kept because the storage
+	// retains their files (S3 Object Lock); Apply takes them out of
+	// Remove.
+	Retained []RetainedSnapshot
+}
+
+// RetainedSnapshot is a snapshot forget could not remove yet.
+type RetainedSnapshot struct {
+	ID    pack.ID
+	Until time.Time
 }
 
 // RemoveAllError refuses a policy that would leave a group without
@@ -150,18 +161,31 @@ func planNamed(ctx context.Context, r *repo.Repository, req ForgetRequest) (*For
 }
 
 // Apply removes the plan's snapshots in the exclusive session s,
-// checking the lock before each.
+// checking the lock before each. A snapshot whose file the storage
+// retains stays (in the snapshot list too): it moves from Remove to
+// Retained, and the others are still removed.
 func (p *ForgetPlan) Apply(ctx context.Context, s *repo.Session) error {
 	if s.Mode() != repo.ExclusiveLock {
 		return fmt.Errorf("forget: needs an exclusive lock: %w", repo.ErrNoSession)
 	}
-	for _, id := range p.Remove {
+	removed := p.Remove[:0:0]
+	defer func() { p.Remove = removed }()
+	for i, id := range p.Remove {
 		if err := s.Check(ctx); err != nil {
+			removed = append(removed, p.Remove[i:]...) // not done: still to remove
 			return err
 		}
-		if err := s.Repository().RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: id.String()}); err != nil {
+		err := s.Repository().RemoveFile(ctx, backend.Handle{Type: backend.SnapshotFile, Name: id.String()})
+		var re *backend.RetainedError
+		if errors.As(err, &re) {
+			p.Retained = append(p.Retained, RetainedSnapshot{ID: id, Until: re.Until})
+			continue
+		}
+		if err != nil {
+			removed = append(removed, p.Remove[i:]...)
 			return fmt.Errorf("forget snapshot %s: %w", id.Short(), err)
 		}
+		removed = append(removed, id)
 	}
 	return nil
 }

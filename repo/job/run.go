@@ -364,17 +364,21 @@ func (rn *Run) forget(ctx context.Context) outcome {
 		return failed(ctx, err)
 	}
 	req := ForgetRequest{Policy: pol, Filter: snapshot.Filter{Hosts: []string{rn.host}, Paths: rn.paths}, GroupBy: []string{"host", "paths"}}
-	removed := 0
+	removed, retained := 0, 0
 	err = rn.unlockedIndex(ctx, "forget", func(ctx context.Context, s *repo.Session) error {
 		plan, err := PlanForget(ctx, s.Repository(), req)
 		if err != nil {
 			return err
 		}
-		removed = len(plan.Remove)
-		return plan.Apply(ctx, s)
+		err = plan.Apply(ctx, s)
+		removed, retained = len(plan.Remove), len(plan.Retained)
+		return err
 	})
 	out := failed(ctx, err)
 	out.figures = map[string]any{"removed": removed}
+	if retained > 0 {
+		out.figures["retained"] = retained
+	}
 	if err != nil {
 		out.figures["removed"] = 0
 	}

@@ -6,7 +6,9 @@ package pruner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"time"
 
@@ -57,6 +59,17 @@ type Plan struct {
 	SizeUnusedAfter  int64 `json:"size_unused_after"`
 	SizeFreed        int64 `json:"size_freed"`
 	IndexFilesBefore int   `json:"index_files_before"`
+	// PacksRetained packs would be deleted or repacked but the storage
+	// retains them (S3 Object Lock): they are kept, indexed, as if used,
+	// until a prune after RetainedUntil (the last of their dates;
+	// RetainedNext is the first).
+	PacksRetained int       `json:"packs_retained"`
+	SizeRetained  int64     `json:"size_retained"`
+	RetainedNext  time.Time `json:"retained_next,omitzero"`
+	RetainedUntil time.Time `json:"retained_until,omitzero"`
+	// IndexRetained counts superseded index files the storage would
+	// not let go; readers ignore them.
+	IndexRetained int `json:"index_retained,omitempty"`
 	// Temp is what was done with leftover temporary files (temp.go).
 	Temp TempFiles `json:"temp_files"`
 
@@ -262,10 +275,71 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 		}
 	}
 	chooseRepacks(plan, candidates, r.Config().PackSize, o)
+	if err := holdRetained(ctx, r.Backend(), plan, packs); err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
+	}
 	plan.PacksDelete = len(plan.deletePacks)
 	plan.PacksRepack = len(plan.repackPacks)
 	plan.SizeFreed = plan.SizeDelete + plan.SizeRepack - repackedUsed(candidates, plan.repackPacks)
 	return plan, nil
+}
+
+// holdRetained keeps the packs chosen for deletion or repacking that the
+// storage still retains: they stay as they are, in the index, as if used.
+// A backend without retention costs nothing here.
+func holdRetained(ctx context.Context, be backend.Backend, plan *Plan, packs map[pack.ID]*packStat) error {
+	if _, ok := backend.RetainerOf(be); !ok {
+		return nil
+	}
+	held := func(id pack.ID) (bool, error) {
+		until, err := backend.RetainedUntil(ctx, be, backend.Handle{Type: backend.PackFile, Name: id.String()})
+		if errors.Is(err, fs.ErrNotExist) || err == nil && until.IsZero() {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		plan.PacksRetained++
+		plan.SizeRetained += packs[id].size
+		if plan.RetainedNext.IsZero() || until.Before(plan.RetainedNext) {
+			plan.RetainedNext = until
+		}
+		if until.After(plan.RetainedUntil) {
+			plan.RetainedUntil = until
+		}
+		return true, nil
+	}
+	var del, rep []pack.ID
+	for _, id := range plan.deletePacks {
+		ok, err := held(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			del = append(del, id)
+			continue
+		}
+		plan.SizeDelete -= packs[id].size
+		plan.SizeUnusedAfter += packs[id].size
+		if packs[id].inIndex {
+			plan.PacksKeep++
+		}
+	}
+	for _, id := range plan.repackPacks {
+		ok, err := held(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			rep = append(rep, id)
+			continue
+		}
+		plan.SizeRepack -= packs[id].size
+		plan.SizeUnusedAfter += packs[id].unused
+		plan.PacksKeep++
+	}
+	plan.deletePacks, plan.repackPacks = del, rep
+	return nil
 }
 
 func repackedUsed(c []*packStat, ids []pack.ID) int64 {
@@ -363,7 +437,13 @@ func executePlan(ctx context.Context, r *repo.Repository, o Options, plan *Plan)
 		}
 	}
 	for _, id := range oldIndex {
-		if err := r.RemoveFile(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+		err := r.RemoveFile(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()})
+		if errors.Is(err, backend.ErrRetained) {
+			// Superseded: readers ignore it until it may go.
+			plan.IndexRetained++
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("prune: remove old index %s: %w", id.Short(), err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -34,6 +36,49 @@ type Config struct {
 	StorageClass string
 	// Connections bounds concurrent requests (default 5).
 	Connections int
+	// LockMode and LockFor set S3 Object Lock retention on every
+	// config, key, pack and snapshot file written: mode "GOVERNANCE" or
+	// "COMPLIANCE", retained until LockFor after the write (-o
+	// s3.object-lock=governance:30d). Index, parity and lock files are
+	// not retained: they are rebuilt from packs, or must go when a
+	// command ends. The bucket must have Object Lock enabled.
+	LockMode string
+	LockFor  time.Duration
+}
+
+// ParseObjectLock parses the value of -o s3.object-lock, mode:duration
+// with mode governance or compliance and a duration in days or hours
+// ("30d", "12h").
+func ParseObjectLock(value string) (mode string, d time.Duration, err error) {
+	bad := fmt.Errorf("-o s3.object-lock=%s: want governance:DURATION or compliance:DURATION with a duration like 30d or 12h", value)
+	m, dur, ok := strings.Cut(value, ":")
+	switch strings.ToLower(m) {
+	case "governance":
+		mode = string(minio.Governance)
+	case "compliance":
+		mode = string(minio.Compliance)
+	default:
+		return "", 0, bad
+	}
+	if !ok || len(dur) < 2 {
+		return "", 0, bad
+	}
+	n, err := strconv.ParseUint(dur[:len(dur)-1], 10, 32)
+	if err != nil || n == 0 {
+		return "", 0, bad
+	}
+	switch dur[len(dur)-1] {
+	case 'd':
+		d = time.Duration(n) * 24 * time.Hour
+	case 'h':
+		d = time.Duration(n) * time.Hour
+	default:
+		return "", 0, bad
+	}
+	if d > 100*365*24*time.Hour {
+		return "", 0, bad
+	}
+	return mode, d, nil
 }
 
 // ParseURL parses s3:http[s]://host[:port]/bucket[/prefix].
@@ -78,8 +123,14 @@ func (c *Config) ApplyOption(key, value string) error {
 			return fmt.Errorf("-o s3.connections=%s: want a positive number", value)
 		}
 		c.Connections = n
+	case "s3.object-lock":
+		mode, d, err := ParseObjectLock(value)
+		if err != nil {
+			return err
+		}
+		c.LockMode, c.LockFor = mode, d
 	default:
-		return fmt.Errorf("unknown option -o %s for an s3 repository (known: s3.region, s3.bucket-lookup, s3.storage-class, s3.connections)", key)
+		return fmt.Errorf("unknown option -o %s for an s3 repository (known: s3.region, s3.bucket-lookup, s3.storage-class, s3.connections, s3.object-lock)", key)
 	}
 	return nil
 }
@@ -89,6 +140,12 @@ type Backend struct {
 	cfg    Config
 	client *minio.Client
 	sem    chan struct{}
+
+	// lock caches whether the bucket has Object Lock enabled, once a
+	// request said so either way.
+	lockMu    sync.Mutex
+	lockKnown bool
+	lockOn    bool
 }
 
 // Open connects (lazily: no request is made yet).
@@ -164,8 +221,18 @@ func (b *Backend) Create(ctx context.Context) error {
 		return fmt.Errorf("s3 bucket %s: %w", b.cfg.Bucket, err)
 	}
 	if !ok {
-		if err := b.client.MakeBucket(ctx, b.cfg.Bucket, minio.MakeBucketOptions{Region: b.cfg.Region}); err != nil {
+		opts := minio.MakeBucketOptions{Region: b.cfg.Region, ObjectLocking: b.cfg.LockMode != ""}
+		if err := b.client.MakeBucket(ctx, b.cfg.Bucket, opts); err != nil {
 			return fmt.Errorf("s3 create bucket %s: %w", b.cfg.Bucket, err)
+		}
+	}
+	if b.cfg.LockMode != "" {
+		on, err := b.lockEnabled(ctx)
+		if err != nil {
+			return fmt.Errorf("s3 bucket %s: object lock configuration: %w", b.cfg.Bucket, err)
+		}
+		if !on {
+			return fmt.Errorf("s3 bucket %s: -o s3.object-lock needs a bucket with Object Lock enabled (it can only be enabled when the bucket is made)", b.cfg.Bucket)
 		}
 	}
 	if _, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil {
@@ -197,8 +264,15 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 			return fmt.Errorf("save %s: %w", h, fs.ErrExist)
 		}
 	}
-	_, err := b.client.PutObject(ctx, b.cfg.Bucket, key, io.NewSectionReader(rd, 0, size), size,
-		minio.PutObjectOptions{ContentType: "application/octet-stream", StorageClass: b.cfg.StorageClass, PartSize: 16 << 20})
+	// A checksum on every PUT (and part): a bucket with Object Lock
+	// refuses writes without one, and it catches corruption on the way.
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", StorageClass: b.cfg.StorageClass,
+		PartSize: 16 << 20, SendContentMd5: true}
+	if b.cfg.LockMode != "" && retained(h.Type) {
+		opts.Mode = minio.RetentionMode(b.cfg.LockMode)
+		opts.RetainUntilDate = time.Now().Add(b.cfg.LockFor)
+	}
+	_, err := b.client.PutObject(ctx, b.cfg.Bucket, key, io.NewSectionReader(rd, 0, size), size, opts)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
 	}
@@ -250,10 +324,80 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	return backend.FileInfo{Name: h.Name, Size: oi.Size, ModTime: oi.LastModified}, nil
 }
 
-// Remove deletes h (S3 deletes missing keys silently: look first).
+// retained reports the file types -o s3.object-lock retains: those a
+// repository can't be rebuilt without.
+func retained(t backend.FileType) bool {
+	switch t {
+	case backend.ConfigFile, backend.KeyFile, backend.PackFile, backend.SnapshotFile:
+		return true
+	}
+	return false
+}
+
+// lockEnabled reports whether the bucket has Object Lock enabled.
+func (b *Backend) lockEnabled(ctx context.Context) (bool, error) {
+	b.lockMu.Lock()
+	defer b.lockMu.Unlock()
+	if b.lockKnown {
+		return b.lockOn, nil
+	}
+	if err := b.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer b.release()
+	state, _, _, _, err := b.client.GetObjectLockConfig(ctx, b.cfg.Bucket)
+	switch {
+	case err == nil:
+		b.lockOn = state == "Enabled"
+	case minio.ToErrorResponse(err).Code == "ObjectLockConfigurationNotFoundError":
+		b.lockOn = false
+	default:
+		return false, fmt.Errorf("s3 bucket %s: %w", b.cfg.Bucket, notExist(err))
+	}
+	b.lockKnown = true
+	return b.lockOn, nil
+}
+
+// RetainedUntil returns the retain-until date of h's current version if
+// it is still ahead, else the zero time (also in a bucket without Object
+// Lock, where it costs no request after the first).
+func (b *Backend) RetainedUntil(ctx context.Context, h backend.Handle) (time.Time, error) {
+	on, err := b.lockEnabled(ctx)
+	if err != nil || !on {
+		return time.Time{}, err
+	}
+	if err := b.acquire(ctx); err != nil {
+		return time.Time{}, err
+	}
+	defer b.release()
+	_, until, err := b.client.GetObjectRetention(ctx, b.cfg.Bucket, b.key(h), "")
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchObjectLockConfiguration" {
+			return time.Time{}, nil
+		}
+		return time.Time{}, fmt.Errorf("retention of %s: %w", h, notExist(err))
+	}
+	if until == nil || !until.After(time.Now()) {
+		return time.Time{}, nil
+	}
+	return *until, nil
+}
+
+// Remove deletes h (S3 deletes missing keys silently: look first). A file
+// under retention is refused with a *backend.RetainedError. In a bucket
+// with Object Lock (hence versioning) the delete leaves a delete marker
+// and the data as a noncurrent version; a lifecycle rule that expires
+// noncurrent versions frees the space.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	if _, err := b.Stat(ctx, h); err != nil {
 		return fmt.Errorf("remove %s: %w", h, err)
+	}
+	until, err := b.RetainedUntil(ctx, h)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", h, err)
+	}
+	if !until.IsZero() {
+		return &backend.RetainedError{Handle: h, Until: until}
 	}
 	if err := b.acquire(ctx); err != nil {
 		return err
@@ -286,3 +430,8 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 
 // Close does nothing: requests hold no connection state.
 func (b *Backend) Close() error { return nil }
+
+var _ backend.Retainer = (*Backend)(nil)
+
+// Key returns the object key of h (for tests and diagnostics).
+func (b *Backend) Key(h backend.Handle) string { return b.key(h) }
