@@ -248,21 +248,44 @@ func Open(ctx context.Context, be backend.Backend, password string, o Options) (
 			return nil, err
 		}
 	}
-	sealedCfg, err := backend.LoadLimited(ctx, be, backend.Handle{Type: backend.ConfigFile}, MaxConfigSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
-	}
-	if errors.Is(err, backend.ErrTooLarge) {
-		return nil, fmt.Errorf("open %s: config: %w: %w", be.Location(), ErrDamaged, err)
-	}
-	if err != nil {
+	cfgHandle := backend.Handle{Type: backend.ConfigFile}
+	sealedCfg, err := backend.LoadLimited(ctx, be, cfgHandle, MaxConfigSize)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, backend.ErrTooLarge) {
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
+	}
+	// Storage that keeps versions (S3 with Object Lock) may hold the
+	// config under a delete marker or a newer version that someone with
+	// the storage's credentials put there: then its earlier versions are
+	// tried, and the newest that opens with the key is the config.
+	var earlier [][]byte
+	if err != nil {
+		earlier, _ = backend.Versions(ctx, be, cfgHandle, MaxConfigSize)
+		switch {
+		case len(earlier) > 0:
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
+		default:
+			return nil, fmt.Errorf("open %s: config: %w: %w", be.Location(), ErrDamaged, err)
+		}
 	}
 	key, keyID, err := findKey(ctx, be, password, o.KeyHint)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := decodeConfig(key, sealedCfg, be.Location())
+	var cfg Config
+	err = errors.New("no config")
+	if sealedCfg != nil {
+		cfg, err = decodeConfig(key, sealedCfg, be.Location())
+	}
+	if err != nil && earlier == nil {
+		earlier, _ = backend.Versions(ctx, be, cfgHandle, MaxConfigSize)
+	}
+	for _, v := range earlier {
+		if err == nil {
+			break
+		}
+		cfg, err = decodeConfig(key, v, be.Location())
+	}
 	if err != nil {
 		return nil, err
 	}

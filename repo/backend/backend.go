@@ -326,3 +326,26 @@ func RetainedUntil(ctx context.Context, be Backend, h Handle) (time.Time, error)
 	}
 	return r.RetainedUntil(ctx, h)
 }
+
+// Versioner is a backend that keeps earlier versions of a file (an S3
+// bucket with Object Lock). Versions returns the contents of h's
+// versions, newest first, at most max bytes each.
+type Versioner interface {
+	Versions(ctx context.Context, h Handle, max int64) ([][]byte, error)
+}
+
+// Versions asks be, or the first backend below its wrappers that is a
+// Versioner, for the earlier versions of h; nil without one.
+func Versions(ctx context.Context, be Backend, h Handle, max int64) ([][]byte, error) {
+	for be != nil {
+		if v, ok := be.(Versioner); ok {
+			return v.Versions(ctx, h, max)
+		}
+		u, ok := be.(interface{ Unwrap() Backend })
+		if !ok {
+			return nil, nil
+		}
+		be = u.Unwrap()
+	}
+	return nil, nil
+}

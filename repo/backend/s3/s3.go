@@ -146,6 +146,11 @@ type Backend struct {
 	lockMu    sync.Mutex
 	lockKnown bool
 	lockOn    bool
+
+	// vers holds the first version of files read under the immutable
+	// view (versions.go), by key.
+	versMu sync.Mutex
+	vers   map[string]version
 }
 
 // Open connects (lazily: no request is made yet).
@@ -254,12 +259,23 @@ func (b *Backend) Replace(ctx context.Context, h backend.Handle, rd io.ReaderAt,
 }
 
 func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, size int64, replace bool) error {
+	key := b.key(h)
+	immutable, err := b.immutableView(ctx, h)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	if !replace && immutable {
+		if _, exists, err := b.firstVersion(ctx, key); err != nil {
+			return fmt.Errorf("save %s: %w", h, err)
+		} else if exists {
+			return fmt.Errorf("save %s: %w", h, fs.ErrExist)
+		}
+	}
 	if err := b.acquire(ctx); err != nil {
 		return err
 	}
 	defer b.release()
-	key := b.key(h)
-	if !replace {
+	if !replace && !immutable {
 		if _, err := b.client.StatObject(ctx, b.cfg.Bucket, key, minio.StatObjectOptions{}); err == nil {
 			return fmt.Errorf("save %s: %w", h, fs.ErrExist)
 		}
@@ -272,20 +288,35 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 		opts.Mode = minio.RetentionMode(b.cfg.LockMode)
 		opts.RetainUntilDate = time.Now().Add(b.cfg.LockFor)
 	}
-	_, err := b.client.PutObject(ctx, b.cfg.Bucket, key, io.NewSectionReader(rd, 0, size), size, opts)
+	info, err := b.client.PutObject(ctx, b.cfg.Bucket, key, io.NewSectionReader(rd, 0, size), size, opts)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
+	}
+	if immutable && info.VersionID != "" && !replace {
+		b.remember(key, version{id: info.VersionID, size: size, mod: time.Now()})
 	}
 	return nil
 }
 
 // Load reads a range of h.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	opts := minio.GetObjectOptions{}
+	if immutable, err := b.immutableView(ctx, h); err != nil {
+		return fmt.Errorf("load %s: %w", h, err)
+	} else if immutable {
+		v, ok, err := b.firstVersion(ctx, b.key(h))
+		if err != nil {
+			return fmt.Errorf("load %s: %w", h, err)
+		}
+		if !ok {
+			return fmt.Errorf("load %s: %w", h, notFound(h))
+		}
+		opts.VersionID = v.id
+	}
 	if err := b.acquire(ctx); err != nil {
 		return err
 	}
 	defer b.release()
-	opts := minio.GetObjectOptions{}
 	if offset > 0 || length > 0 {
 		end := int64(0)
 		if length > 0 {
@@ -313,6 +344,18 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 
 // Stat returns the size of h.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	if immutable, err := b.immutableView(ctx, h); err != nil {
+		return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, err)
+	} else if immutable {
+		v, ok, err := b.firstVersion(ctx, b.key(h))
+		if err != nil {
+			return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, err)
+		}
+		if !ok {
+			return backend.FileInfo{}, fmt.Errorf("stat %s: %w", h, notFound(h))
+		}
+		return backend.FileInfo{Name: h.Name, Size: v.size, ModTime: v.mod}, nil
+	}
 	if err := b.acquire(ctx); err != nil {
 		return backend.FileInfo{}, err
 	}
@@ -328,7 +371,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 // repository can't be rebuilt without.
 func retained(t backend.FileType) bool {
 	switch t {
-	case backend.ConfigFile, backend.KeyFile, backend.PackFile, backend.SnapshotFile:
+	case backend.ConfigFile, backend.KeyFile, backend.PackFile, backend.IndexFile, backend.SnapshotFile:
 		return true
 	}
 	return false
@@ -366,11 +409,22 @@ func (b *Backend) RetainedUntil(ctx context.Context, h backend.Handle) (time.Tim
 	if err != nil || !on {
 		return time.Time{}, err
 	}
+	versionID := ""
+	if versioned(h.Type) {
+		v, ok, err := b.firstVersion(ctx, b.key(h))
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !ok {
+			return time.Time{}, fmt.Errorf("retention of %s: %w", h, notFound(h))
+		}
+		versionID = v.id
+	}
 	if err := b.acquire(ctx); err != nil {
 		return time.Time{}, err
 	}
 	defer b.release()
-	_, until, err := b.client.GetObjectRetention(ctx, b.cfg.Bucket, b.key(h), "")
+	_, until, err := b.client.GetObjectRetention(ctx, b.cfg.Bucket, b.key(h), versionID)
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchObjectLockConfiguration" {
 			return time.Time{}, nil
@@ -385,10 +439,16 @@ func (b *Backend) RetainedUntil(ctx context.Context, h backend.Handle) (time.Tim
 
 // Remove deletes h (S3 deletes missing keys silently: look first). A file
 // under retention is refused with a *backend.RetainedError. In a bucket
-// with Object Lock (hence versioning) the delete leaves a delete marker
-// and the data as a noncurrent version; a lifecycle rule that expires
-// noncurrent versions frees the space.
+// with Object Lock, a pack, index, snapshot or key file is removed with
+// every version of it (versions.go); other files leave a delete marker
+// and their data as a noncurrent version, which a lifecycle rule that
+// expires noncurrent versions frees.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	if immutable, err := b.immutableView(ctx, h); err != nil {
+		return fmt.Errorf("remove %s: %w", h, err)
+	} else if immutable {
+		return b.removeVersions(ctx, h)
+	}
 	if _, err := b.Stat(ctx, h); err != nil {
 		return fmt.Errorf("remove %s: %w", h, err)
 	}
@@ -415,6 +475,15 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	if b.cfg.Prefix != "" {
 		prefix = b.cfg.Prefix + "/" + prefix
 	}
+	if versioned(t) {
+		on, err := b.lockEnabled(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", t, err)
+		}
+		if on {
+			return b.listVersions(ctx, prefix, fn)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for oi := range b.client.ListObjects(ctx, b.cfg.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
@@ -435,3 +504,6 @@ var _ backend.Retainer = (*Backend)(nil)
 
 // Key returns the object key of h (for tests and diagnostics).
 func (b *Backend) Key(h backend.Handle) string { return b.key(h) }
+
+// notFound is a missing file, for fs.ErrNotExist.
+func notFound(h backend.Handle) error { return fmt.Errorf("%s: %w", h, fs.ErrNotExist) }
