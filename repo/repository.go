@@ -503,6 +503,16 @@ func (r *Repository) LoadFile(ctx context.Context, h backend.Handle) ([]byte, er
 	return r.loadLimited(ctx, h)
 }
 
+// LoadFileInto is LoadFile reading into buf's storage when it is large
+// enough, for callers that read file after file.
+func (r *Repository) LoadFileInto(ctx context.Context, h backend.Handle, buf []byte) ([]byte, error) {
+	b, err := backend.LoadLimitedInto(ctx, r.be, h, r.MaxFileSize(h.Type), buf)
+	if errors.Is(err, backend.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return b, err
+}
+
 func (r *Repository) loadLimited(ctx context.Context, h backend.Handle) ([]byte, error) {
 	b, err := backend.LoadLimited(ctx, r.be, h, r.MaxFileSize(h.Type))
 	if errors.Is(err, backend.ErrTooLarge) {

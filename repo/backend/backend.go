@@ -138,7 +138,6 @@ func SaveBytes(ctx context.Context, b Backend, h Handle, data []byte) error {
 	return b.Save(ctx, h, bytes.NewReader(data), int64(len(data)))
 }
 
-// LoadAll reads the whole file h.
 // ErrTooLarge means a file is larger than its type may be; it was not read.
 var ErrTooLarge = errors.New("file too large")
 
@@ -147,18 +146,40 @@ var ErrTooLarge = errors.New("file too large")
 // stat'ed, and one larger than max gives ErrTooLarge unread, so a planted
 // giant costs neither memory nor the time to read it.
 func LoadLimited(ctx context.Context, b Backend, h Handle, max int64) ([]byte, error) {
+	return LoadLimitedInto(ctx, b, h, max, nil)
+}
+
+// LoadLimitedInto is LoadLimited reading into buf's storage when it is
+// large enough (a caller reading file after file reuses one buffer).
+func LoadLimitedInto(ctx context.Context, b Backend, h Handle, max int64, buf []byte) ([]byte, error) {
 	const probe = 4 << 20
-	var buf []byte
+	var out []byte
 	tooLarge := fmt.Errorf("load %s: %w: more than %d bytes", h, ErrTooLarge, max)
-	err := b.Load(ctx, h, 0, 0, func(r io.Reader) error {
+	err := b.Load(ctx, h, 0, 0, func(r io.Reader) (err error) {
 		first := min(max, probe)
-		head, err := io.ReadAll(io.LimitReader(r, first+1))
-		if err != nil {
-			return err
-		}
-		if int64(len(head)) <= first {
-			buf = head
-			return nil
+		var head []byte
+		var n int
+		if int64(cap(buf)) >= first+1 {
+			head = buf[:first+1]
+			n, err = io.ReadFull(r, head)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				out = head[:n]
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		} else {
+			// Without a buffer, most files are small: grow as they are read.
+			head, err = io.ReadAll(io.LimitReader(r, first+1))
+			if err != nil {
+				return err
+			}
+			n = len(head)
+			if int64(n) <= first {
+				out = head
+				return nil
+			}
 		}
 		if max <= probe {
 			return tooLarge
@@ -172,20 +193,40 @@ func LoadLimited(ctx context.Context, b Backend, h Handle, max int64) ([]byte, e
 		}
 		// The storage said how long the file is; it is still read no
 		// further than max+1 bytes, whatever it said.
-		out := bytes.NewBuffer(make([]byte, 0, fi.Size+1))
-		out.Write(head)
-		if _, err := out.ReadFrom(io.LimitReader(r, max+1-int64(len(head)))); err != nil {
+		full := head
+		if int64(cap(head)) >= fi.Size+1 {
+			full = head[:fi.Size+1]
+		} else {
+			full = make([]byte, fi.Size+1)
+			copy(full, head)
+		}
+		m := 0
+		if int64(len(full)) > int64(n) {
+			m, err = io.ReadFull(r, full[n:])
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				out = full[:n+m]
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		// Longer than the storage said.
+		rest, err := io.ReadAll(io.LimitReader(r, max+1-int64(n+m)))
+		if err != nil {
 			return err
 		}
-		if int64(out.Len()) > max {
+		full = append(full[:n+m], rest...)
+		if int64(len(full)) > max {
 			return tooLarge
 		}
-		buf = out.Bytes()
+		out = full
 		return nil
 	})
-	return buf, err
+	return out, err
 }
 
+// LoadAll reads the whole file h.
 func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 	var buf []byte
 	err := b.Load(ctx, h, 0, 0, func(r io.Reader) error {

@@ -13,10 +13,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
@@ -412,24 +415,70 @@ func (c *checker) readData(ctx context.Context, packs map[pack.ID]*packInfo) err
 	}
 	ids = c.selected(ids)
 	var budget int64
+	var todo []pack.ID
 	for _, id := range ids {
 		p := packs[id]
 		if c.o.Bytes > 0 && budget+p.size > c.o.Bytes && budget > 0 {
 			break
 		}
 		budget += p.size
-		c.rep.PacksRead++
-		if err := c.readPack(ctx, id, p); err != nil {
-			return err
+		todo = append(todo, id)
+	}
+	c.rep.PacksRead += len(todo)
+	// Packs are read and decoded on every core, each worker with buffers
+	// of its own; the findings are merged in pack order, so the report
+	// is the same as a sequential read's.
+	reports := make([]*Report, len(todo))
+	next := make(chan int)
+	g, gctx := errgroup.WithContext(ctx)
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		g.Go(func() error {
+			var w readBuffers
+			for i := range next {
+				sub := *c
+				sub.rep = &Report{}
+				if err := sub.readPack(gctx, todo[i], packs[todo[i]], &w); err != nil {
+					return err
+				}
+				reports[i] = sub.rep
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(next)
+		for i := range todo {
+			select {
+			case next <- i:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
 		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		c.rep.Errors = append(c.rep.Errors, r.Errors...)
+		c.rep.Warnings = append(c.rep.Warnings, r.Warnings...)
+		c.rep.BlobsChecked += r.BlobsChecked
+		c.rep.ParityRead += r.ParityRead
 	}
 	return nil
 }
 
+// readBuffers are a read-data worker's buffers, reused from pack to pack:
+// a pack's bytes and a blob's plaintext.
+type readBuffers struct {
+	pack, plain []byte
+}
+
 // readPack downloads a pack, checks its name, its header against the
 // index, and every blob.
-func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
-	data, err := c.r.LoadFile(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()})
+func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo, w *readBuffers) error {
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	data, err := c.r.LoadFileInto(ctx, h, w.pack)
 	if err != nil {
 		if !isDamage(err) {
 			return fmt.Errorf("read pack %s: %w", id.Short(), err)
@@ -437,11 +486,11 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
 		c.fail("pack", id.Short(), "can't be read: "+err.Error())
 		return nil
 	}
+	w.pack = data[:0]
 	var blobIDs []pack.ID
 	for _, l := range p.entries {
 		blobIDs = append(blobIDs, l.ID)
 	}
-	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
 	if pack.Hash(data) != id {
 		c.fail("pack", id.Short(), "content does not match its name"+c.parityNote(ctx, h, data), c.affects(blobIDs)...)
 	}
@@ -465,10 +514,13 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo) error {
 			continue
 		}
 		c.rep.BlobsChecked++
-		if _, err := c.r.DecodeBlob(data[e.Offset:e.Offset+e.Length], e, nil, id); err != nil {
+		plain, err := c.r.DecodeBlob(data[e.Offset:e.Offset+e.Length], e, w.plain[:0], id)
+		if err != nil {
 			bad = append(bad, e.ID.Short())
 			badIDs = append(badIDs, e.ID)
+			continue
 		}
+		w.plain = plain[:0]
 	}
 	if len(bad) > 0 {
 		c.fail("pack", id.Short(), fmt.Sprintf("%d damaged blobs (%s)", len(bad), strings.Join(firstN(bad, 8), ", ")), c.affects(badIDs)...)
