@@ -5,7 +5,7 @@
 # Data sets: a copy of $(go env GOROOT) (many small files) and a ~1 GB mix
 # of text, compressible binary, random and VM-image-like files
 # (scripts/gendata). Steps: init, first backup, unchanged backup, full
-# restore, single-file restore; and cairn's first backup with parity 10+2
+# restore, single-file restore, check --read-data; and cairn's first backup with parity 10+2
 # against its first backup without; the first backup through `cairn serve`
 # on loopback against the same backup to a local directory. Per step: wall time, CPU time (user+sys)
 # and peak RSS; per data set: repository size. Then cairn/restic ratios.
@@ -98,6 +98,8 @@ bench_set() { # NAME SOURCE SINGLE_FILE
   BEFORE="rm -rf '$t'" measure "$name single-file restore" cairn "$CAIRN" -r "$cr" restore "latest:$single" --target "$t"
   BEFORE="rm -rf '$t'" measure "$name single-file restore" restic "$RESTIC" -r "$rr" restore latest --include "$single" --target "$t"
   rm -rf "$t"
+  measure "$name check read-data" cairn "$CAIRN" -r "$cr" check --read-data
+  measure "$name check read-data" restic "$RESTIC" -r "$rr" check --read-data
   printf '%s\t%s\t%s\n' "$name repository size" cairn "$(du -sb "$cr" | cut -f1)" >>"$results"
   printf '%s\t%s\t%s\n' "$name repository size" restic "$(du -sb "$rr" | cut -f1)" >>"$results"
 }
