@@ -125,6 +125,26 @@ bench_set mix "$BENCH_DIR/data/mix" "$BENCH_DIR/data/mix/vm/vm-001.dat"
 serve_step goroot "$BENCH_DIR/data/goroot"
 serve_step mix "$BENCH_DIR/data/mix"
 
+# 100k small files: first backup and full restore, for their peak RSS.
+if [ ! -d "$BENCH_DIR/data/small" ]; then
+  go run ./scripts/gendata -dir "$BENCH_DIR/data/small" -files "${SMALL_FILES:-100000}"
+fi
+small_step() {
+  local src="$BENCH_DIR/data/small" cr="$BENCH_DIR/repo-cairn-small" rr="$BENCH_DIR/repo-restic-small" t="$BENCH_DIR/target"
+  rm -rf "$cr" "$rr"
+  "$CAIRN" -r "$cr" init >/dev/null
+  "$RESTIC" -r "$rr" init >/dev/null
+  measure "100k files first backup" cairn "$CAIRN" -r "$cr" backup -q "$src"
+  measure "100k files first backup" restic "$RESTIC" -r "$rr" backup -q "$src"
+  BEFORE="rm -rf '$t'" measure "100k files full restore" cairn "$CAIRN" -r "$cr" restore latest --target "$t"
+  BEFORE="rm -rf '$t'" measure "100k files full restore" restic "$RESTIC" -r "$rr" restore latest --target "$t"
+  rm -rf "$t" "$cr" "$rr"
+}
+small_step
+
+# The index's memory per blob (go test benchmark; budget 64 bytes).
+index_mem=$(go test -run '^$' -bench 'BenchmarkMemoryPerBlob' -benchtime 1x ./index | awk '/bytes\/blob/ { for (i = 1; i <= NF; i++) if ($(i+1) == "bytes/blob") print $i }')
+
 awk -F'\t' '
   $2 == "cairn-parity" { par[$1] = $3 " " $4 " " $5; next }
   $2 == "cairn-serve" { srv[$1] = $3 " " $4 " " $5; next }
@@ -156,3 +176,5 @@ awk -F'\t' '
       printf "%-28s %8.2fs vs %8.2fs wall  %.3f   rss %dM vs %dM\n", s, a[1], wall[s, "cairn"], a[1] / wall[s, "cairn"], a[3] / 1024, rss[s, "cairn"] / 1024
     }
   }' "$results"
+echo
+echo "index memory: ${index_mem:-?} bytes per blob (index.BenchmarkMemoryPerBlob, 1M blobs)"

@@ -1,6 +1,8 @@
 // Command gendata writes the benchmark's ~1 GB mixed data set: text,
 // compressible binary, random data and VM-image-like files, all from a
-// fixed seed so every run backs up the same bytes.
+// fixed seed so every run backs up the same bytes. With -files N it
+// writes N small text files (100 to 4,000 bytes) in directories of 1,000
+// instead.
 package main
 
 import (
@@ -15,18 +17,43 @@ import (
 func main() {
 	dir := flag.String("dir", "", "output directory")
 	scale := flag.Int("mib", 1024, "approximate total size in MiB")
+	files := flag.Int("files", 0, "write this many small files instead of the mix")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "gendata: -dir is required")
 		os.Exit(2)
 	}
-	if err := run(*dir, *scale); err != nil {
+	run := func() error { return mix(*dir, *scale) }
+	if *files > 0 {
+		run = func() error { return small(*dir, *files) }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, mib int) error {
+// small writes n small text files, 1,000 per directory.
+func small(dir string, n int) error {
+	r := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 4000)
+	for i := 0; i < n; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("d%04d", i/1000))
+		if i%1000 == 0 {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		b := buf[:100+r.IntN(3900)]
+		genText(r, b)
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%06d.txt", i)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mix(dir string, mib int) error {
 	r := rand.New(rand.NewPCG(1, 2))
 	unit := mib << 20 / 100 // one percent of the total
 	kinds := []struct {
