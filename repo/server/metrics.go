@@ -40,6 +40,13 @@ func (m *Metrics) count(method, what string, code int, sent, received int64, st 
 	if what == "" {
 		what = "none"
 	}
+	// Labels come from a fixed set: a client choosing method names
+	// must not grow the metrics without bound.
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete:
+	default:
+		method = "other"
+	}
 	m.requests.WithLabelValues(method, what, strconv.Itoa(code)).Inc()
 	if st != nil && st.denied {
 		m.denied.WithLabelValues(method, what).Inc()

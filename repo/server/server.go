@@ -162,6 +162,9 @@ type request struct {
 	typ  backend.FileType
 }
 
+// maxRepoDepth bounds the segments of a repository's path.
+const maxRepoDepth = 8
+
 // errBadPath is a path that names nothing the protocol has.
 var errBadPath = errors.New("bad path")
 
@@ -182,6 +185,25 @@ func parsePath(p string) (request, error) {
 		}
 	}
 	n := len(segs)
+	// A repository's own path may not name a file type or the config,
+	// so no repository lies inside another's directories (whose
+	// listings would then show the inner one's files), and its depth is
+	// bounded.
+	repoSegs := segs
+	switch {
+	case n >= 1 && segs[n-1] == "config" && !trailing, n >= 1 && trailing && types[segs[n-1]] != 0:
+		repoSegs = segs[:n-1]
+	case n >= 2 && !trailing && types[segs[n-2]] != 0:
+		repoSegs = segs[:n-2]
+	}
+	if len(repoSegs) > maxRepoDepth {
+		return request{}, errBadPath
+	}
+	for _, s := range repoSegs {
+		if s == "config" || types[s] != 0 {
+			return request{}, errBadPath
+		}
+	}
 	switch {
 	case n >= 1 && segs[n-1] == "config" && !trailing:
 		return request{repo: strings.Join(segs[:n-1], "/"), what: "config", typ: backend.ConfigFile}, nil
@@ -339,7 +361,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, user string, req
 			return deny("user %s may only reach /%s/", user, user)
 		}
 	}
-	repo, err := s.repository(r.Context(), req.repo)
+	creating := req.what == "" && r.Method == http.MethodPost && r.URL.Query().Get("create") == "true"
+	repo, err := s.repository(r.Context(), req.repo, creating)
 	if err != nil {
 		return err
 	}
@@ -374,21 +397,60 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, user string, req
 	return fail(http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 }
 
-// repository returns the opened storage of path, opening it once.
-func (s *Server) repository(ctx context.Context, path string) (*repository, error) {
+// maxRepos bounds the repositories a server keeps open.
+const maxRepos = 10000
+
+// repository returns the opened storage of path, opening it once. Only a
+// repository that exists (it has a config or a key file) is opened,
+// unless it is being created: writing to a new path doesn't make one.
+func (s *Server) repository(ctx context.Context, path string, create bool) (*repository, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.repos[path]; r != nil {
 		return r, nil
 	}
+	if len(s.repos) >= maxRepos {
+		return nil, fail(http.StatusServiceUnavailable, "too many repositories open")
+	}
 	be, err := s.o.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open repository /%s: %w", path, err)
+	}
+	if !create {
+		ok, err := exists(ctx, be)
+		if err != nil || !ok {
+			_ = backend.Close(be)
+			if err != nil {
+				return nil, fmt.Errorf("open repository /%s: %w", path, err)
+			}
+			return nil, fail(http.StatusNotFound, "no repository at /%s (POST /%s/?create=true makes one)", path, path)
+		}
 	}
 	r := &repository{be: be, locks: lockOwners{owner: map[string]string{}}}
 	s.repos[path] = r
 	return r, nil
 }
+
+// exists reports whether be holds a repository: a config, or a key
+// file (init writes the key first).
+func exists(ctx context.Context, be backend.Backend) (bool, error) {
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil {
+		return true, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	found := false
+	err := be.List(ctx, backend.KeyFile, func(backend.FileInfo) error {
+		found = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return found, nil
+}
+
+var errStop = errors.New("stop")
 
 func (s *Server) create(ctx context.Context, w http.ResponseWriter, repo *repository) error {
 	if c, ok := repo.be.(backend.Creator); ok {

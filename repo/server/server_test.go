@@ -182,9 +182,20 @@ func TestProtocol(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ts.root, "r1", "data", name[:2], name)); err != nil {
 		t.Fatalf("pack not stored where a local repository has it: %v", err)
 	}
-	// A nested repository path and the root repository.
+	// A nested repository path and the root repository, once created;
+	// writing to a path that isn't a repository doesn't make one.
+	ts.want(t, 404, "alice", "POST", "/a/b/c/config", []byte("x"))
+	ts.want(t, 404, "alice", "POST", "/a/b/c/keys/"+name, content)
+	if _, err := os.Stat(filepath.Join(ts.root, "a")); err == nil {
+		t.Fatal("a write to a path that is no repository created it")
+	}
+	ts.want(t, 200, "alice", "POST", "/a/b/c/?create=true", nil)
 	ts.want(t, 200, "alice", "POST", "/a/b/c/config", []byte("x"))
+	ts.want(t, 200, "alice", "POST", "/?create=true", nil)
 	ts.want(t, 200, "alice", "POST", "/config", []byte("y"))
+	// No repository inside another's directories.
+	ts.want(t, 405, "alice", "POST", "/r1/data/?create=true", nil)
+	ts.want(t, 404, "alice", "POST", "/r1/keys/x/?create=true", nil)
 	if b, err := os.ReadFile(filepath.Join(ts.root, "a", "b", "c", "config")); err != nil || string(b) != "x" {
 		t.Fatalf("nested repository config: %q %v", b, err)
 	}
@@ -226,6 +237,11 @@ func TestAuthentication(t *testing.T) {
 func TestPrivateRepos(t *testing.T) {
 	t.Parallel()
 	ts := start(t, server.Options{PrivateRepos: true})
+	for _, p := range []string{"/alice/", "/alice/laptop/"} {
+		ts.want(t, 200, "alice", "POST", p+"?create=true", nil)
+	}
+	ts.want(t, 200, "bob", "POST", "/bob/?create=true", nil)
+	ts.want(t, 403, "alice", "POST", "/bob/x/?create=true", nil)
 	ts.want(t, 200, "alice", "POST", "/alice/config", []byte("a"))
 	ts.want(t, 200, "alice", "POST", "/alice/laptop/config", []byte("a"))
 	ts.want(t, 200, "bob", "POST", "/bob/config", []byte("b"))
@@ -263,6 +279,7 @@ func TestAppendOnly(t *testing.T) {
 			ts := start(t, func() server.Options { o := tc.o(users); o.Users = users; return o }())
 			content := []byte("pack content")
 			name := id(content)
+			ts.want(t, 200, tc.ao, "POST", "/r/?create=true", nil)
 			ts.want(t, 200, tc.ao, "POST", "/r/config", []byte("config"))
 			ts.want(t, 200, tc.ao, "POST", "/r/data/"+name, content)
 			ts.want(t, 200, tc.ao, "POST", "/r/locks/"+name, content)
@@ -342,6 +359,7 @@ func TestHostilePaths(t *testing.T) {
 func TestUploadChecks(t *testing.T) {
 	t.Parallel()
 	ts := start(t, server.Options{MaxUploadSize: 1000})
+	ts.want(t, 200, "alice", "POST", "/r/?create=true", nil)
 	good := []byte("good")
 	for _, typ := range []string{"data", "index", "snapshots"} {
 		ts.want(t, 400, "alice", "POST", "/r/"+typ+"/"+id([]byte("other")), good)
@@ -357,8 +375,10 @@ func TestUploadChecks(t *testing.T) {
 // space is freed.
 func TestQuota(t *testing.T) {
 	t.Parallel()
-	ts := start(t, server.Options{MaxRepoSize: 100})
-	a, b := bytes.Repeat([]byte("a"), 60), bytes.Repeat([]byte("b"), 60)
+	ts := start(t, server.Options{MaxRepoSize: 100 << 10})
+	ts.want(t, 200, "alice", "POST", "/r/?create=true", nil)
+	ts.want(t, 200, "alice", "POST", "/s/?create=true", nil)
+	a, b := bytes.Repeat([]byte("a"), 60<<10), bytes.Repeat([]byte("b"), 60<<10)
 	ts.want(t, 200, "alice", "POST", "/r/data/"+id(a), a)
 	ts.want(t, 507, "alice", "POST", "/r/data/"+id(b), b)
 	ts.want(t, 404, "alice", "HEAD", "/r/data/"+id(b), nil)
@@ -373,6 +393,10 @@ func TestQuota(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	ts := start(t, server.Options{})
+	ts.do(t, "bob", "POST", "/r/?create=true", nil)
+	ts.log.mu.Lock()
+	ts.log.b.Reset()
+	ts.log.mu.Unlock()
 	ts.want(t, 200, "bob", "POST", "/r/config", []byte("c"))
 	ts.want(t, 404, "bob", "GET", "/r/keys/"+id([]byte("k")), nil)
 	lines := strings.Split(strings.TrimSpace(ts.log.String()), "\n")

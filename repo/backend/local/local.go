@@ -107,12 +107,30 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
 	}
-	if _, statErr := os.Lstat(final); statErr == nil && !replace {
-		err = fmt.Errorf("save %s: %w", h, fs.ErrExist)
-		return err
-	}
-	if err = os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("save %s: %w", h, err)
+	if replace {
+		if err = os.Rename(tmp, final); err != nil {
+			return fmt.Errorf("save %s: %w", h, err)
+		}
+	} else {
+		// A hard link fails if the name exists, atomically: two saves of
+		// one name at once can't both succeed (a rename would let the
+		// second replace the first).
+		if err = os.Link(tmp, final); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("save %s: %w", h, fs.ErrExist)
+			}
+			// A file system without hard links (FAT, some network
+			// file systems): look, then rename.
+			if _, statErr := os.Lstat(final); statErr == nil {
+				err = fmt.Errorf("save %s: %w", h, fs.ErrExist)
+				return err
+			}
+			if err = os.Rename(tmp, final); err != nil {
+				return fmt.Errorf("save %s: %w", h, err)
+			}
+		} else {
+			_ = os.Remove(tmp)
+		}
 	}
 	// Files are written once; make them read-only as restic does.
 	_ = os.Chmod(final, 0o400)
