@@ -18,6 +18,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -29,6 +30,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +80,10 @@ type Server struct {
 	mu    sync.Mutex
 	repos map[string]*repository
 	logMu sync.Mutex
+	// uploads bounds the uploads in flight; auth bounds the password
+	// checks running at once (bcrypt is costly by design).
+	uploads chan struct{}
+	auth    chan struct{}
 }
 
 // lockOwners remembers which user wrote each lock file of a repository
@@ -132,7 +138,8 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{o: o, repos: map[string]*repository{}}, nil
+	return &Server{o: o, repos: map[string]*repository{}, uploads: make(chan struct{}, maxUploads),
+		auth: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}, nil
 }
 
 // Close closes the storage of every repository opened.
@@ -146,6 +153,9 @@ func (s *Server) Close() error {
 	s.repos = map[string]*repository{}
 	return errors.Join(errs...)
 }
+
+// maxUploads bounds the uploads in flight (each holds a temporary file).
+const maxUploads = 64
 
 // types maps the protocol's path segments to file types.
 var types = map[string]backend.FileType{
@@ -299,7 +309,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rw.Header().Set("WWW-Authenticate", `Basic realm="cairn"`)
 		}
 		if !rw.wrote {
-			http.Error(rw, st.reason, st.code)
+			msg := st.reason
+			if st.code == http.StatusInternalServerError {
+				// The details (paths of the server, say) go to the log.
+				msg = "internal server error"
+			}
+			http.Error(rw, msg, st.code)
 		}
 	}
 	s.record(r, user, req, rw, st, start)
@@ -348,7 +363,14 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	if !ok {
 		return "", &status{code: http.StatusUnauthorized, reason: "no credentials", denied: true}
 	}
-	if !s.o.Users.Check(user, pass) {
+	select {
+	case s.auth <- struct{}{}:
+	case <-r.Context().Done():
+		return "", r.Context().Err()
+	}
+	ok = s.o.Users.Check(user, pass)
+	<-s.auth
+	if !ok {
 		return "", &status{code: http.StatusUnauthorized, reason: fmt.Sprintf("wrong credentials for user %q", user), denied: true}
 	}
 	return user, nil
@@ -467,30 +489,53 @@ type listEntry struct {
 	Size int64  `json:"size"`
 }
 
+// list streams the listing of type t as a JSON array, entry by entry, so
+// a large repository costs no memory. An error once the listing started
+// aborts the response, which the client sees as a broken listing.
 func (s *Server) list(ctx context.Context, w http.ResponseWriter, r *http.Request, repo *repository, t backend.FileType) error {
-	entries := []listEntry{}
+	v2 := r.Header.Get("Accept") == "application/vnd.x.restic.rest.v2"
+	if v2 {
+		w.Header().Set("Content-Type", "application/vnd.x.restic.rest.v2")
+	} else {
+		w.Header().Set("Content-Type", "application/vnd.x.restic.rest.v1")
+	}
+	bw := bufio.NewWriterSize(w, 32<<10)
+	started := false
 	err := repo.be.List(ctx, t, func(fi backend.FileInfo) error {
-		entries = append(entries, listEntry{Name: fi.Name, Size: fi.Size})
-		return nil
+		sep := byte(',')
+		if !started {
+			started, sep = true, '['
+		}
+		var b []byte
+		var err error
+		if v2 {
+			b, err = json.Marshal(listEntry{Name: fi.Name, Size: fi.Size})
+		} else {
+			b, err = json.Marshal(fi.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if err := bw.WriteByte(sep); err != nil {
+			return err
+		}
+		_, err = bw.Write(b)
+		return err
 	})
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil
 	}
 	if err != nil {
+		if started {
+			panic(http.ErrAbortHandler)
+		}
 		return err
 	}
-	var body any = entries
-	if r.Header.Get("Accept") == "application/vnd.x.restic.rest.v2" {
-		w.Header().Set("Content-Type", "application/vnd.x.restic.rest.v2")
-	} else {
-		names := make([]string, len(entries))
-		for i, e := range entries {
-			names[i] = e.Name
-		}
-		body = names
-		w.Header().Set("Content-Type", "application/vnd.x.restic.rest.v1")
+	if !started {
+		_ = bw.WriteByte('[')
 	}
-	return json.NewEncoder(w).Encode(body)
+	_, _ = bw.WriteString("]\n")
+	return bw.Flush()
 }
 
 // get serves h, or the part a Range header asks for.
@@ -542,7 +587,7 @@ func parseRange(rg string, size int64) (offset, length int64, err error) {
 	}
 	if a == "" {
 		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || size == 0 {
 			return 0, 0, fmt.Errorf("bad range %q", rg)
 		}
 		n = min(n, size)
@@ -571,8 +616,18 @@ func contentAddressed(t backend.FileType) bool {
 // against its name) and then saved, replacing an existing file only for
 // a user who is not append-only.
 func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Request, user string, repo *repository, h backend.Handle) error {
+	if r.ContentLength < 0 {
+		return fail(http.StatusLengthRequired, "upload of %s without a Content-Length", h)
+	}
 	if r.ContentLength > s.o.MaxUploadSize {
 		return fail(http.StatusRequestEntityTooLarge, "upload of %d bytes is larger than the limit of %d", r.ContentLength, s.o.MaxUploadSize)
+	}
+	// Bounded uploads at once: each holds a temporary file.
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	_, statErr := repo.be.Stat(ctx, h)
 	exists := statErr == nil
@@ -587,6 +642,23 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 			return deny("%s is not this client's lock; append-only access can't overwrite it", h)
 		}
 	}
+	// The quota is reserved before the body is read, so a repository
+	// over its quota costs no temporary space.
+	var oldSize int64
+	if exists {
+		if fi, err := repo.be.Stat(ctx, h); err == nil {
+			oldSize = fi.Size
+		}
+	}
+	if err := s.reserve(ctx, repo, charge(r.ContentLength)-charge(oldSize)); err != nil {
+		return err
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.release(repo, charge(r.ContentLength)-charge(oldSize))
+		}
+	}()
 	tmp, err := os.CreateTemp(s.o.TempDir, "cairn-serve-upload-")
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", h, err)
@@ -602,14 +674,11 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		}
 		return fail(http.StatusBadRequest, "upload of %s: %v", h, err)
 	}
-	if r.ContentLength >= 0 && n != r.ContentLength {
+	if n != r.ContentLength {
 		return fail(http.StatusBadRequest, "upload of %s: %d bytes, announced %d", h, n, r.ContentLength)
 	}
 	if contentAddressed(h.Type) && hex.EncodeToString(sum.Sum(nil)) != h.Name {
 		return fail(http.StatusBadRequest, "upload of %s: content does not match its name", h)
-	}
-	if err := s.reserve(ctx, repo, n); err != nil {
-		return err
 	}
 	if exists {
 		err = repo.be.Replace(ctx, h, tmp, n)
@@ -617,12 +686,12 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		err = repo.be.Save(ctx, h, tmp, n)
 	}
 	if err != nil {
-		s.release(repo, n)
 		if errors.Is(err, fs.ErrExist) && s.appendOnly(user) {
 			return deny("%s exists; append-only access can't overwrite it", h)
 		}
 		return err
 	}
+	reserved = false
 	if h.Type == backend.LockFile {
 		repo.locks.set(h.Name, user)
 	}
@@ -651,7 +720,7 @@ func (s *Server) remove(ctx context.Context, user string, repo *repository, h ba
 	if h.Type == backend.LockFile {
 		repo.locks.set(h.Name, "")
 	}
-	s.release(repo, size)
+	s.release(repo, charge(size))
 	return nil
 }
 
@@ -668,11 +737,11 @@ func (s *Server) reserve(ctx context.Context, repo *repository, n int64) error {
 		for _, t := range append(backend.AllTypes, backend.ConfigFile) {
 			if t == backend.ConfigFile {
 				if fi, err := repo.be.Stat(ctx, backend.Handle{Type: t}); err == nil {
-					total += fi.Size
+					total += charge(fi.Size)
 				}
 				continue
 			}
-			err := repo.be.List(ctx, t, func(fi backend.FileInfo) error { total += fi.Size; return nil })
+			err := repo.be.List(ctx, t, func(fi backend.FileInfo) error { total += charge(fi.Size); return nil })
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
@@ -685,6 +754,10 @@ func (s *Server) reserve(ctx context.Context, repo *repository, n int64) error {
 	repo.size += n
 	return nil
 }
+
+// charge is what a file of size bytes counts against a quota: at least
+// a file system block, so empty files aren't free.
+func charge(size int64) int64 { return max(size, 4096) }
 
 func (s *Server) release(repo *repository, n int64) {
 	if s.o.MaxRepoSize <= 0 {

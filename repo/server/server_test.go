@@ -371,6 +371,28 @@ func TestUploadChecks(t *testing.T) {
 	ts.want(t, 404, "alice", "HEAD", "/r/index/"+id([]byte("other")), nil)
 }
 
+// TestUploadNeedsLength: an upload without a Content-Length (chunked) is
+// refused before anything is read: its size must be known to reserve it.
+func TestUploadNeedsLength(t *testing.T) {
+	t.Parallel()
+	ts := start(t, server.Options{})
+	ts.want(t, 200, "alice", "POST", "/r/?create=true", nil)
+	body := []byte("chunked body")
+	req, err := http.NewRequest("POST", ts.URL+"/r/data/"+id(body), io.MultiReader(bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("alice", "alice-pw")
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusLengthRequired {
+		t.Fatalf("chunked upload: %d", resp.StatusCode)
+	}
+}
+
 // TestQuota: uploads beyond a repository's quota are refused until
 // space is freed.
 func TestQuota(t *testing.T) {

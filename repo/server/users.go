@@ -17,7 +17,10 @@ import (
 // as its SHA-256 for the life of the process, so a client's many
 // requests cost one bcrypt comparison, not one each.
 type Users struct {
-	hashes     map[string][]byte
+	hashes map[string][]byte
+	// dummy is compared for unknown users: a hash of the users' highest
+	// cost, so timing doesn't tell which names exist.
+	dummy      []byte
 	appendOnly map[string]bool
 	mu         sync.Mutex
 	verified   map[string][32]byte
@@ -44,7 +47,7 @@ func ReadHtpasswd(path string) (*Users, error) {
 func ParseHtpasswd(r io.Reader) (*Users, error) {
 	u := &Users{hashes: map[string][]byte{}, appendOnly: map[string]bool{}, verified: map[string][32]byte{}}
 	sc := bufio.NewScanner(r)
-	line := 0
+	line, maxCost := 0, 0
 	for sc.Scan() {
 		line++
 		l := strings.TrimSpace(sc.Text())
@@ -58,9 +61,11 @@ func ParseHtpasswd(r io.Reader) (*Users, error) {
 		if !strings.HasPrefix(hash, "$2y$") && !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") {
 			return nil, fmt.Errorf("line %d: user %s: only bcrypt hashes are accepted (htpasswd -B)", line, name)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
 			return nil, fmt.Errorf("line %d: user %s: %w", line, name, err)
 		}
+		maxCost = max(maxCost, cost)
 		if _, dup := u.hashes[name]; dup {
 			return nil, fmt.Errorf("line %d: user %s appears twice", line, name)
 		}
@@ -68,6 +73,14 @@ func ParseHtpasswd(r io.Reader) (*Users, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
+	}
+	u.dummy = dummyHash
+	if c, _ := bcrypt.Cost(dummyHash); maxCost > 0 && c != maxCost {
+		d, err := bcrypt.GenerateFromPassword([]byte("cairn dummy password, never a real one"), maxCost)
+		if err != nil {
+			return nil, err
+		}
+		u.dummy = d
 	}
 	return u, nil
 }
@@ -93,7 +106,7 @@ func (u *Users) Check(user, pass string) bool {
 	if !ok {
 		// The same work as for a user that exists, so timing doesn't
 		// tell which names do.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pass))
+		_ = bcrypt.CompareHashAndPassword(u.dummy, []byte(pass))
 		return false
 	}
 	sum := sha256.Sum256([]byte(pass))
