@@ -102,15 +102,15 @@ func (b *Backend) versions(ctx context.Context, key string) ([]minio.ObjectInfo,
 	return out, nil
 }
 
-// oldest is the earliest version that is not a delete marker.
+// oldest is the earliest version that is not a delete marker. S3 lists a
+// key's versions newest first, so it is the last one listed: the order of
+// the listing, not the times (which tie at a second, and which a client
+// can influence), decides.
 func oldest(vs []minio.ObjectInfo) (minio.ObjectInfo, bool) {
 	var first minio.ObjectInfo
 	found := false
 	for _, v := range vs {
-		if v.IsDeleteMarker {
-			continue
-		}
-		if !found || v.LastModified.Before(first.LastModified) {
+		if !v.IsDeleteMarker {
 			first, found = v, true
 		}
 	}
@@ -146,10 +146,8 @@ func (b *Backend) listVersions(ctx context.Context, prefix string, fn func(backe
 			}
 			cur = oi.Key
 		}
-		if oi.IsDeleteMarker {
-			continue
-		}
-		if !have || oi.LastModified.Before(first.LastModified) {
+		// Newest first: the last version listed is the first written.
+		if !oi.IsDeleteMarker {
 			first, have = oi, true
 		}
 	}
@@ -183,16 +181,37 @@ func (b *Backend) removeVersions(ctx context.Context, h backend.Handle) error {
 	if !until.IsZero() {
 		return &backend.RetainedError{Handle: h, Until: until}
 	}
+	if err := b.deleteVersions(ctx, key, vs); err != nil {
+		return fmt.Errorf("remove %s: %w", h, err)
+	}
+	b.forgetVersion(key)
+	// A version written meanwhile would become the file's first: the
+	// removal is done only when none is left.
+	for range 3 {
+		vs, err = b.versions(ctx, key)
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", h, err)
+		}
+		if len(vs) == 0 {
+			return nil
+		}
+		if err := b.deleteVersions(ctx, key, vs); err != nil {
+			return fmt.Errorf("remove %s: %w", h, err)
+		}
+	}
+	return fmt.Errorf("remove %s: new versions keep appearing", h)
+}
+
+func (b *Backend) deleteVersions(ctx context.Context, key string, vs []minio.ObjectInfo) error {
 	if err := b.acquire(ctx); err != nil {
 		return err
 	}
 	defer b.release()
 	for _, v := range vs {
 		if err := b.client.RemoveObject(ctx, b.cfg.Bucket, key, minio.RemoveObjectOptions{VersionID: v.VersionID}); err != nil {
-			return fmt.Errorf("remove %s (version %s): %w", h, v.VersionID, err)
+			return fmt.Errorf("version %s: %w", v.VersionID, err)
 		}
 	}
-	b.forgetVersion(key)
 	return nil
 }
 
@@ -217,8 +236,9 @@ func (b *Backend) retainedVersion(ctx context.Context, key, versionID string) (t
 }
 
 // maxVersionsTried bounds how many earlier versions of a file are read
-// back: a hostile client may have written thousands.
-const maxVersionsTried = 32
+// back. A hostile client may add many; the genuine ones are among the
+// oldest, so all are read up to this many.
+const maxVersionsTried = 1000
 
 // Versions returns the contents of h's versions that are not delete
 // markers, newest first, at most max bytes each and at most
@@ -236,14 +256,18 @@ func (b *Backend) Versions(ctx context.Context, h backend.Handle, max int64) ([]
 	if err != nil {
 		return nil, err
 	}
-	var out [][]byte
+	var real []minio.ObjectInfo
 	for _, v := range vs { // newest first
-		if v.IsDeleteMarker || v.Size > max {
-			continue
+		if !v.IsDeleteMarker && v.Size <= max {
+			real = append(real, v)
 		}
-		if len(out) == maxVersionsTried {
-			break
-		}
+	}
+	if len(real) > maxVersionsTried {
+		// Flooded with versions: the newest and the oldest.
+		real = append(real[:maxVersionsTried/2], real[len(real)-maxVersionsTried/2:]...)
+	}
+	var out [][]byte
+	for _, v := range real {
 		data, err := b.loadVersion(ctx, key, v.VersionID, max)
 		if err != nil {
 			return out, fmt.Errorf("version %s of %s: %w", v.VersionID, h, err)
