@@ -11,20 +11,33 @@ import (
 // (":s3,access_key_id=…,secret_access_key=…:bucket") too, for messages.
 func Redact(location string) string {
 	location = secretParam.ReplaceAllString(location, "$1=***")
+	if start, end, ok := userinfo(location); ok {
+		return location[:start] + "***" + location[end:]
+	}
+	return location
+}
+
+// userinfo finds the user[:password] of a URL location, between "//" and
+// the host's "@": location[start:end]. A password with an unencoded / ?
+// or # in it ("user:pa/ss@host") is found too.
+func userinfo(location string) (start, end int, ok bool) {
 	i := strings.Index(location, "//")
 	if i < 0 {
-		return location
+		return 0, 0, false
 	}
 	rest := location[i+2:]
 	host := rest
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		host = rest[:j]
+	sep := strings.IndexAny(rest, "/?#")
+	if sep >= 0 {
+		host = rest[:sep]
 	}
-	at := strings.LastIndex(host, "@")
-	if at < 0 {
-		return location
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		return i + 2, i + 2 + at, true
 	}
-	return location[:i+2] + "***" + rest[at:]
+	if a := strings.LastIndex(rest, "@"); a >= 0 && strings.Contains(rest[:sep], ":") {
+		return i + 2, i + 2 + a, true
+	}
+	return 0, 0, false
 }
 
 // secretEnv are the variables that carry a repository or server password:
@@ -53,16 +66,8 @@ func ChildEnv(environ []string) []string {
 // HasPassword reports whether location carries a password in its URL
 // (scheme://user:password@host/…).
 func HasPassword(location string) bool {
-	i := strings.Index(location, "//")
-	if i < 0 {
-		return false
-	}
-	rest := location[i+2:]
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		rest = rest[:j]
-	}
-	at := strings.LastIndex(rest, "@")
-	return at >= 0 && strings.Contains(rest[:at], ":")
+	start, end, ok := userinfo(location)
+	return ok && strings.Contains(location[start:end], ":")
 }
 
 // secretParam matches the parameters of a connection string that hold

@@ -18,6 +18,8 @@ func TestRedactAndHasPassword(t *testing.T) {
 		{"s3:https://host/bucket/a@b:c", "s3:https://host/bucket/a@b:c", false},
 		{"/srv/repo", "/srv/repo", false},
 		{"rest:https://u:p@ss@host/", "rest:https://***@host/", true},
+		{"rest:https://u:se/cret@host/repo/", "rest:https://***@host/repo/", true},
+		{"rest:https://u:12/34@host/", "rest:https://***@host/", true},
 	} {
 		if got := backend.Redact(tc.loc); got != tc.redacted {
 			t.Errorf("Redact(%q) = %q, want %q", tc.loc, got, tc.redacted)

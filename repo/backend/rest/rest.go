@@ -77,6 +77,9 @@ func ParseURL(s string) (Config, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return c, fmt.Errorf("rest location %q: a query or fragment is not allowed", shown)
 	}
+	if strings.Contains(u.Path, "@") || strings.Contains(u.Host, "@") {
+		return c, fmt.Errorf("rest location %q: a password with / ? or # in it must be percent-encoded (%%2F %%3F %%23), or given by CAIRN_REST_PASSWORD or -o rest.password-file", shown)
+	}
 	if u.User != nil {
 		c.User = u.User.Username()
 		c.Password, c.passwordFromURL = u.User.Password()
@@ -685,7 +688,10 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != ContentTypeV2 {
 		return fmt.Errorf("list %s: the server answered %q, not %s: it does not speak version 2 of the REST protocol", t, printable(ct), ContentTypeV2)
 	}
-	dec := json.NewDecoder(resp.Body)
+	// Each entry is small: a hostile server's giant one (a name of
+	// gigabytes, deep nesting) is cut off at perEntry bytes read.
+	lim := &entryLimit{r: resp.Body}
+	dec := json.NewDecoder(lim)
 	bad := func(err error) error { return fmt.Errorf("list %s: bad listing from the server: %w", t, err) }
 	if tok, err := dec.Token(); err != nil {
 		return bad(err)
@@ -700,6 +706,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			Name *string `json:"name"`
 			Size *int64  `json:"size"`
 		}
+		lim.reset()
 		if err := dec.Decode(&e); err != nil {
 			return bad(err)
 		}
@@ -729,4 +736,28 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 func (b *Backend) Close() error {
 	b.client.CloseIdleConnections()
 	return nil
+}
+
+// perEntry bounds the bytes a listing may take per entry (a name is at
+// most maxListName bytes; the decoder reads ahead a buffer's worth).
+const perEntry = 64 << 10
+
+// entryLimit fails a read once perEntry bytes were read since reset.
+type entryLimit struct {
+	r io.Reader
+	n int
+}
+
+func (l *entryLimit) reset() { l.n = 0 }
+
+func (l *entryLimit) Read(p []byte) (int, error) {
+	if l.n >= perEntry {
+		return 0, errors.New("a listing entry longer than 64 KiB")
+	}
+	if len(p) > perEntry-l.n {
+		p = p[:perEntry-l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n += n
+	return n, err
 }

@@ -534,3 +534,37 @@ func TestSuite(t *testing.T) {
 		return be
 	})
 }
+
+// TestUnencodedPassword: a password with an unencoded / in it would make
+// the URL's host part of the password (and send requests elsewhere): it
+// is refused, and the error doesn't show it.
+func TestUnencodedPassword(t *testing.T) {
+	for _, loc := range []string{"rest:https://u:12/34@host/repo/", "rest:https://u:se/cret@host:8000/"} {
+		_, err := rest.ParseURL(loc)
+		if err == nil || strings.Contains(err.Error(), "34") || strings.Contains(err.Error(), "cret") {
+			t.Errorf("%s: %v", loc, err)
+		}
+	}
+}
+
+// TestGiantListingEntry: one listing entry of megabytes (a hostile
+// server) fails the listing without the client holding it.
+func TestGiantListingEntry(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", rest.ContentTypeV2)
+		fmt.Fprint(w, `[{"name":"`)
+		chunk := strings.Repeat("a", 1<<16)
+		for range 256 { // 16 MiB
+			if _, err := fmt.Fprint(w, chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, `","size":1}]`)
+	}))
+	defer srv.Close()
+	be := open(t, srv, "/")
+	err := be.List(context.Background(), backend.PackFile, func(backend.FileInfo) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "64 KiB") {
+		t.Fatalf("giant entry: %v", err)
+	}
+}
