@@ -74,6 +74,9 @@ func (ks *Keys) Remove(ctx context.Context, id string) error {
 // one in use, so a crash in between leaves both passwords working.
 func (ks *Keys) ChangePassword(ctx context.Context, password string, p crypto.KDFParams) (string, error) {
 	r := ks.r
+	if err := r.requireRemovable("key passwd"); err != nil {
+		return "", err
+	}
 	old := r.keyID
 	id, err := r.Keys().Add(ctx, password, p)
 	if err != nil {

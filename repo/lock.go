@@ -173,6 +173,33 @@ func (r *Repository) loadLock(ctx context.Context, id pack.ID) ([]byte, error) {
 	return plain, nil
 }
 
+// Unlock removes the locks of other processes (`cairn unlock`): the stale
+// ones (see LockInfo.Stale, for host), or all of them; removed or kept
+// is called for each lock as it is handled. On storage that is append-only for
+// this client it is refused before anything is tried: the server removes
+// only a client's own locks.
+func (ls *Locks) Unlock(ctx context.Context, all bool, host string, removed, kept func(LockInfo)) error {
+	if err := ls.r.requireRemovable("unlock"); err != nil {
+		return err
+	}
+	locks, err := ls.List(ctx)
+	if err != nil {
+		return err
+	}
+	now := ls.r.Now()
+	for _, l := range locks {
+		if !all && !l.Stale(now, host) {
+			kept(l)
+			continue
+		}
+		if err := ls.Remove(ctx, l); err != nil {
+			return err
+		}
+		removed(l)
+	}
+	return nil
+}
+
 // Remove deletes lock l (a lock Locks returned, readable or not).
 func (ls *Locks) Remove(ctx context.Context, l LockInfo) error {
 	r := ls.r

@@ -400,6 +400,9 @@ type ParityProgress func(done, total int)
 // that keeps prune away.
 func (pf *Parity) Update(ctx context.Context, verify bool, progress ParityProgress) (*ParityUpdate, error) {
 	r := pf.r
+	if err := r.requireRemovable("parity update"); err != nil {
+		return nil, err
+	}
 	if !r.cfg.Parity.Enabled() {
 		return nil, errors.New("parity update: parity is not enabled (cairn parity enable)")
 	}

@@ -101,8 +101,10 @@ func (r *Repository) Begin(ctx context.Context, o SessionOptions) (*Session, err
 	if o.Index && o.Lock == NoLock {
 		return nil, fmt.Errorf("repository session: the index can only be loaded under a lock: %w", ErrNoSession)
 	}
-	if o.Lock == ExclusiveLock && backend.AppendOnly(r.raw) {
-		return nil, &AppendOnlyError{Location: r.raw.Location(), Command: o.Command}
+	if o.Lock == ExclusiveLock {
+		if err := r.requireRemovable(o.Command); err != nil {
+			return nil, err
+		}
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	s := &Session{r: r, mode: o.Lock, ctx: sctx, cancel: cancel}
@@ -385,6 +387,15 @@ func (g *guarded) RemoveTemp(ctx context.Context, p string) error {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	return backend.RemoveTemp(ctx, g.Backend, p)
+}
+
+// requireRemovable refuses command, which removes or replaces files, on
+// storage that is append-only for this client.
+func (r *Repository) requireRemovable(command string) error {
+	if backend.AppendOnly(r.raw) {
+		return &AppendOnlyError{Location: r.raw.Location(), Command: command}
+	}
+	return nil
 }
 
 // ErrAppendOnly means the storage takes new files only (a server that

@@ -105,22 +105,12 @@ when no other cairn process can be running on any host.`,
 			if err != nil {
 				return err
 			}
-			locks, err := r.Locks().List(ctx)
+			removed := 0
+			err = r.Locks().Unlock(ctx, all, hostname(),
+				func(l repo.LockInfo) { removed++; g.printf("removed %s\n", l) },
+				func(l repo.LockInfo) { g.printf("kept %s, %s old\n", l, r.Now().Sub(l.Time).Round(time.Second)) })
 			if err != nil {
 				return err
-			}
-			host := hostname()
-			removed := 0
-			for _, l := range locks {
-				if !all && !l.Stale(r.Now(), host) {
-					g.printf("kept %s, %s old\n", l, r.Now().Sub(l.Time).Round(time.Second))
-					continue
-				}
-				if err := r.Locks().Remove(ctx, l); err != nil {
-					return err
-				}
-				removed++
-				g.printf("removed %s\n", l)
 			}
 			g.printf("%d locks removed\n", removed)
 			return nil

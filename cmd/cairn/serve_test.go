@@ -179,12 +179,19 @@ func TestServeRansomware(t *testing.T) {
 	for _, args := range [][]string{
 		{"forget", "--keep-last", "1", "--prune"}, {"forget", "--keep-last", "1"}, {"prune"},
 		{"repair", "index"}, {"repair", "snapshots", "--forget"}, {"tag", "--add", "x", "latest"},
-		{"key", "remove", "00000000"}, {"parity", "enable"},
+		{"key", "remove", "00000000"}, {"parity", "enable"}, {"parity", "update"}, {"unlock", "--remove-all"},
 	} {
 		r := cairn(t, env, args...)
 		if r.code != 1 || !strings.Contains(r.stderr, "append-only") || !strings.Contains(r.stderr, "server side") {
 			t.Errorf("cairn %s as an append-only client: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
 		}
+	}
+	newPw := filepath.Join(t.TempDir(), "new.pass")
+	if err := os.WriteFile(newPw, []byte("other\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := cairn(t, env, "key", "passwd", "--new-password-file", newPw); r.code != 1 || !strings.Contains(r.stderr, "append-only") {
+		t.Errorf("key passwd as an append-only client: exit %d\n%s", r.code, r.stderr)
 	}
 	if after := treeDigest(t, repoDir); after != before {
 		t.Fatal("a refused command changed the repository")
