@@ -6,7 +6,9 @@ package checker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -469,63 +471,161 @@ func (c *checker) readData(ctx context.Context, packs map[pack.ID]*packInfo) err
 }
 
 // readBuffers are a read-data worker's buffers, reused from pack to pack:
-// a pack's bytes and a blob's plaintext.
+// a blob's stored bytes and its plaintext.
 type readBuffers struct {
-	pack, plain []byte
+	stored, plain []byte
 }
 
-// readPack downloads a pack, checks its name, its header against the
-// index, and every blob.
+// packRead is what streaming a pack found.
+type packRead struct {
+	id       pack.ID // SHA-256 of the bytes read
+	size     int64
+	tail     []byte // the bytes after the last blob: header and its length
+	bad      []pack.ID
+	badShort []string
+	checked  int
+}
+
+// readPack streams a pack once, front to back, without holding it: it
+// hashes every byte, opens every blob the index names at its place, and
+// then checks the pack's name and its header against the index.
 func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo, w *readBuffers) error {
 	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-	data, err := c.r.LoadFileInto(ctx, h, w.pack)
-	if err != nil {
-		if !isDamage(err) {
-			return fmt.Errorf("read pack %s: %w", id.Short(), err)
-		}
-		c.fail("pack", id.Short(), "can't be read: "+err.Error())
-		return nil
-	}
-	w.pack = data[:0]
-	var blobIDs []pack.ID
+	entries := make([]pack.Entry, 0, len(p.entries))
+	blobIDs := make([]pack.ID, 0, len(p.entries))
 	for _, l := range p.entries {
+		entries = append(entries, l.Entry)
 		blobIDs = append(blobIDs, l.ID)
 	}
-	if pack.Hash(data) != id {
-		c.fail("pack", id.Short(), "content does not match its name"+c.parityNote(ctx, h, data), c.affects(blobIDs)...)
+	slices.SortFunc(entries, func(a, b pack.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
+	var res packRead
+	err := c.r.Backend().Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		res = packRead{} // a retried read starts over
+		return c.streamPack(id, rd, entries, w, &res)
+	})
+	if err != nil {
+		if ctx.Err() != nil || !isDamage(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("read pack %s: %w", id.Short(), err)
+		}
+		c.fail("pack", id.Short(), "can't be read: "+err.Error(), c.affects(blobIDs)...)
+		return nil
+	}
+	c.rep.BlobsChecked += res.checked
+	if res.id != id {
+		c.fail("pack", id.Short(), "content does not match its name"+c.parityNote(ctx, h, nil), c.affects(blobIDs)...)
 	}
 	if err := c.checkParityFile(ctx, h); err != nil {
 		return err
 	}
-	_, entries, err := pack.ReadHeader(bytesReaderAt(data), int64(len(data)), c.r.Key())
-	if err != nil {
+	header, err := parseTail(res.tail, res.size, c.r.Key())
+	switch {
+	case err != nil:
 		c.fail("pack", id.Short(), "header: "+err.Error(), c.affects(blobIDs)...)
-		entries = nil
-		for _, l := range p.entries {
-			entries = append(entries, l.Entry)
-		}
+	case !inHeader(header, entries):
+		c.fail("pack", id.Short(), "the index names blobs its header doesn't hold", c.affects(blobIDs)...)
 	}
-	var bad []string
-	var badIDs []pack.ID
+	if len(res.bad) > 0 {
+		c.fail("pack", id.Short(), fmt.Sprintf("%d damaged blobs (%s)", len(res.bad), strings.Join(firstN(res.badShort, 8), ", ")), c.affects(res.bad)...)
+	}
+	return nil
+}
+
+// streamPack reads a pack from rd: the bytes up to each blob, each blob,
+// and the rest, hashing all of it.
+func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *readBuffers, res *packRead) error {
+	hash := sha256.New()
+	r := io.TeeReader(rd, hash)
+	var pos int64
 	for _, e := range entries {
-		if int64(e.Offset)+int64(e.Length) > int64(len(data)) {
-			bad = append(bad, e.ID.Short())
-			badIDs = append(badIDs, e.ID)
+		if int64(e.Offset) < pos {
+			// Overlapping entries: the index is wrong about this blob.
+			res.bad, res.badShort = append(res.bad, e.ID), append(res.badShort, e.ID.Short())
 			continue
 		}
-		c.rep.BlobsChecked++
-		plain, err := c.r.DecodeBlob(data[e.Offset:e.Offset+e.Length], e, w.plain[:0], id)
+		if n, err := io.CopyN(io.Discard, r, int64(e.Offset)-pos); err != nil {
+			pos += n
+			res.markRest(entries, e, pos)
+			break
+		}
+		pos = int64(e.Offset)
+		w.stored = slices.Grow(w.stored[:0], int(e.Length))[:e.Length]
+		n, err := io.ReadFull(r, w.stored)
+		pos += int64(n)
 		if err != nil {
-			bad = append(bad, e.ID.Short())
-			badIDs = append(badIDs, e.ID)
+			res.markRest(entries, e, pos)
+			break
+		}
+		res.checked++
+		plain, err := c.r.DecodeBlob(w.stored, e, w.plain[:0], id)
+		if err != nil {
+			res.bad, res.badShort = append(res.bad, e.ID), append(res.badShort, e.ID.Short())
 			continue
 		}
 		w.plain = plain[:0]
 	}
-	if len(bad) > 0 {
-		c.fail("pack", id.Short(), fmt.Sprintf("%d damaged blobs (%s)", len(bad), strings.Join(firstN(bad, 8), ", ")), c.affects(badIDs)...)
+	// The header and its length: small, kept to parse.
+	tail, err := io.ReadAll(io.LimitReader(r, pack.MaxHeaderSize+4+1))
+	if err != nil {
+		return err
 	}
+	if int64(len(tail)) > pack.MaxHeaderSize+4 {
+		// Longer than any header: hash the rest; the header is damage.
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return err
+		}
+		res.size = pos + int64(len(tail)) + n
+		hash.Sum(res.id[:0])
+		return nil
+	}
+	res.tail = tail
+	res.size = pos + int64(len(tail))
+	hash.Sum(res.id[:0])
 	return nil
+}
+
+// markRest marks e and the blobs after it as damaged: the pack ended
+// before them.
+func (res *packRead) markRest(entries []pack.Entry, from pack.Entry, pos int64) {
+	for _, e := range entries {
+		if e.Offset >= from.Offset {
+			res.bad, res.badShort = append(res.bad, e.ID), append(res.badShort, e.ID.Short())
+		}
+	}
+}
+
+// parseTail parses the header at the end of a pack of size bytes from
+// tail, the bytes after its last blob: the sealed header and its length.
+func parseTail(tail []byte, size int64, key pack.Sealer) ([]pack.Entry, error) {
+	if len(tail) < 4 {
+		return nil, errors.New("no header")
+	}
+	n, err := pack.HeaderLength(tail[len(tail)-4:], size)
+	if err != nil {
+		return nil, err
+	}
+	if n+4 > len(tail) {
+		return nil, fmt.Errorf("a header of %d bytes would overlap the blobs", n)
+	}
+	_, entries, err := pack.ParseHeader(key, tail[len(tail)-4-n:len(tail)-4], size)
+	return entries, err
+}
+
+// inHeader reports whether every blob the index says a pack holds is in
+// its header at the same place (index entries sorted by offset). The
+// header may hold more: blobs the index no longer names, left for prune.
+func inHeader(header, index []pack.Entry) bool {
+	at := make(map[uint32]pack.Entry, len(header))
+	for _, e := range header {
+		at[e.Offset] = e
+	}
+	for _, b := range index {
+		a, ok := at[b.Offset]
+		if !ok || a.ID != b.ID || a.Type != b.Type || a.Length != b.Length || a.RawLength != b.RawLength || a.Compression != b.Compression {
+			return false
+		}
+	}
+	return true
 }
 
 func firstN(s []string, n int) []string {
