@@ -498,11 +498,20 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo, w *read
 		blobIDs = append(blobIDs, l.ID)
 	}
 	slices.SortFunc(entries, func(a, b pack.Entry) int { return cmp.Compare(a.Offset, b.Offset) })
+	limit := c.r.MaxFileSize(backend.PackFile)
+	if p.size > limit {
+		c.fail("pack", id.Short(), fmt.Sprintf("can't be read: %d bytes, more than any pack may have (%d)", p.size, limit), c.affects(blobIDs)...)
+		return nil
+	}
 	var res packRead
 	err := c.r.Backend().Load(ctx, h, 0, 0, func(rd io.Reader) error {
 		res = packRead{} // a retried read starts over
-		return c.streamPack(id, rd, entries, w, &res)
+		// Read no further than a pack may be, whatever the listing said.
+		return c.streamPack(id, io.LimitReader(rd, limit+1), entries, w, &res)
 	})
+	if err == nil && res.size > limit {
+		err = fmt.Errorf("%w: more than %d bytes", repo.ErrDamaged, limit)
+	}
 	if err != nil {
 		if ctx.Err() != nil || !isDamage(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("read pack %s: %w", id.Short(), err)
