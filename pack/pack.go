@@ -255,7 +255,7 @@ func (c *Codec) Encode(dst, plaintext []byte, t BlobType) ([]byte, Entry) {
 	if c.level != 0 && len(plaintext) > 64 {
 		if c.enc == nil {
 			c.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(c.level),
-				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true),
+				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(2<<20),
 				zstd.WithEncoderCRC(false))
 		}
 		c.tmp = c.enc.EncodeAll(plaintext, c.tmp[:0])
