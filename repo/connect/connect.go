@@ -141,8 +141,15 @@ func (c *Connector) Open(ctx context.Context, loc string, password func() (strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open repository %s: %w", be.Location(), repo.ErrNoRepository)
+	cfg := backend.Handle{Type: backend.ConfigFile}
+	if _, err := be.Stat(ctx, cfg); errors.Is(err, fs.ErrNotExist) {
+		// Storage that keeps versions may hold the config under a delete
+		// marker someone put there: the repository opens from them.
+		if earlier, _ := backend.Versions(ctx, be, cfg, repo.MaxConfigSize); len(earlier) == 0 {
+			return nil, fmt.Errorf("open repository %s: %w", be.Location(), repo.ErrNoRepository)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", be.Location(), err)
 	}
 	pw, err := password()
 	if err != nil {
