@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
@@ -194,6 +195,17 @@ func TestCheckDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			return []want{{"pack", p.Short(), "is in the index but missing from the repository", ""}}
+		}},
+		{"index names a blob at a place its pack doesn't have, read data", true, func(t *testing.T, f fixture, r *repo.Repository) []want {
+			b := f.node(t, r, "dir/b.txt").Content[0]
+			loc := r.Index().LookupAny(pack.BlobHandle{ID: b, Type: pack.DataBlob})[0]
+			e := loc.Entry
+			e.Offset++ // an index file that lies about where the blob is
+			file := index.File{Packs: []index.Pack{{ID: loc.Pack, Entries: []pack.Entry{e}}}}
+			if _, err := r.SaveUnpacked(context.Background(), backend.IndexFile, file.Encode()); err != nil {
+				t.Fatal(err)
+			}
+			return []want{{"pack", loc.Pack.Short(), "the index names blobs its header doesn't hold", ""}}
 		}},
 		{"snapshot file byte flipped", false, func(t *testing.T, f fixture, r *repo.Repository) []want {
 			id := f.sn.ID().String()
