@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"net"
 	"regexp"
 	"strings"
 )
@@ -73,3 +74,13 @@ func HasPassword(location string) bool {
 // secretParam matches the parameters of a connection string that hold
 // credentials, quoted or not.
 var secretParam = regexp.MustCompile(`(?i)((?:secret|pass|key|token|auth|credential|sas|account)[a-z_]*)=('[^']*'|"[^"]*"|[^,:'"\s]*)`)
+
+// LoopbackHost reports whether host (a name or an IP address, without a
+// port) is this machine: "localhost" or a loopback address.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -37,14 +37,7 @@ type Listen struct {
 // "localhost".
 func Loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && backend.LoopbackHost(host)
 }
 
 // Run serves h as l says until ctx is done, then shuts down gracefully:

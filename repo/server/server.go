@@ -629,7 +629,7 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	_, statErr := repo.be.Stat(ctx, h)
+	old, statErr := repo.be.Stat(ctx, h)
 	exists := statErr == nil
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		return statErr
@@ -646,9 +646,7 @@ func (s *Server) save(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	// over its quota costs no temporary space.
 	var oldSize int64
 	if exists {
-		if fi, err := repo.be.Stat(ctx, h); err == nil {
-			oldSize = fi.Size
-		}
+		oldSize = old.Size
 	}
 	if err := s.reserve(ctx, repo, charge(r.ContentLength)-charge(oldSize)); err != nil {
 		return err

@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"net"
 
 	"github.com/cairn-backup/cairn/repo/backend"
 	"github.com/cairn-backup/cairn/repo/backend/location"
@@ -25,18 +24,9 @@ func Scheme() location.Scheme {
 				}
 			}
 			cfg.PasswordFromEnv(env.Getenv)
-			if cfg.Password != "" && cfg.URL.Scheme == "http" && !loopback(cfg.URL.Hostname()) && env.Warnf != nil {
+			if cfg.Password != "" && cfg.URL.Scheme == "http" && !backend.LoopbackHost(cfg.URL.Hostname()) && env.Warnf != nil {
 				env.Warnf("warning: the password for %s goes over plain HTTP; use https:// (cairn serve --tls-cert/--tls-key)", backend.Redact(loc))
 			}
 			return Open(cfg)
 		}}
-}
-
-// loopback reports whether host is this machine.
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
