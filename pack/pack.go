@@ -28,6 +28,12 @@ type Sealer interface {
 	Open(dst, sealed []byte, ad string) ([]byte, error)
 	// Overhead is the number of bytes Seal adds.
 	Overhead() int
+	// NonceSize is the length of the prefix SealInPlace fills.
+	NonceSize() int
+	// SealInPlace seals b[NonceSize():] where it lies, filling
+	// b[:NonceSize()], and returns the sealed form: the same bytes Seal
+	// would have appended.
+	SealInPlace(b []byte, ad string) []byte
 }
 
 // Errors returned by the decoders in this package.
@@ -248,25 +254,38 @@ func NewCodec(s Sealer, level zstd.EncoderLevel) *Codec {
 }
 
 // Encode appends the stored form of plaintext to dst and returns it with the
-// entry describing it (ID and offset are left to the caller).
+// entry describing it (ID and offset are left to the caller). The
+// compressed form is written straight into dst and sealed there, so a
+// blob takes no buffer besides dst.
 func (c *Codec) Encode(dst, plaintext []byte, t BlobType) ([]byte, Entry) {
 	e := Entry{Type: t, RawLength: uint32(len(plaintext))}
-	body := plaintext
+	start := len(dst)
+	body := start + c.s.NonceSize()
+	dst = growCap(dst, c.s.NonceSize()+len(plaintext)+c.s.Overhead())[:body]
 	if c.level != 0 && len(plaintext) > 64 {
 		if c.enc == nil {
 			c.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(c.level),
 				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(2<<20),
 				zstd.WithEncoderCRC(false))
 		}
-		c.tmp = c.enc.EncodeAll(plaintext, c.tmp[:0])
+		dst = c.enc.EncodeAll(plaintext, dst)
 		// Keep the compressed form whenever it is smaller.
-		if len(c.tmp) < len(plaintext) {
-			body = c.tmp
+		if len(dst)-body < len(plaintext) {
 			e.Compression = Zstd
+		} else {
+			dst = dst[:body]
 		}
 	}
-	start := len(dst)
-	dst = c.s.Seal(dst, body, t.String())
+	if e.Compression == Uncompressed {
+		dst = append(dst, plaintext...)
+	}
+	dst = growCap(dst, c.s.Overhead()-c.s.NonceSize())
+	sealed := c.s.SealInPlace(dst[start:], t.String())
+	if len(sealed) <= cap(dst)-start && &dst[start:cap(dst)][0] == &sealed[0] {
+		dst = dst[:start+len(sealed)]
+	} else {
+		dst = append(dst[:start], sealed...)
+	}
 	e.Length = uint32(len(dst) - start)
 	return dst, e
 }
@@ -274,6 +293,17 @@ func (c *Codec) Encode(dst, plaintext []byte, t BlobType) ([]byte, Entry) {
 // Decode opens and decompresses the stored bytes of blob e, appending the
 // plaintext to dst.
 func (c *Codec) Decode(dst, stored []byte, e Entry) ([]byte, error) {
+	return c.decode(dst, stored, e, false)
+}
+
+// DecodeInPlace is Decode for stored bytes the caller no longer needs: it
+// decrypts a compressed blob where it lies instead of into a buffer of
+// its own, and stored is garbage afterwards.
+func (c *Codec) DecodeInPlace(dst, stored []byte, e Entry) ([]byte, error) {
+	return c.decode(dst, stored, e, true)
+}
+
+func (c *Codec) decode(dst, stored []byte, e Entry, inPlace bool) ([]byte, error) {
 	if uint32(len(stored)) != e.Length {
 		return nil, fmt.Errorf("blob %s: %w: %d of %d bytes", e.ID.Short(), ErrTruncated, len(stored), e.Length)
 	}
@@ -290,7 +320,14 @@ func (c *Codec) Decode(dst, stored []byte, e Entry) ([]byte, error) {
 		}
 		return dst, nil
 	case Zstd:
-		c.tmp, err = c.s.Open(c.tmp[:0], stored, e.Type.String())
+		var plain []byte
+		if inPlace && len(stored) >= c.s.NonceSize() {
+			n := c.s.NonceSize()
+			plain, err = c.s.Open(stored[n:n], stored, e.Type.String())
+		} else {
+			c.tmp, err = c.s.Open(c.tmp[:0], stored, e.Type.String())
+			plain = c.tmp
+		}
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", e.ID.Short(), err)
 		}
@@ -302,7 +339,7 @@ func (c *Codec) Decode(dst, stored []byte, e Entry) ([]byte, error) {
 		}
 		start := len(dst)
 		dst = growCap(dst, int(e.RawLength))
-		dst, err = c.dec.DecodeAll(c.tmp, dst)
+		dst, err = c.dec.DecodeAll(plain, dst)
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: decompress: %w", e.ID.Short(), err)
 		}

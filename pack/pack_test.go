@@ -138,7 +138,9 @@ func (fixedSealer) Seal(dst, p []byte, ad string) []byte { return append(dst, p.
 func (fixedSealer) Open(dst, s []byte, ad string) ([]byte, error) {
 	return append(dst, s...), nil
 }
-func (fixedSealer) Overhead() int { return 0 }
+func (fixedSealer) Overhead() int                          { return 0 }
+func (fixedSealer) NonceSize() int                         { return 0 }
+func (fixedSealer) SealInPlace(b []byte, ad string) []byte { return b }
 
 func FuzzReadHeader(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.pack"))
@@ -237,5 +239,52 @@ func TestGolden(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("pack format changed:\n got %x\nwant %x", got, want)
+	}
+}
+
+// TestEncodeInPlace checks that Encode seals into dst without touching
+// what dst already holds, that its output opens with the key as Seal's
+// would, and that DecodeInPlace gives the same plaintext as Decode and
+// refuses a damaged blob.
+func TestEncodeInPlace(t *testing.T) {
+	t.Parallel()
+	k := testKey(t)
+	random := make([]byte, 300000)
+	rand.Read(random)
+	text := bytes.Repeat([]byte("compressible text "), 20000)
+	for _, level := range []zstd.EncoderLevel{0, zstd.SpeedFastest, zstd.SpeedDefault} {
+		c := pack.NewCodec(k, level)
+		for _, plain := range [][]byte{{}, []byte("short"), text, random, text[:65]} {
+			prefix := []byte("already in dst")
+			for _, dst := range [][]byte{bytes.Clone(prefix), append(make([]byte, 0, 1<<20), prefix...)} {
+				out, e := c.Encode(dst, plain, pack.DataBlob)
+				if !bytes.Equal(out[:len(prefix)], prefix) {
+					t.Fatalf("level %v: Encode changed dst's bytes", level)
+				}
+				stored := out[len(prefix):]
+				if int(e.Length) != len(stored) || e.RawLength != uint32(len(plain)) {
+					t.Fatalf("level %v: entry %+v for %d stored bytes", level, e, len(stored))
+				}
+				if level == zstd.SpeedDefault && len(plain) == len(text) && e.Compression != pack.Zstd {
+					t.Fatal("text not compressed")
+				}
+				if _, err := k.Open(nil, stored, pack.DataBlob.String()); err != nil {
+					t.Fatalf("level %v: stored blob does not open: %v", level, err)
+				}
+				got, err := c.Decode(nil, stored, e)
+				if err != nil || !bytes.Equal(got, plain) {
+					t.Fatalf("level %v: Decode: %v", level, err)
+				}
+				got, err = c.DecodeInPlace([]byte("x"), bytes.Clone(stored), e)
+				if err != nil || !bytes.Equal(got[1:], plain) || got[0] != 'x' {
+					t.Fatalf("level %v: DecodeInPlace: %v", level, err)
+				}
+				bad := bytes.Clone(stored)
+				bad[len(bad)/2] ^= 1
+				if _, err := c.DecodeInPlace(nil, bad, e); !errors.Is(err, crypto.ErrUnauthenticated) {
+					t.Fatalf("level %v: damaged blob decoded in place: %v", level, err)
+				}
+			}
+		}
 	}
 }

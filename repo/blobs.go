@@ -361,7 +361,7 @@ func (r *Repository) verifyPack(ra io.ReaderAt, size int64, entries []pack.Entry
 		h.Write(c.raw)
 		off = int64(e.Offset) + int64(e.Length)
 		var err error
-		c.buf, err = c.codec.Decode(c.buf[:0], c.raw, e)
+		c.buf, err = c.codec.DecodeInPlace(c.buf[:0], c.raw, e)
 		if err != nil {
 			return pack.ID{}, err
 		}

@@ -78,6 +78,25 @@ func (k *Key) Seal(dst, plaintext []byte, ad string) []byte {
 	return k.aead.Seal(dst, nonce[:], plaintext, []byte(ad))
 }
 
+// NonceSize is the length of the nonce that starts a sealed object.
+func (k *Key) NonceSize() int { return chacha20poly1305.NonceSizeX }
+
+// SealInPlace seals b[NonceSize():] where it lies: it writes the nonce
+// over b[:NonceSize()] and appends the tag, so the sealed object takes no
+// second buffer when b has room for the tag.
+func (k *Key) SealInPlace(b []byte, ad string) []byte {
+	n := chacha20poly1305.NonceSizeX
+	if len(b) < n {
+		panic("crypto: SealInPlace: no room for the nonce")
+	}
+	if _, err := io.ReadFull(k.nonce, b[:n]); err != nil {
+		panic("crypto: nonce source failed: " + err.Error())
+	}
+	var nonce [chacha20poly1305.NonceSizeX]byte
+	copy(nonce[:], b[:n])
+	return k.aead.Seal(b[:n], nonce[:], b[n:], []byte(ad))
+}
+
 // Open appends the plaintext of sealed to dst.
 func (k *Key) Open(dst, sealed []byte, ad string) ([]byte, error) {
 	if len(sealed) < Overhead {
