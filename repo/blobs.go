@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"bytes"
 	"io/fs"
 	"os"
@@ -65,8 +66,13 @@ type writer struct {
 type packer struct {
 	w    *pack.Writer
 	file *os.File
+	bw   *bufio.Writer // in front of file: small blobs take one write per buffer, not one each
 	buf  *bytes.Buffer
 }
+
+// packWriteBuffer is the write buffer of a data pack's temporary file and
+// the read-back buffer of its verification.
+const packWriteBuffer = 512 << 10
 
 func (r *Repository) newPacker(gen pack.Generation, t pack.BlobType) (*packer, error) {
 	p := &packer{}
@@ -81,7 +87,8 @@ func (r *Repository) newPacker(gen pack.Generation, t pack.BlobType) (*packer, e
 	}
 	_ = os.Remove(f.Name())
 	p.file = f
-	p.w = pack.NewWriter(gen, t, f)
+	p.bw = bufio.NewWriterSize(f, packWriteBuffer)
+	p.w = pack.NewWriter(gen, t, p.bw)
 	return p, nil
 }
 
@@ -289,6 +296,11 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	if err != nil {
 		return err
 	}
+	if p.bw != nil {
+		if err := p.bw.Flush(); err != nil {
+			return fmt.Errorf("write temporary pack file: %w", err)
+		}
+	}
 	ra := p.readerAt()
 	// Verify before upload, so a compression or memory bug can't write
 	// data that only a restore would find bad; the same pass computes the
@@ -352,14 +364,19 @@ func (r *Repository) verifyPack(ra io.ReaderAt, size int64, entries []pack.Entry
 	c := r.getCodec()
 	defer r.putCodec(c)
 	h := sha256.New()
+	// One sequential read through a buffer, not one read per blob.
+	rd := bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), packWriteBuffer)
 	var off int64
 	for _, e := range entries {
+		if int64(e.Offset) != off {
+			return pack.ID{}, fmt.Errorf("blob %s: at offset %d, want %d", e.ID.Short(), e.Offset, off)
+		}
 		c.raw = slices.Grow(c.raw[:0], int(e.Length))[:e.Length]
-		if _, err := ra.ReadAt(c.raw, int64(e.Offset)); err != nil {
+		if _, err := io.ReadFull(rd, c.raw); err != nil {
 			return pack.ID{}, fmt.Errorf("read back blob %s: %w", e.ID.Short(), err)
 		}
 		h.Write(c.raw)
-		off = int64(e.Offset) + int64(e.Length)
+		off += int64(e.Length)
 		var err error
 		c.buf, err = c.codec.DecodeInPlace(c.buf[:0], c.raw, e)
 		if err != nil {
@@ -369,11 +386,13 @@ func (r *Repository) verifyPack(ra io.ReaderAt, size int64, entries []pack.Entry
 			return pack.ID{}, fmt.Errorf("blob %s: content does not match its ID", e.ID.Short())
 		}
 	}
-	tail := make([]byte, size-off)
-	if _, err := ra.ReadAt(tail, off); err != nil {
+	n, err := io.Copy(h, rd)
+	if err != nil {
 		return pack.ID{}, fmt.Errorf("read back pack header: %w", err)
 	}
-	h.Write(tail)
+	if off+n != size {
+		return pack.ID{}, fmt.Errorf("read back pack: %d of %d bytes", off+n, size)
+	}
 	var id pack.ID
 	h.Sum(id[:0])
 	return id, nil
