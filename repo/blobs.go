@@ -482,6 +482,10 @@ func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID 
 	return r.DecodeBlobAlong(stored, e, dst, packID, nil)
 }
 
+// NewPackHash returns an empty SHA-256 for a pack's stored bytes, written
+// as any io.Writer and advanced by DecodeBlobAlong.
+func NewPackHash() *crypto.StreamHash { return crypto.NewStreamHash() }
+
 // DecodeBlobAlong is DecodeBlob that also writes stored to packHash (when
 // not nil), exactly once whatever the outcome, in step with hashing the
 // plaintext for its ID: the two hashes cost about one.

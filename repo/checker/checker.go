@@ -26,7 +26,6 @@ import (
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
-	"github.com/cairn-backup/cairn/repo/crypto"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -545,7 +544,7 @@ func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *
 	// Every byte of the pack goes into hash once: the gaps and the tail
 	// as they are read, each blob's stored bytes in step with the hash of
 	// its plaintext (DecodeBlobAlong).
-	hash := crypto.NewStreamHash()
+	hash := repo.NewPackHash()
 	r := io.TeeReader(rd, hash)
 	var pos int64
 	for _, e := range entries {
