@@ -498,14 +498,28 @@ func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []b
 // DecodeBlob opens stored bytes of blob e (from pack packID), appends the
 // plaintext to dst and checks it against the blob ID. Safe for concurrent use.
 func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID pack.ID) ([]byte, error) {
+	return r.DecodeBlobAlong(stored, e, dst, packID, nil)
+}
+
+// NewPackHash returns an empty SHA-256 for a pack's stored bytes, written
+// as any io.Writer and advanced by DecodeBlobAlong.
+func NewPackHash() *crypto.StreamHash { return crypto.NewStreamHash() }
+
+// DecodeBlobAlong is DecodeBlob that also writes stored to packHash (when
+// not nil), exactly once whatever the outcome, in step with hashing the
+// plaintext for its ID: the two hashes cost about one.
+func (r *Repository) DecodeBlobAlong(stored []byte, e pack.Entry, dst []byte, packID pack.ID, packHash *crypto.StreamHash) ([]byte, error) {
 	c := r.getCodec()
 	defer r.putCodec(c)
 	start := len(dst)
 	out, err := c.codec.Decode(dst, stored, e)
 	if err != nil {
+		if packHash != nil {
+			packHash.Write(stored)
+		}
 		return nil, fmt.Errorf("blob %s in pack %s: %w: %w", e.ID.Short(), packID.Short(), ErrDamaged, err)
 	}
-	if pack.ID(c.hasher.Sum(out[start:])) != e.ID {
+	if pack.ID(c.hasher.SumAlong(out[start:], packHash, stored)) != e.ID {
 		return nil, fmt.Errorf("blob %s in pack %s: %w: content does not match its ID", e.ID.Short(), packID.Short(), ErrDamaged)
 	}
 	return out, nil

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -542,7 +541,10 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo, w *read
 // streamPack reads a pack from rd: the bytes up to each blob, each blob,
 // and the rest, hashing all of it.
 func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *readBuffers, res *packRead) error {
-	hash := sha256.New()
+	// Every byte of the pack goes into hash once: the gaps and the tail
+	// as they are read, each blob's stored bytes in step with the hash of
+	// its plaintext (DecodeBlobAlong).
+	hash := repo.NewPackHash()
 	r := io.TeeReader(rd, hash)
 	var pos int64
 	for _, e := range entries {
@@ -558,14 +560,15 @@ func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *
 		}
 		pos = int64(e.Offset)
 		w.stored = slices.Grow(w.stored[:0], int(e.Length))[:e.Length]
-		n, err := io.ReadFull(r, w.stored)
+		n, err := io.ReadFull(rd, w.stored)
 		pos += int64(n)
 		if err != nil {
+			hash.Write(w.stored[:n])
 			res.markRest(entries, e, pos)
 			break
 		}
 		res.checked++
-		plain, err := c.r.DecodeBlob(w.stored, e, w.plain[:0], id)
+		plain, err := c.r.DecodeBlobAlong(w.stored, e, w.plain[:0], id, hash)
 		if err != nil {
 			res.bad, res.badShort = append(res.bad, e.ID), append(res.badShort, e.ID.Short())
 			continue

@@ -115,18 +115,62 @@ func (k *Key) Overhead() int { return Overhead }
 
 // IDHasher computes keyed blob IDs. It is not safe for concurrent use; keep
 // one per worker.
-type IDHasher struct{ h hash.Hash }
+type IDHasher struct {
+	h hash.Hash // without SHA-NI
+	// inner and outer are the HMAC states after the padded key block.
+	inner, outer, d digest
+}
 
 // NewIDHasher returns a hasher for blob IDs under k.
 func (k *Key) NewIDHasher() *IDHasher {
-	return &IDHasher{h: hmac.New(sha256.New, k.MAC[:])}
+	if !haveSHANI {
+		return &IDHasher{h: hmac.New(sha256.New, k.MAC[:])}
+	}
+	var ipad, opad [64]byte
+	for i := range ipad {
+		ipad[i], opad[i] = 0x36, 0x5c
+	}
+	for i, b := range k.MAC { // a key of 32 bytes is used as it is
+		ipad[i] ^= b
+		opad[i] ^= b
+	}
+	h := &IDHasher{}
+	h.inner.reset()
+	h.inner.write1(ipad[:])
+	h.outer.reset()
+	h.outer.write1(opad[:])
+	return h
 }
 
 // Sum returns HMAC-SHA256(mac key, data).
 func (h *IDHasher) Sum(data []byte) [32]byte {
-	h.h.Reset()
-	h.h.Write(data)
+	return h.SumAlong(data, nil, nil)
+}
+
+// SumAlong returns HMAC-SHA256(mac key, data) and writes other to s (when
+// not nil), hashing both in step: the ID of a blob and the pack it came in.
+func (h *IDHasher) SumAlong(data []byte, s *StreamHash, other []byte) [32]byte {
 	var id [32]byte
-	h.h.Sum(id[:0])
-	return id
+	if h.h != nil {
+		h.h.Reset()
+		h.h.Write(data)
+		h.h.Sum(id[:0])
+		if s != nil {
+			s.Write(other)
+		}
+		return id
+	}
+	h.d = h.inner
+	if s != nil && s.std == nil {
+		h.d.write(data, &s.d, other)
+	} else {
+		h.d.write1(data)
+		if s != nil {
+			s.Write(other)
+		}
+	}
+	id = h.d.sum()
+	h.d = h.outer
+	h.d.write1(id[:])
+	return h.d.sum()
 }
