@@ -27,17 +27,17 @@ func typeName(m fs.FileMode) string {
 
 // createSized creates (or truncates) a file and sets its final size, so
 // pieces can be written at their offsets in any order; what is never
-// written stays a hole.
-func (t *target) createSized(p string, size int64) error {
+// written stays a hole. It returns the open file.
+func (t *target) createSized(p string, size int64) (*os.File, error) {
 	f, err := t.create(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = f.Truncate(size)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return nil, err
 	}
-	return err
+	return f, nil
 }
 
 // writeWhole creates p with data (its whole content, of size bytes) and
@@ -47,7 +47,12 @@ func (t *target) writeWhole(p string, data []byte, size int64, n *snapshot.Node,
 	if err != nil {
 		return err
 	}
-	if err := writeSparse(f, data, 0, size); err != nil {
+	end, err := writeSparse(f, data, 0)
+	if err == nil && end < size {
+		// Trailing zeros were left out: the size makes them a hole.
+		err = f.Truncate(size)
+	}
+	if err != nil {
 		f.Close()
 		return err
 	}
@@ -60,22 +65,20 @@ func (t *target) writeWhole(p string, data []byte, size int64, n *snapshot.Node,
 
 const holeBlock = 4096
 
-// writeSparse writes data at off, skipping aligned all-zero blocks (the
-// file is already that long, or size makes it so), so they stay holes.
-func writeSparse(f *os.File, data []byte, off, size int64) error {
-	if size > 0 {
-		if err := f.Truncate(size); err != nil {
-			return err
-		}
-	}
+// writeSparse writes data at off, skipping aligned all-zero blocks, so
+// they stay holes (the file is already that long, or is made so after).
+// It returns the end of the last byte written (off if none).
+func writeSparse(f *os.File, data []byte, off int64) (int64, error) {
+	end := off
 	start := -1 // start of the pending non-zero run
 	for i := 0; i < len(data); i += holeBlock {
-		end := min(i+holeBlock, len(data))
-		if isZero(data[i:end]) {
+		stop := min(i+holeBlock, len(data))
+		if isZero(data[i:stop]) {
 			if start >= 0 {
 				if _, err := f.WriteAt(data[start:i], off+int64(start)); err != nil {
-					return err
+					return end, err
 				}
+				end = off + int64(i)
 				start = -1
 			}
 			continue
@@ -86,10 +89,11 @@ func writeSparse(f *os.File, data []byte, off, size int64) error {
 	}
 	if start >= 0 {
 		if _, err := f.WriteAt(data[start:], off+int64(start)); err != nil {
-			return err
+			return end, err
 		}
+		end = off + int64(len(data))
 	}
-	return nil
+	return end, nil
 }
 
 func isZero(b []byte) bool {
@@ -112,7 +116,7 @@ func (t *target) pwriteFile(p string, data []byte, off int64) error {
 	if err != nil {
 		return err
 	}
-	err = writeSparse(f, data, off, 0)
+	_, err = writeSparse(f, data, off)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -213,13 +213,15 @@ func (t *target) readlink(p string) (string, error) {
 	return out, err
 }
 
-// mkdir creates directory p; an existing directory is fine. Another object
-// in the way, a symlink above all, is never followed: it is replaced
-// (replace) or reported.
-func (t *target) mkdir(p string, replace bool) error {
-	return t.at("mkdir", p, func(dfd int, name string) error {
+// mkdir creates directory p and reports whether it made it; an existing
+// directory is fine. Another object in the way, a symlink above all, is
+// never followed: it is replaced (replace) or reported.
+func (t *target) mkdir(p string, replace bool) (bool, error) {
+	made := false
+	err := t.at("mkdir", p, func(dfd int, name string) error {
 		err := unix.Mkdirat(dfd, name, 0o700)
 		if err != unix.EEXIST {
+			made = err == nil
 			return err
 		}
 		var s unix.Stat_t
@@ -235,8 +237,11 @@ func (t *target) mkdir(p string, replace bool) error {
 		if err := unix.Unlinkat(dfd, name, 0); err != nil {
 			return err
 		}
-		return unix.Mkdirat(dfd, name, 0o700)
+		err = unix.Mkdirat(dfd, name, 0o700)
+		made = err == nil
+		return err
 	})
+	return made, err
 }
 
 // openFile opens p with flags, never through a symlink at its place.

@@ -1,0 +1,343 @@
+package restorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cairn-backup/cairn/index"
+	"github.com/cairn-backup/cairn/pack"
+	"github.com/cairn-backup/cairn/repo"
+	"github.com/cairn-backup/cairn/repo/snapshot"
+)
+
+// Batch bounds: the planner hands a batch on when it holds this many
+// files or blob pieces, so a restore of a million files holds the plan of
+// a few thousand at a time (about 1 KiB each, with their nodes). Large
+// enough that a batch still spreads over every worker.
+const (
+	maxBatchFiles  = 4096
+	maxBatchPieces = 16384
+)
+
+// batch is a bounded part of the restore, in tree order: the files to
+// write, and what must wait for them (hard links to them, the metadata of
+// directories whose walk ended).
+type batch struct {
+	files []*fileState
+	// maybeSkip are files that exist and need a content check (if-changed).
+	maybeSkip []*fileState
+	// blob → where to read it and where it goes
+	blobs  map[pack.ID]*blobWork
+	pieces int
+	links  []hardlink
+	// dirs in the order their walk ended: deepest first.
+	dirs []dirMeta
+}
+
+func newBatch() *batch { return &batch{blobs: map[pack.ID]*blobWork{}} }
+
+type blobWork struct {
+	loc     index.Location
+	targets []blobTarget
+}
+
+type blobTarget struct {
+	file   *fileState
+	offset int64
+}
+
+type fileState struct {
+	path string // absolute target path
+	node *snapshot.Node
+	size int64
+	// lens are the raw lengths of node.Content's blobs.
+	lens      []uint32
+	remaining atomic.Int64
+	failed    atomic.Bool
+	create    sync.Once
+	createErr error
+	// fd is the file, created by the first piece of a file of several,
+	// kept open until the last piece (nil: reopened for each piece).
+	fd *os.File
+	// created says create made the file (read once the writers are done).
+	created bool
+}
+
+func (f *fileState) blobs() int { return len(f.lens) }
+
+// plan walks tree id (at snapPath in the snapshot), creating directories
+// and recording the work for files. fresh says dst was just made by this
+// restore.
+func (rs *restorer) plan(ctx context.Context, sn *snapshot.Snapshot, id pack.ID, snapPath, dst string, fresh bool) error {
+	t, err := rs.lim.Load(ctx, rs.r, id)
+	if errors.Is(err, snapshot.ErrTreeBomb) {
+		return fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err)
+	}
+	if err != nil {
+		rs.report(snapPath, fmt.Errorf("snapshot %s: %w", sn.ID().Short(), err))
+		return nil
+	}
+	for _, n := range t.Nodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if rs.planErr != nil {
+			return rs.planErr
+		}
+		rs.planNode(ctx, sn, n, path.Join(snapPath, n.Name), filepath.Join(dst, n.Name), fresh)
+		if err := rs.maybeFlush(ctx); err != nil {
+			return err
+		}
+	}
+	return rs.planErr
+}
+
+// planNode plans one node. In a directory this restore just created
+// (fresh), nothing can be in the way but what another process put there
+// meanwhile, so under the policies that replace files the lstat of each
+// file is left out; creation never follows what it finds anyway.
+func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snapshot.Node, snapPath, dst string, fresh bool) {
+	ok, descend := rs.selected(snapPath, n.Type == snapshot.TypeDir)
+	if !ok {
+		return
+	}
+	if rs.kept != nil {
+		rs.kept[dst] = true
+	}
+	replace := rs.opts.Overwrite == OverwriteAlways || rs.opts.Overwrite == OverwriteIfChanged
+	switch n.Type {
+	case snapshot.TypeDir:
+		made := false
+		if !rs.opts.DryRun {
+			var err error
+			if made, err = rs.tgt.mkdir(dst, replace); err != nil {
+				rs.report(dst, err)
+				return
+			}
+		}
+		rs.count.dirs.Add(1)
+		if descend {
+			if err := rs.plan(ctx, sn, *n.Subtree, snapPath, dst, made); err != nil && rs.planErr == nil {
+				rs.planErr = err
+			}
+		}
+		rs.cur.dirs = append(rs.cur.dirs, dirMeta{path: dst, node: n})
+	case snapshot.TypeFile:
+		if n.Links > 1 {
+			key := [2]uint64{n.DeviceID, n.Inode}
+			if first, ok := rs.inodes[key]; ok {
+				rs.cur.links = append(rs.cur.links, hardlink{path: dst, to: first, node: n})
+				rs.action("restore", dst)
+				return
+			}
+			rs.inodes[key] = dst
+		}
+		rs.planFile(n, dst, fresh && replace)
+	default:
+		if !(fresh && replace) && rs.keepExisting(dst, n) {
+			return
+		}
+		rs.action("restore", dst)
+		if rs.opts.DryRun {
+			rs.count.others.Add(1)
+			return
+		}
+		if err := rs.createSpecial(n, dst); err != nil {
+			rs.report(dst, err)
+			return
+		}
+		rs.count.others.Add(1)
+	}
+}
+
+// keepExisting applies the overwrite policy to dst (a file or special
+// node) and reports whether the existing object stays. if-changed is
+// decided later for regular files (content check) and here for others.
+func (rs *restorer) keepExisting(dst string, n *snapshot.Node) bool {
+	fi, err := rs.tgt.lstat(dst)
+	if err != nil {
+		return false
+	}
+	return rs.keep(dst, n, fi)
+}
+
+func (rs *restorer) keep(dst string, n *snapshot.Node, fi stat) bool {
+	keep := false
+	switch rs.opts.Overwrite {
+	case OverwriteNever:
+		keep = true
+	case OverwriteIfNewer:
+		keep = !n.ModTime.After(fi.mtime)
+	case OverwriteIfChanged:
+		if n.Type == snapshot.TypeSymlink && fi.mode&os.ModeSymlink != 0 {
+			target, _ := rs.tgt.readlink(dst)
+			keep = target == n.LinkTarget
+		}
+	}
+	if keep {
+		rs.count.skipped.Add(1)
+		rs.action("skip", dst)
+	}
+	return keep
+}
+
+// planFile plans regular file n at dst; noLook leaves out the look at
+// what exists there.
+func (rs *restorer) planFile(n *snapshot.Node, dst string, noLook bool) {
+	f := &fileState{path: dst, node: n, lens: make([]uint32, len(n.Content))}
+	rs.locs = rs.locs[:0]
+	for i, id := range n.Content {
+		loc, ok := rs.locate(id)
+		if !ok {
+			rs.report(dst, fmt.Errorf("data blob %s: %w: not in index", id.Short(), repo.ErrDamaged))
+			return
+		}
+		rs.locs = append(rs.locs, loc)
+		f.lens[i] = loc.RawLength
+		f.size += int64(loc.RawLength)
+	}
+	if !noLook {
+		if fi, err := rs.tgt.lstat(dst); err == nil {
+			if rs.keep(dst, n, fi) {
+				return
+			}
+			if rs.opts.Overwrite == OverwriteIfChanged && fi.mode.IsRegular() && fi.size == f.size {
+				rs.cur.maybeSkip = append(rs.cur.maybeSkip, f)
+				return
+			}
+		}
+	}
+	rs.addFile(rs.cur, f, rs.locs)
+}
+
+// addFile schedules a file to be written in b; locs are its blobs'
+// locations (nil: look them up).
+func (rs *restorer) addFile(b *batch, f *fileState, locs []index.Location) {
+	var off int64
+	for i, id := range f.node.Content {
+		w := b.blobs[id]
+		if w == nil {
+			var loc index.Location
+			if locs != nil {
+				loc = locs[i]
+			} else {
+				loc, _ = rs.locate(id) // found when the file was planned
+			}
+			w = &blobWork{loc: loc}
+			b.blobs[id] = w
+		}
+		w.targets = append(w.targets, blobTarget{file: f, offset: off})
+		off += int64(f.lens[i])
+	}
+	b.pieces += f.blobs()
+	f.remaining.Store(int64(f.blobs()))
+	b.files = append(b.files, f)
+	rs.count.files.Add(1)
+	rs.count.bytes.Add(f.size)
+	rs.action("restore", f.path)
+	if p := rs.opts.Progress; p != nil {
+		p.TotalFiles.Add(1)
+		p.TotalBytes.Add(f.size)
+	}
+}
+
+// maybeFlush hands the current batch on when it is full.
+func (rs *restorer) maybeFlush(ctx context.Context) error {
+	b := rs.cur
+	if len(b.files)+len(b.maybeSkip) < maxBatchFiles && b.pieces < maxBatchPieces {
+		return nil
+	}
+	return rs.flush(ctx)
+}
+
+// flush settles the if-changed files of the current batch and hands it to
+// the writer; it waits while the writer is a batch behind.
+func (rs *restorer) flush(ctx context.Context) error {
+	b := rs.cur
+	rs.cur = newBatch()
+	if err := rs.checkExisting(ctx, b); err != nil {
+		return err
+	}
+	if rs.opts.DryRun {
+		return nil
+	}
+	select {
+	case rs.out <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkExisting hashes files that exist with the right size (--overwrite
+// if-changed) in parallel; those whose content matches are skipped, so an
+// interrupted restore resumes where it stopped.
+func (rs *restorer) checkExisting(ctx context.Context, b *batch) error {
+	if len(b.maybeSkip) == 0 {
+		return nil
+	}
+	same := make([]bool, len(b.maybeSkip))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rs.opts.Workers)
+	for i, f := range b.maybeSkip {
+		g.Go(func() error {
+			ok, err := rs.matches(gctx, f)
+			if err != nil && gctx.Err() != nil {
+				return gctx.Err()
+			}
+			same[i] = ok && err == nil
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, f := range b.maybeSkip {
+		if same[i] {
+			rs.count.skipped.Add(1)
+			rs.action("skip", f.path)
+			continue
+		}
+		rs.addFile(b, f, nil)
+	}
+	b.maybeSkip = nil
+	return nil
+}
+
+// matches reads the file at f.path and compares it, piece by piece, with
+// the blob IDs of the snapshot's version.
+func (rs *restorer) matches(ctx context.Context, f *fileState) (bool, error) {
+	file, err := rs.tgt.openRead(f.path)
+	if err != nil {
+		return false, err
+	}
+	defer file.Close()
+	h := rs.r.Key().NewIDHasher()
+	var buf []byte
+	var off int64
+	for i, id := range f.node.Content {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		n := int(f.lens[i])
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		if _, err := file.ReadAt(buf[:n], off); err != nil {
+			return false, err
+		}
+		if pack.ID(h.Sum(buf[:n])) != id {
+			return false, nil
+		}
+		off += int64(n)
+	}
+	return true, nil
+}
