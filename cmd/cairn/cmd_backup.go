@@ -203,6 +203,9 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 		defer mu.Unlock()
 		g.clearProgress()
 		g.warnf("warning: %s: %v\n", p, err)
+		if g.json {
+			_ = jsonOut(g, backupError{MessageType: "error", Error: jsonMessage{err.Error()}, During: "archival", Item: p})
+		}
 	}
 	req := job.BackupRequest{Options: opts, Kind: o.kind(), Parent: o.parent, Sources: abs, OnUnreadable: g.warnUnreadable,
 		OnPlan: func(plan archiver.Plan) {
@@ -220,6 +223,19 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 		printBackupSummary(g, sn, o.dryRun)
 	}
 	return err
+}
+
+// backupError is one source file or directory that could not be backed
+// up, as a line of `backup --json` (restic's "error" message).
+type backupError struct {
+	MessageType string      `json:"message_type"`
+	Error       jsonMessage `json:"error"`
+	During      string      `json:"during"`
+	Item        string      `json:"item"`
+}
+
+type jsonMessage struct {
+	Message string `json:"message"`
 }
 
 func printBackupSummary(g *globalOptions, sn *snapshot.Snapshot, dryRun bool) {

@@ -143,16 +143,27 @@ func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, e
 	if opts.Stdin != nil && !snapshot.ValidName(opts.StdinFilename) {
 		return nil, fmt.Errorf("backup: invalid --stdin-filename %q: want a plain file name", opts.StdinFilename)
 	}
+	// A source that is missing (an unmounted disk) is reported and left
+	// out; the others are backed up (exit 3, as restic). The snapshot
+	// still records every path asked for, so it stays in the group of
+	// its host and paths for parent choice and retention.
 	targets := make([]string, 0, len(opts.Paths))
+	var missing []sourceError
 	for _, p := range opts.Paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return nil, fmt.Errorf("backup %s: %w", p, err)
 		}
 		if _, err := lstat(abs); err != nil {
-			return nil, fmt.Errorf("backup %s: %w", p, err)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = ErrSourceMissing
+			}
+			missing = append(missing, sourceError{abs, err})
 		}
 		targets = append(targets, abs)
+	}
+	if opts.Stdin == nil && len(missing) == len(targets) {
+		return nil, fmt.Errorf("backup %s: %w", missing[0].path, missing[0].err)
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = 2
@@ -182,13 +193,28 @@ func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, e
 		prefetchSem: make(chan struct{}, 4),
 	}
 	a.savers = make(chan *repo.Saver, opts.Workers+opts.Readers+1)
+	walked := targets
+	if len(missing) > 0 && opts.Stdin == nil {
+		walked = nil
+		for _, t := range targets {
+			if !slices.ContainsFunc(missing, func(m sourceError) bool { return m.path == t }) {
+				walked = append(walked, t)
+			}
+		}
+		for _, m := range missing {
+			a.report(m.path, m.err)
+		}
+	}
 	// The upload session flushes packs, then the index, when the walk
 	// is done; the snapshot is written after it.
 	var before repo.Stats
 	err := r.WithUploader(ctx, func(ctx context.Context) error {
 		before = r.Stats()
-		return a.walk(ctx, opts, &targets)
+		return a.walk(ctx, opts, &walked)
 	})
+	if opts.Stdin != nil {
+		targets = walked
+	}
 	if cause := context.Cause(ctx); cause != nil {
 		return nil, cause
 	}
@@ -251,6 +277,15 @@ func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, e
 		return nil, err
 	}
 	return sn, nil
+}
+
+// ErrSourceMissing is a source path that does not exist.
+var ErrSourceMissing = errors.New("source does not exist")
+
+// sourceError is a source path that can't be looked at.
+type sourceError struct {
+	path string
+	err  error
 }
 
 // backupStdin stores the stream opts.Stdin as the one file of the root.

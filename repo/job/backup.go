@@ -136,18 +136,29 @@ func ProfileBackup(p *profile.Profile, host string) (archiver.Options, []string,
 	return opts, AbsPaths(p.Sources), nil
 }
 
-// CheckSources returns an error naming the first path that can't be
-// backed up because it is missing or can't be looked at.
+// CheckSources returns an error when none of paths can be backed up
+// because each is missing or can't be looked at, naming the first. Some
+// missing ones (an unmounted disk) are the archiver's to report: the
+// others are backed up and the backup is partial.
 func CheckSources(paths []string) error {
+	var first error
 	for _, p := range paths {
-		if _, err := os.Lstat(p); err != nil {
+		_, err := os.Lstat(p)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("backup source %s: does not exist", p)
+				first = fmt.Errorf("backup source %s: does not exist", p)
+			} else {
+				first = fmt.Errorf("backup source %s: %w", p, err)
 			}
-			return fmt.Errorf("backup source %s: %w", p, err)
 		}
 	}
-	return nil
+	if first != nil && len(paths) > 1 {
+		return fmt.Errorf("%w; none of the %d sources exists", first, len(paths))
+	}
+	return first
 }
 
 // AbsPaths returns the absolute forms of paths, as snapshots record them.
