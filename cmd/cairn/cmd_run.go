@@ -57,7 +57,7 @@ of one profile never overlap: the second exits with 11.`,
 // opens the repository once (one key derivation for every step), runs
 // the library's job and renders its report.
 func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string) error {
-	_, p, err := g.loadProfile(name)
+	f, p, err := g.loadProfile(name)
 	if err != nil {
 		return err
 	}
@@ -71,8 +71,12 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 		}
 	}
 	runID := job.NewRunID()
-	dir := profile.StateDir(g.env.Getenv)
-	lock, err := profile.LockRun(dir, name, profile.Holder{RunID: runID, PID: os.Getpid(), Start: time.Now()})
+	dir, err := profile.StateDir(g.env.Getenv)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", name, err)
+	}
+	key := profile.StateKey(f.Path, name)
+	lock, err := profile.LockRun(dir, key, profile.Holder{RunID: runID, PID: os.Getpid(), Start: time.Now()})
 	if err != nil {
 		if errors.Is(err, profile.ErrRunning) {
 			return &exitError{code: exitLocked, err: err, hint: "wait for that run to finish"}
@@ -80,7 +84,10 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 		return err
 	}
 	defer lock.Unlock()
-	st, err := profile.LoadState(dir, name)
+	if err := profile.AdoptLegacyState(dir, name, key); err != nil {
+		return err
+	}
+	st, err := profile.LoadState(dir, key)
 	if err != nil {
 		return err
 	}
@@ -90,6 +97,7 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 		return err
 	}
 	rn := g.newRun(ctx, p, now, profile.Level(o.level), st)
+	rn.StateKey = key
 	rep := rn.Execute(ctx, runID)
 	for _, err := range rn.Record(ctx, dir) {
 		g.warnf("warning: %v\n", err)

@@ -14,7 +14,7 @@ import (
 
 func newScheduleCommand(g *globalOptions) *cobra.Command {
 	var cron, systemd, install bool
-	var unitDir string
+	var unitDir, runAs string
 	cmd := &cobra.Command{
 		Use:   "schedule PROFILE (--cron | --systemd [--install])",
 		Short: "Print a crontab line or systemd units that run a profile nightly",
@@ -22,7 +22,9 @@ func newScheduleCommand(g *globalOptions) *cobra.Command {
 run-at time (default 02:00). --systemd prints a service and a timer unit:
 the timer is Persistent (a run missed while the machine was off happens at
 boot) with a randomized delay of up to 30 minutes; the service runs with
-Nice=10 and IOSchedulingClass=idle. --install writes them to
+Nice=10 and IOSchedulingClass=idle, as --user's user (User=), with
+StateDirectory=cairn (the run's state in /var/lib/cairn) and
+CAIRN_CONFIG naming the configuration file. --install writes them to
 /etc/systemd/system (as root) or the user's unit directory (--unit-dir
 overrides) and prints the command that enables the timer.`,
 		Args: cobra.ExactArgs(1),
@@ -48,12 +50,16 @@ overrides) and prints the command that enables the timer.`,
 				fmt.Fprintln(g.env.Stdout, profile.CronLine(at, command))
 				return nil
 			}
-			service, timer := profile.SystemdUnits(p.Name, command, at)
+			user := os.Getuid() != 0
+			if install && user && unitDir == "" && runAs != "" {
+				return errors.New("schedule: --user is for a system unit; install it as root (or give --unit-dir)")
+			}
+			service, timer := profile.SystemdUnits(p.Name, command, at,
+				profile.Unit{User: runAs, Environment: []string{"CAIRN_CONFIG=" + cfg}})
 			if !install {
 				fmt.Fprintf(g.env.Stdout, "# cairn-%s.service\n%s\n# cairn-%s.timer\n%s", p.Name, service, p.Name, timer)
 				return nil
 			}
-			user := os.Getuid() != 0
 			dir := unitDir
 			if dir == "" {
 				dir = profile.UnitDir(user, g.env.Getenv)
@@ -76,6 +82,7 @@ overrides) and prints the command that enables the timer.`,
 	cmd.Flags().BoolVar(&cron, "cron", false, "print a crontab line")
 	cmd.Flags().BoolVar(&systemd, "systemd", false, "print a systemd service and timer")
 	cmd.Flags().BoolVar(&install, "install", false, "write the systemd units instead of printing them")
+	cmd.Flags().StringVar(&runAs, "user", "", "run the systemd service as `name` (User=; default root)")
 	cmd.Flags().StringVar(&unitDir, "unit-dir", "", "write the units to `dir` (default /etc/systemd/system, or ~/.config/systemd/user)")
 	return cmd
 }

@@ -86,9 +86,13 @@ func joinSemi(s []string) string {
 
 func (g *globalOptions) profileStatus(ctx context.Context, f *profile.File, name string) job.ProfileStatus {
 	p, _ := f.Get(name)
-	st, err := profile.LoadState(profile.StateDir(g.env.Getenv), name)
-	if err != nil {
-		st = nil
+	// State an older cairn kept under the name alone counts until this
+	// configuration file's next run takes it over.
+	var st *profile.State
+	if dir, err := profile.StateDir(g.env.Getenv); err == nil {
+		if st, err = profile.LoadState(dir, profile.StateKey(f.Path, name)); err == nil && st.LastRun == nil {
+			st, _ = profile.LoadState(dir, name)
+		}
 	}
 	// The repository, through the profile's password source.
 	pg := g.other(repoSource{location: p.Repository, passwordFile: p.PasswordFile, passwordCommand: p.PasswordCommand, password: p.Password})

@@ -158,7 +158,7 @@ func TestGoldenProfile(t *testing.T) {
 	at, _ := time.Parse("15:04", p.RunAt)
 	cmd := "/usr/local/bin/cairn --config /etc/cairn/cairn.toml run home --quiet"
 	golden(t, "schedule-cron", []byte(profile.CronLine(at, cmd)+"\n"))
-	service, timer := profile.SystemdUnits("home", cmd, at)
+	service, timer := profile.SystemdUnits("home", cmd, at, profile.Unit{User: "backup", Environment: []string{"CAIRN_CONFIG=/etc/cairn/cairn.toml"}})
 	golden(t, "schedule-systemd", []byte(service+"---\n"+timer))
 
 	now := time.Date(2027, 3, 17, 9, 0, 0, 0, time.UTC)

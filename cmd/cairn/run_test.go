@@ -292,7 +292,7 @@ func TestRunMirrorDown(t *testing.T) {
 		t.Fatal("the after hook did not run")
 	}
 	// Report, metrics and state are the admin's alone.
-	for _, f := range []string{filepath.Join(base, "metrics", "cairn.prom"), filepath.Join(base, "log", "home.jsonl"), filepath.Join(s.state, "home.json")} {
+	for _, f := range []string{filepath.Join(base, "metrics", "cairn.prom"), filepath.Join(base, "log", "home.jsonl"), filepath.Join(s.state, profile.StateKey(s.config, "home")+".json")} {
 		fi, err := os.Stat(f)
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v, mode %v; want 0600", f, err, fi.Mode().Perm())
@@ -350,7 +350,7 @@ func TestRunHookFails(t *testing.T) {
 // run that holds it; a malformed configuration runs nothing.
 func TestRunLockAndBadConfig(t *testing.T) {
 	s := newRunSetup(t, t.TempDir(), "")
-	lk, err := profile.LockRun(s.state, "home", profile.Holder{RunID: "feedfacecafe", PID: os.Getpid(), Start: time.Now()})
+	lk, err := profile.LockRun(s.state, profile.StateKey(s.config, "home"), profile.Holder{RunID: "feedfacecafe", PID: os.Getpid(), Start: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestRunLockAndBadConfig(t *testing.T) {
 	if n := len(listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"})); n != 0 {
 		t.Fatalf("%d snapshots after runs with a bad configuration", n)
 	}
-	if _, err := os.Stat(filepath.Join(s.state, "home.json")); err == nil {
+	if _, err := os.Stat(filepath.Join(s.state, profile.StateKey(s.config, "home")+".json")); err == nil {
 		t.Fatal("a run with a bad configuration left state")
 	}
 	write(t, s.config, string(cfg))

@@ -14,7 +14,11 @@ import (
 func (rn *Run) Record(ctx context.Context, dir string) []error {
 	var errs []error
 	p, rep := rn.Profile, rn.rep
-	if err := profile.SaveState(dir, p.Name, rn.State); err != nil {
+	key := rn.StateKey
+	if key == "" {
+		key = p.Name
+	}
+	if err := profile.SaveState(dir, key, rn.State); err != nil {
 		errs = append(errs, err)
 	}
 	if p.ReportFile != "" {

@@ -53,7 +53,9 @@ type Run struct {
 	// print.
 	Say, Warn, HookOutput func(string)
 	// State is the profile's state on this machine; the run updates it.
-	State *profile.State
+	// StateKey names it (profile.StateKey; the profile's name if empty).
+	State    *profile.State
+	StateKey string
 
 	rep     *profile.Report
 	started time.Time

@@ -2,12 +2,15 @@ package profile
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -114,24 +117,63 @@ type State struct {
 	Checks      []CheckRun `json:"checks,omitempty"`
 }
 
-// StateDir returns where run state lives: $CAIRN_STATE_DIR, else
-// $XDG_STATE_HOME/cairn, else ~/.local/state/cairn.
-func StateDir(getenv func(string) string) string {
+// ErrNoStateDir is returned by StateDir when the environment names no
+// place for run state (cron or a systemd service without User= and
+// StateDirectory= give no HOME).
+var ErrNoStateDir = errors.New("profile: no directory for run state: set CAIRN_STATE_DIR, STATE_DIRECTORY (systemd's StateDirectory=), XDG_STATE_HOME or HOME")
+
+// StateDir returns where run state lives: $CAIRN_STATE_DIR, else the
+// first of systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME/cairn, else
+// ~/.local/state/cairn. Without any of them it fails rather than guess a
+// shared directory such as /tmp, where another user could plant or read
+// the state.
+func StateDir(getenv func(string) string) (string, error) {
 	if d := getenv("CAIRN_STATE_DIR"); d != "" {
-		return d
+		return d, nil
+	}
+	if d, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); d != "" {
+		return d, nil
 	}
 	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "cairn")
+		return filepath.Join(d, "cairn"), nil
 	}
 	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".local", "state", "cairn")
+		return filepath.Join(h, ".local", "state", "cairn"), nil
 	}
-	return filepath.Join(os.TempDir(), "cairn-state")
+	return "", ErrNoStateDir
 }
 
-// LoadState reads a profile's state (empty if there is none yet).
-func LoadState(dir, name string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+// StateKey names the state and run lock of profile name of the
+// configuration file config: the name and a hash of the file's absolute
+// path, so two configuration files with a profile of the same name keep
+// their runs, prunes and check rotations apart.
+func StateKey(config, name string) string {
+	if abs, err := filepath.Abs(config); err == nil {
+		config = abs
+	}
+	sum := sha256.Sum256([]byte(config))
+	return name + "-" + hex.EncodeToString(sum[:8])
+}
+
+// AdoptLegacyState renames the state an older cairn kept under the
+// profile's name alone (name.json) to key, unless key has state already.
+// The first configuration file to run a profile of that name after the
+// upgrade takes it over; any other starts afresh, as it should have.
+func AdoptLegacyState(dir, name, key string) error {
+	legacy, p := filepath.Join(dir, name+".json"), filepath.Join(dir, key+".json")
+	if _, err := os.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.Rename(legacy, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("run state %s: %w", legacy, err)
+	}
+	return nil
+}
+
+// LoadState reads the state kept under key (empty if there is none yet).
+func LoadState(dir, key string) (*State, error) {
+	p := filepath.Join(dir, key+".json")
+	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &State{}, nil
 	}
@@ -140,18 +182,22 @@ func LoadState(dir, name string) (*State, error) {
 	}
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("run state %s: %w", filepath.Join(dir, name+".json"), err)
+		return nil, fmt.Errorf("run state %s: %w", p, err)
 	}
 	return &st, nil
 }
 
-// SaveState writes a profile's state atomically.
-func SaveState(dir, name string, st *State) error {
+// SaveState writes the state kept under key atomically.
+func SaveState(dir, key string, st *State) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, name+".json"), b)
+	p := filepath.Join(dir, key+".json")
+	if err := writeAtomic(p, b); err != nil {
+		return fmt.Errorf("run state %s: %w", p, err)
+	}
+	return nil
 }
 
 // writeAtomic replaces path with b, mode 0600 (os.CreateTemp's).
@@ -194,9 +240,10 @@ type Holder struct {
 // ErrRunning is returned by LockRun when another run holds the lock.
 var ErrRunning = errors.New("another run of this profile is in progress")
 
-// LockRun takes the run lock of profile name (flock, released when the
-// process ends, however it ends).
-func LockRun(dir, name string, h Holder) (*RunLock, error) {
+// LockRun takes the run lock kept under key (see StateKey; flock,
+// released when the process ends, however it ends).
+func LockRun(dir, key string, h Holder) (*RunLock, error) {
+	name := key
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run lock: %w", err)
 	}

@@ -43,9 +43,29 @@ func CronLine(at time.Time, command string) string {
 	return fmt.Sprintf("%d %d * * * %s", at.Minute(), at.Hour(), command)
 }
 
+// Unit is what a service unit adds to the command it runs.
+type Unit struct {
+	// User runs the service as that user ("": root, for a system unit).
+	User string
+	// Environment is the service's NAME=value variables (never a
+	// secret: unit files are world-readable).
+	Environment []string
+}
+
 // SystemdUnits are a oneshot service running command and a persistent
-// nightly timer for it at the time of at.
-func SystemdUnits(name, command string, at time.Time) (service, timer string) {
+// nightly timer for it at the time of at. The service has
+// StateDirectory=cairn: systemd makes /var/lib/cairn (a user unit's
+// ~/.local/state/cairn) and names it in $STATE_DIRECTORY, which `cairn
+// run` keeps its state in, since a service without User= has no HOME.
+func SystemdUnits(name, command string, at time.Time, u Unit) (service, timer string) {
+	var extra strings.Builder
+	if u.User != "" {
+		fmt.Fprintf(&extra, "User=%s\n", u.User)
+	}
+	extra.WriteString("StateDirectory=cairn\n")
+	for _, e := range u.Environment {
+		fmt.Fprintf(&extra, "Environment=%s\n", systemdQuote(e))
+	}
 	service = fmt.Sprintf(`[Unit]
 Description=cairn backup run of profile %[1]s
 Wants=network-online.target
@@ -53,10 +73,10 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=%[2]s
+%[3]sExecStart=%[2]s
 Nice=10
 IOSchedulingClass=idle
-`, name, command)
+`, name, command, extra.String())
 	timer = fmt.Sprintf(`[Unit]
 Description=nightly cairn run of profile %[1]s
 
@@ -77,4 +97,15 @@ func ShellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// systemdQuote quotes an Environment= assignment when it has a space, a
+// quote or a backslash (systemd.syntax(7)); % is doubled, being a
+// specifier.
+func systemdQuote(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	if !strings.ContainsAny(s, " \t\"'\\") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }

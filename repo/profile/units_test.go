@@ -12,7 +12,7 @@ func TestInstallUnits(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "units")
 	at, _ := time.Parse("15:04", "03:30")
-	service, timer := SystemdUnits("home", "/bin/cairn run home", at)
+	service, timer := SystemdUnits("home", "/bin/cairn run home", at, Unit{})
 	written, err := InstallUnits(dir, "home", service, timer)
 	if err != nil || len(written) != 2 {
 		t.Fatalf("%v %v", written, err)
