@@ -421,6 +421,11 @@ func (w *world) restoreCheck(repo string, sn snap, faults string, kill time.Dura
 			w.fail("repaired path %q has no reason", p)
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(p[:i], sn.Paths[0]), "/")
+		if src := sn.Paths[0]; p[:i] == "/" || strings.HasPrefix(src, p[:i]+"/") {
+			// A directory above the source (the path's own parents in
+			// the snapshot) was lost: so was everything in the source.
+			rel = ""
+		}
 		if strings.Contains(p[i:], "directory lost") {
 			lost = append(lost, rel)
 		} else {
