@@ -11,7 +11,6 @@ import (
 	"os/user"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/pack"
@@ -84,14 +83,6 @@ func (l LockInfo) Stale(now time.Time, host string) bool {
 		return true
 	}
 	return l.Unreadable == "" && l.Hostname == host && !processExists(l.PID)
-}
-
-func processExists(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // List returns the locks of the repository. A file in locks/ that is not

@@ -8,13 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/chunker"
@@ -360,7 +360,8 @@ func buildVirtual(targets []string) *vnode {
 			root.target = true
 			continue
 		}
-		for _, part := range strings.Split(strings.Trim(filepath.ToSlash(t), "/"), "/") {
+		sp, _ := snapshot.SlashPath(runtime.GOOS, t)
+		for _, part := range strings.Split(strings.Trim(sp, "/"), "/") {
 			c := v.children[part]
 			if c == nil {
 				c = &vnode{children: map[string]*vnode{}}
@@ -373,6 +374,10 @@ func buildVirtual(targets []string) *vnode {
 	return root
 }
 
+// walkVirtual walks the directories above the backup's targets; dir is
+// the snapshot path of v (with /), which names a directory of this system
+// through snapshot.OSPath (the same path on Unix; /C/Users is C:\Users on
+// Windows).
 func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir string, ptree *snapshot.Tree) {
 	if v.target {
 		// "/" itself is a target: walk the whole filesystem root.
@@ -384,7 +389,17 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 			return
 		}
 		c := v.children[name]
-		p := filepath.Join(dir, name)
+		sp := path.Join(dir, name)
+		p, real := snapshot.OSPath(runtime.GOOS, sp)
+		if !real {
+			// /UNC and /UNC/server on Windows: no directory to stat.
+			node := &snapshot.Node{Name: name, Type: snapshot.TypeDir, Mode: fs.ModeDir | 0o755}
+			child := d.subdir(node, sp, findNode(ptree, name))
+			child.virtual = true
+			a.walkVirtual(ctx, child, c, sp, a.subtree(ctx, findNode(ptree, name)))
+			child.done(ctx)
+			continue
+		}
 		fi, err := lstat(p)
 		if err != nil {
 			a.report(p, err)
@@ -393,8 +408,8 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		pnode := findNode(ptree, name)
 		if c.target {
 			var dev uint64
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				dev = uint64(st.Dev)
+			if st, ok := sysStat(fi); ok {
+				dev = st.dev
 			}
 			a.processEntry(ctx, d, p, name, fi, pnode, dev)
 			continue
@@ -404,7 +419,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		a.xattrs(p, node, pnode)
 		child := d.subdir(node, p, pnode)
 		child.virtual = true
-		a.walkVirtual(ctx, child, c, p, a.subtree(ctx, pnode))
+		a.walkVirtual(ctx, child, c, sp, a.subtree(ctx, pnode))
 		child.done(ctx)
 	}
 }

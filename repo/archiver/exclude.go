@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-
-	"golang.org/x/sys/unix"
 )
 
 // cacheTagSignature starts a valid CACHEDIR.TAG (bford.info/cachedir).
@@ -46,7 +44,7 @@ func validCacheTag(p string) bool {
 // listDir returns the sorted names of directory p to back up, after the
 // marker rules; excludes by pattern are applied by the caller.
 func (o *Options) listDir(p string) ([]string, error) {
-	f, err := openFile(p, os.O_RDONLY|unix.O_DIRECTORY)
+	f, err := openFile(p, os.O_RDONLY|oDirectory)
 	if err != nil {
 		return nil, err
 	}

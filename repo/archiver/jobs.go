@@ -9,8 +9,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"github.com/cairn-backup/cairn/chunker"
 	"github.com/cairn-backup/cairn/pack"
@@ -210,16 +208,6 @@ func (a *archiver) fileReader(ctx context.Context) {
 	}
 }
 
-func openNoFollow(p string) (*os.File, error) {
-	// O_NOATIME keeps the backup from changing atimes; it is refused for
-	// files we don't own, so fall back without it.
-	f, err := openFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME)
-	if errors.Is(err, syscall.EPERM) {
-		f, err = openFile(p, os.O_RDONLY|syscall.O_NOFOLLOW)
-	}
-	return f, err
-}
-
 // readFile reads one file and sends its chunks to the blob workers.
 func (a *archiver) readFile(ctx context.Context, ch *chunker.Chunker, fj *fileJob) error {
 	a.opts.Progress.setCurrent(fj.path)
@@ -241,10 +229,10 @@ func (a *archiver) readFile(ctx context.Context, ch *chunker.Chunker, fj *fileJo
 	if err != nil {
 		return err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	if st, ok := sysStat(fi); ok {
 		n := fj.node
 		if uint64(fi.Size()) != n.Size || !fi.ModTime().Equal(n.ModTime) ||
-			!time.Unix(st.Ctim.Unix()).Equal(n.ChangeTime) || fj.size != n.Size {
+			!st.ctime.Equal(n.ChangeTime) || fj.size != n.Size {
 			return ErrChanged
 		}
 	}

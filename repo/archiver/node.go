@@ -5,8 +5,6 @@ import (
 	"os/user"
 	"strconv"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -77,16 +75,18 @@ func (a *archiver) nodeFromInfo(name string, fi fs.FileInfo) *snapshot.Node {
 	if n.Type == snapshot.TypeFile {
 		n.Size = uint64(fi.Size())
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		n.UID, n.GID = st.Uid, st.Gid
-		n.User, n.Group = a.names.user(st.Uid), a.names.group(st.Gid)
-		n.AccessTime = time.Unix(st.Atim.Unix())
-		n.ChangeTime = time.Unix(st.Ctim.Unix())
-		n.Inode = st.Ino
-		n.DeviceID = uint64(st.Dev)
-		n.Links = uint64(st.Nlink)
+	if st, ok := sysStat(fi); ok {
+		if st.owners {
+			n.UID, n.GID = st.uid, st.gid
+			n.User, n.Group = a.names.user(st.uid), a.names.group(st.gid)
+		}
+		n.AccessTime = st.atime
+		n.ChangeTime = st.ctime
+		n.Inode = st.ino
+		n.DeviceID = st.dev
+		n.Links = st.nlink
 		if n.Type == snapshot.TypeDev || n.Type == snapshot.TypeCharDev {
-			n.Rdev = uint64(st.Rdev)
+			n.Rdev = st.rdev
 		}
 	}
 	return n

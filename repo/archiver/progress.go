@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -102,8 +101,8 @@ func (a *archiver) scan(ctx context.Context, targets []string) {
 			p.TotalFiles.Add(1)
 			p.TotalBytes.Add(fi.Size())
 		case fi.IsDir():
-			st, _ := fi.Sys().(*syscall.Stat_t)
-			if st != nil && dev != 0 && a.opts.OneFileSystem && uint64(st.Dev) != dev {
+			st, ok := sysStat(fi)
+			if ok && dev != 0 && a.opts.OneFileSystem && st.dev != dev {
 				return
 			}
 			names, _ := a.opts.listDir(path)
@@ -117,9 +116,10 @@ func (a *archiver) scan(ctx context.Context, targets []string) {
 	}
 	for _, t := range targets {
 		dev := uint64(0)
-		var st syscall.Stat_t
-		if syscall.Lstat(t, &st) == nil {
-			dev = uint64(st.Dev)
+		if fi, err := lstat(t); err == nil {
+			if st, ok := sysStat(fi); ok {
+				dev = st.dev
+			}
 		}
 		walk(t, dev)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"syscall"
 	"time"
 )
 
@@ -38,8 +37,7 @@ func (r *Retry) Unwrap() Backend { return r.Backend }
 func permanent(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist) || errors.Is(err, errStopList) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrRetained) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) ||
-		errors.Is(err, syscall.EDQUOT)
+		errors.Is(err, fs.ErrPermission) || diskFull(err)
 }
 
 func (r *Retry) do(ctx context.Context, op string, h Handle, fn func() error) error {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -252,7 +251,7 @@ func LockRun(dir, key string, h Holder) (*RunLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLockFile(f); err != nil {
 		b, _ := os.ReadFile(p)
 		f.Close()
 		var other Holder

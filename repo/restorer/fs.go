@@ -1,7 +1,6 @@
 package restorer
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
@@ -112,7 +109,7 @@ func isZero(b []byte) bool {
 }
 
 func (t *target) pwriteFile(p string, data []byte, off int64) error {
-	f, err := t.openFile(p, unix.O_WRONLY, 0)
+	f, err := t.openFile(p, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -121,20 +118,6 @@ func (t *target) pwriteFile(p string, data []byte, off int64) error {
 		err = cerr
 	}
 	return err
-}
-
-func unixMode(m fs.FileMode) uint32 {
-	mode := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		mode |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= unix.S_ISVTX
-	}
-	return mode
 }
 
 // owners maps recorded user and group names to this system's IDs (as
@@ -185,145 +168,4 @@ func (o *owners) ids(n *snapshot.Node) (int, int) {
 		}
 	}
 	return uid, gid
-}
-
-// setFileMetadata applies ownership (as root), xattrs, mode and times
-// through an open file.
-func setFileMetadata(f *os.File, n *snapshot.Node, o *owners) error {
-	fd := int(f.Fd())
-	if o.root {
-		uid, gid := o.ids(n)
-		if err := unix.Fchown(fd, uid, gid); err != nil {
-			return fmt.Errorf("chown: %w", err)
-		}
-	}
-	for _, x := range n.Xattrs {
-		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) {
-			return fmt.Errorf("set xattr %s: %w", x.Name, err)
-		}
-	}
-	if err := unix.Fchmod(fd, unixMode(n.Mode)); err != nil {
-		return fmt.Errorf("chmod: %w", err)
-	}
-	ts := times(n)
-	// utimensat(fd, NULL, …) sets the times of fd itself, in nanoseconds.
-	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return fmt.Errorf("set times: %w", e)
-	}
-	return nil
-}
-
-func ignorableXattrErr(err error) bool {
-	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP)
-}
-
-func times(n *snapshot.Node) []unix.Timespec {
-	atime := n.AccessTime
-	if atime.IsZero() {
-		atime = n.ModTime
-	}
-	return []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
-}
-
-// setMetadata applies ownership (as root), xattrs, mode and times to p,
-// through a descriptor of p itself opened beneath the target without
-// following a symlink: an object swapped for a symlink since it was made
-// is reported, never changed through the link.
-func (t *target) setMetadata(p string, n *snapshot.Node, o *owners) error {
-	switch n.Type {
-	case snapshot.TypeDir, snapshot.TypeFile:
-		flags := unix.O_RDONLY
-		if n.Type == snapshot.TypeDir {
-			flags |= unix.O_DIRECTORY
-		}
-		f, err := t.openFile(p, flags, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := setFileMetadata(f, n, o); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		return nil
-	case snapshot.TypeSymlink:
-		return t.at("set metadata", p, func(dfd int, name string) error {
-			if o.root {
-				uid, gid := o.ids(n)
-				if err := unix.Fchownat(dfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-					return err
-				}
-			}
-			// The directory by its descriptor, the link by name: the
-			// l-call does not follow the link.
-			lp := fmt.Sprintf("/proc/self/fd/%d/%s", dfd, name)
-			for _, x := range n.Xattrs {
-				if err := unix.Lsetxattr(lp, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) && !errors.Is(err, unix.EPERM) {
-					return fmt.Errorf("set xattr %s: %w", x.Name, err)
-				}
-			}
-			return unix.UtimesNanoAt(dfd, name, times(n), unix.AT_SYMLINK_NOFOLLOW)
-		})
-	}
-	// Devices and FIFOs: an O_PATH descriptor (opening one for reading
-	// could block or reach a driver), changed through /proc/self/fd.
-	f, err := t.openFile(p, unix.O_PATH, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fd := int(f.Fd())
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return &fs.PathError{Op: "stat", Path: p, Err: err}
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK || st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&unix.S_IFMT == unix.S_IFREG {
-		return fmt.Errorf("set metadata %s: replaced by a %s meanwhile", p, typeName(fileMode(st.Mode)))
-	}
-	if o.root {
-		uid, gid := o.ids(n)
-		if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
-			return &fs.PathError{Op: "chown", Path: p, Err: err}
-		}
-	}
-	pp := fmt.Sprintf("/proc/self/fd/%d", fd)
-	for _, x := range n.Xattrs {
-		if err := unix.Setxattr(pp, x.Name, x.Value, 0); err != nil && !ignorableXattrErr(err) {
-			return fmt.Errorf("set xattr %s on %s: %w", x.Name, p, err)
-		}
-	}
-	if err := unix.Fchmodat(unix.AT_FDCWD, pp, unixMode(n.Mode), 0); err != nil {
-		return &fs.PathError{Op: "chmod", Path: p, Err: err}
-	}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, pp, times(n), 0); err != nil {
-		return &fs.PathError{Op: "set times", Path: p, Err: err}
-	}
-	return nil
-}
-
-// createSpecial makes a symlink, device, FIFO or socket node, replacing
-// what is in the way (never following it).
-func (rs *restorer) createSpecial(n *snapshot.Node, dst string) error {
-	t := rs.tgt
-	if err := t.removeAll(dst); err != nil {
-		return err
-	}
-	var err error
-	switch n.Type {
-	case snapshot.TypeSymlink:
-		err = t.symlink(n.LinkTarget, dst)
-	case snapshot.TypeFIFO:
-		err = t.mknod(dst, unix.S_IFIFO|uint32(n.Mode.Perm()), 0)
-	case snapshot.TypeDev:
-		err = t.mknod(dst, unix.S_IFBLK|uint32(n.Mode.Perm()), int(n.Rdev))
-	case snapshot.TypeCharDev:
-		err = t.mknod(dst, unix.S_IFCHR|uint32(n.Mode.Perm()), int(n.Rdev))
-	case snapshot.TypeSocket:
-		// A socket belongs to a running program; like restic and tar,
-		// there is nothing to restore.
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return t.setMetadata(dst, n, &rs.owners)
 }

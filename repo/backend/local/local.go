@@ -148,22 +148,6 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd io.ReaderAt, si
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	// Some filesystems don't support syncing a directory.
-	if errors.Is(err, os.ErrInvalid) {
-		return nil
-	}
-	return err
-}
-
 // Load reads a range of h.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if err := ctx.Err(); err != nil {

@@ -1,7 +1,6 @@
 package archiver
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,34 +45,11 @@ func shortPath(p string) (string, func(), error) {
 	return fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, rest), done, nil
 }
 
-// realPath puts p back into the path of an error about its short name.
-func realPath(err error, p string) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path != p {
-		return &fs.PathError{Op: pe.Op, Path: p, Err: pe.Err}
-	}
-	return err
-}
+// oNoatime keeps a read from moving the file's atime.
+const oNoatime = unix.O_NOATIME
 
-func lstat(p string) (fs.FileInfo, error) {
-	sp, done, err := shortPath(p)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	fi, err := os.Lstat(sp)
-	return fi, realPath(err, p)
-}
-
-func readlink(p string) (string, error) {
-	sp, done, err := shortPath(p)
-	if err != nil {
-		return "", err
-	}
-	defer done()
-	t, err := os.Readlink(sp)
-	return t, realPath(err, p)
-}
+// errNoAttr is the error for an extended attribute that isn't there.
+const errNoAttr = unix.ENODATA
 
 // openFile opens p with flags; the file keeps p as its name.
 func openFile(p string, flags int) (*os.File, error) {
