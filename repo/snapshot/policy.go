@@ -82,6 +82,11 @@ type Policy struct {
 	Tags                                         []string
 	// Location is the time zone buckets are cut in (nil: time.Local).
 	Location *time.Location
+	// Now, when set, is the present: a snapshot dated after it (a clock
+	// set wrong, backup --time in the future) counts as made at Now, so
+	// it can't push the snapshots of the present out of keep-last, the
+	// buckets or the within windows.
+	Now time.Time
 }
 
 // Empty reports whether p keeps nothing.
@@ -117,15 +122,29 @@ func weekBucket(t time.Time) int {
 }
 
 // Apply decides for sns (any order) which to keep. Decisions come newest
-// first. Each rule keeps the newest snapshot of each of its most recent
+// first (snapshots from after p.Now as of p.Now, after those really made
+// then). Each rule keeps the newest snapshot of each of its most recent
 // buckets (hour, day, ISO week, month, year), like restic.
 func (p Policy) Apply(sns []*Snapshot) []Decision {
 	loc := p.Location
 	if loc == nil {
 		loc = time.Local
 	}
+	at := func(sn *Snapshot) time.Time {
+		if !p.Now.IsZero() && sn.Time.After(p.Now) {
+			return p.Now
+		}
+		return sn.Time
+	}
 	sorted := slices.Clone(sns)
-	slices.SortStableFunc(sorted, func(a, b *Snapshot) int { return b.Time.Compare(a.Time) })
+	slices.SortStableFunc(sorted, func(a, b *Snapshot) int {
+		if c := at(b).Compare(at(a)); c != 0 {
+			return c
+		}
+		// At the same time, one from the present before one from the
+		// future.
+		return a.Time.Compare(b.Time)
+	})
 	out := make([]Decision, len(sorted))
 	for i, sn := range sorted {
 		out[i].Snapshot = sn
@@ -133,7 +152,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 	if len(sorted) == 0 {
 		return out
 	}
-	newest := sorted[0].Time
+	newest := at(sorted[0])
 	keep := func(i int, reason string) {
 		out[i].Keep = true
 		if !slices.Contains(out[i].Reasons, reason) {
@@ -156,7 +175,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 		if p.Last == -1 || i < p.Last {
 			keep(i, "last snapshot")
 		}
-		if !p.Within.Zero() && !sn.Time.Before(p.Within.before(newest)) {
+		if !p.Within.Zero() && !at(sn).Before(p.Within.before(newest)) {
 			keep(i, "within "+p.Within.String())
 		}
 		for _, t := range p.Tags {
@@ -173,13 +192,13 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 		last := -1
 		for i, sn := range sorted {
 			if !rule.within.Zero() {
-				if sn.Time.Before(rule.within.before(newest)) {
+				if at(sn).Before(rule.within.before(newest)) {
 					break
 				}
 			} else if left == 0 {
 				break
 			}
-			b := rule.bucket(sn.Time.In(loc))
+			b := rule.bucket(at(sn).In(loc))
 			if b == last {
 				continue
 			}
