@@ -62,7 +62,8 @@ type Options struct {
 	// Program is recorded in the snapshot.
 	Program string
 	// SkipIfUnchanged writes no snapshot when the new one would have the
-	// tree and paths of Parent (nothing changed, metadata included): Run
+	// paths of Parent and the same tree at each of them (nothing changed,
+	// metadata included; the directories above them don't count): Run
 	// then returns the snapshot it did not write, without an ID, its
 	// Summary.Skipped set and Parent naming the snapshot that stands for
 	// it (restic's --skip-if-unchanged).
@@ -272,7 +273,7 @@ func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, e
 		pid := opts.Parent.ID()
 		sn.Parent = &pid
 	}
-	if opts.SkipIfUnchanged && opts.Parent != nil && opts.Parent.Tree == sn.Tree && samePaths(opts.Parent.Paths, sn.Paths) {
+	if opts.SkipIfUnchanged && unchanged(ctx, r, opts.Parent, sn.Tree, sn.Paths) {
 		sn.Summary.Skipped = true
 		return sn, nil
 	}

@@ -115,3 +115,34 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyFuture: snapshots dated after the policy's now count as made
+// then, after those really made then, so a clock set wrong once can't push
+// the present out of keep-last, the buckets or the within window.
+func TestPolicyFuture(t *testing.T) {
+	now := time.Date(2026, 3, 15, 1, 0, 0, 0, time.UTC)
+	sns := mk("2026-03-13 01:00", "2026-03-14 01:00", "2026-03-15 01:00", "2026-03-18 05:00", "2027-01-01 00:00")
+	tests := []struct {
+		name string
+		p    snapshot.Policy
+		want string
+	}{
+		{"last 1", snapshot.Policy{Last: 1, Now: now}, "03-15 01:00"},
+		{"last 2", snapshot.Policy{Last: 2, Now: now}, "03-15 01:00,03-18 05:00"},
+		{"daily 3", snapshot.Policy{Daily: 3, Now: now}, "03-13 01:00,03-14 01:00,03-15 01:00"},
+		{"within 2d", snapshot.Policy{Within: snapshot.Duration{Days: 2}, Now: now}, "03-13 01:00,03-14 01:00,03-15 01:00,03-18 05:00,01-01 00:00"},
+		{"within-daily 1d", snapshot.Policy{WithinDaily: snapshot.Duration{Days: 1}, Now: now}, "03-14 01:00,03-15 01:00"},
+		// Without a now the future ones are the newest, as before.
+		{"last 1 without now", snapshot.Policy{Last: 1}, "01-01 00:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := kept(tt.p, sns)
+			want := strings.Split(tt.want, ",")
+			slices.Sort(want)
+			if got != strings.Join(want, ",") {
+				t.Fatalf("kept %s\n want %s", got, strings.Join(want, ","))
+			}
+		})
+	}
+}
