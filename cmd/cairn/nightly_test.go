@@ -203,3 +203,124 @@ func TestRunSkipIfUnchanged(t *testing.T) {
 		t.Fatalf("backup --profile home: %s", out)
 	}
 }
+
+// setKeep replaces the retention policy of the run setup's profile.
+func (s *runSetup) setKeep(t *testing.T, keep string) {
+	t.Helper()
+	b, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "keep = { daily = 7, weekly = 4, monthly = 12 }", "keep = "+keep, 1)
+	write(t, s.config, cfg)
+}
+
+// TestRunFutureSnapshot: a snapshot dated in the future (a clock set
+// wrong, backup --time) doesn't make the retention of a run remove the
+// snapshot that run just made: it counts as made now, after the present
+// ones, and the run's own snapshot is kept whatever the policy says.
+func TestRunFutureSnapshot(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC)
+	repoEnv := func(s *runSetup) []string { return []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"} }
+	backupAt := func(s *runSetup, at time.Time, args ...string) {
+		t.Helper()
+		mustCairn(t, append(s.env, "CAIRN_NOW="+now.Format(time.RFC3339)), append([]string{"--profile", "home", "backup", "-q", "--time", at.Format(time.RFC3339)}, args...)...)
+	}
+	ran := func(s *runSetup) (string, []snapView) {
+		t.Helper()
+		r, rep := s.run(t, now)
+		var sn skipSummary
+		json.Unmarshal(rep.Snapshot, &sn)
+		if r.code != 0 || rep.Status != "success" || rep.Step("forget").Status != "ok" || sn.SnapshotID == "" {
+			t.Fatalf("run: exit %d %+v\n%s", r.code, rep, r.stderr)
+		}
+		return sn.SnapshotID, listSnapshots(t, repoEnv(s))
+	}
+	t.Run("keep-last", func(t *testing.T) {
+		t.Parallel()
+		s := newRunSetup(t, t.TempDir(), "")
+		s.setKeep(t, "{ last = 1 }")
+		backupAt(s, now.Add(76*time.Hour))
+		id, sns := ran(s)
+		if len(sns) != 1 || sns[0].ID != id {
+			t.Fatalf("after the run (snapshot %s): %+v; want only the run's", id[:8], sns)
+		}
+		// forget by hand: the window is measured from now, not from a
+		// snapshot of next year, so the present one stays.
+		backupAt(s, now.AddDate(1, 0, 0))
+		out := mustCairn(t, append(repoEnv(s), "CAIRN_NOW="+now.Add(time.Hour).Format(time.RFC3339)), "forget", "--keep-within", "1d")
+		if sns := listSnapshots(t, repoEnv(s)); len(sns) != 2 || sns[0].ID != id {
+			t.Fatalf("forget --keep-within 1d kept %+v, want %s and the future one\n%s", sns, id[:8], out)
+		}
+	})
+	t.Run("run's own snapshot", func(t *testing.T) {
+		t.Parallel()
+		// A policy that keeps only tagged snapshots would remove the run's
+		// untagged one: the run keeps it all the same.
+		s := newRunSetup(t, t.TempDir(), "")
+		s.setKeep(t, `{ tags = ["keep"] }`)
+		backupAt(s, now.Add(-24*time.Hour), "--tag", "keep")
+		backupAt(s, now.Add(-12*time.Hour))
+		id, sns := ran(s)
+		if len(sns) != 2 || sns[1].ID != id {
+			t.Fatalf("after the run (snapshot %s): %+v; want the tagged one and the run's", id[:8], sns)
+		}
+	})
+}
+
+// TestStatusMonitoring: status --warn-age and --max-age exit as a
+// monitoring plugin (0 ok, 1 warning, 2 critical), saying the exact age;
+// snapshots dated in the future are flagged, not shown as a negative age
+// or taken as the newest.
+func TestStatusMonitoring(t *testing.T) {
+	t.Parallel()
+	s := newRunSetup(t, t.TempDir(), "")
+	t0 := time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) []string { return append(s.env, "CAIRN_NOW="+t0.Add(d).Format(time.RFC3339)) }
+	if r := cairn(t, at(0), "status", "--max-age", "1h"); r.code != 2 || !strings.Contains(r.stderr, "error: status: profile home: no snapshot") {
+		t.Fatalf("no snapshot: exit %d\n%s", r.code, r.stderr)
+	}
+	mustCairn(t, at(0), "--profile", "home", "backup", "-q")
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"critical", []string{"--max-age", "3s"}, 2, "error: status: profile home: newest snapshot is 14s old (max-age 3s)\n"},
+		{"warning", []string{"--warn-age", "3s", "--max-age", "1h"}, 1, "warning: status: profile home: newest snapshot is 14s old (warn-age 3s)\n"},
+		{"warning only", []string{"--warn-age", "10s"}, 1, "warning: status: profile home: newest snapshot is 14s old (warn-age 10s)\n"},
+		{"ok", []string{"--warn-age", "1m", "--max-age", "1h"}, 0, ""},
+		{"no limits", nil, 0, ""},
+	}
+	for _, c := range cases {
+		r := cairn(t, at(14*time.Second), append([]string{"status"}, c.args...)...)
+		if r.code != c.code || r.stderr != c.stderr || !strings.Contains(r.stdout, "(14s old), 1 snapshots") {
+			t.Fatalf("%s: exit %d, stderr %q, want %d %q\n%s", c.name, r.code, r.stderr, c.code, c.stderr, r.stdout)
+		}
+	}
+	// Two snapshots from a clock set wrong.
+	for _, d := range []time.Duration{time.Hour, 76 * time.Hour} {
+		mustCairn(t, at(0), "--profile", "home", "backup", "-q", "--time", t0.Add(14*time.Second+d).Format(time.RFC3339))
+	}
+	r := cairn(t, at(14*time.Second), "status", "--warn-age", "1m", "--max-age", "1h")
+	if r.code != 1 || !strings.Contains(r.stdout, "(14s old), 3 snapshots") ||
+		!strings.Contains(r.stdout, "future snapshots:  2 snapshots dated in the future, newest 3d 4h ahead") ||
+		r.stderr != "warning: status: profile home: 2 snapshots dated in the future, newest 3d 4h ahead\n" {
+		t.Fatalf("future snapshots: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var st []struct {
+		Newest time.Time `json:"newest_snapshot"`
+		Age    float64   `json:"newest_snapshot_age_seconds"`
+		Future struct {
+			Snapshots    int     `json:"snapshots"`
+			AheadSeconds float64 `json:"ahead_seconds"`
+		} `json:"future"`
+	}
+	out := mustCairn(t, at(14*time.Second), "status", "--json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 || !st[0].Newest.Equal(t0) || st[0].Age != 14 ||
+		st[0].Future.Snapshots != 2 || st[0].Future.AheadSeconds != (76*time.Hour).Seconds() {
+		t.Fatalf("status --json: %v %s", err, out)
+	}
+}

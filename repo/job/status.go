@@ -239,7 +239,11 @@ func (ps ProfileStatus) Health(warn, crit time.Duration) (int, string) {
 // String says how many snapshots are dated in the future and how far
 // ahead the newest is.
 func (f *FutureSnapshots) String() string {
-	return fmt.Sprintf("%d snapshots dated in the future, newest %s ahead", f.Snapshots, FormatAge(time.Duration(f.AheadSeconds*float64(time.Second))))
+	what := fmt.Sprintf("%d snapshots", f.Snapshots)
+	if f.Snapshots == 1 {
+		what = "1 snapshot"
+	}
+	return fmt.Sprintf("%s dated in the future, newest %s ahead", what, FormatAge(time.Duration(f.AheadSeconds*float64(time.Second))))
 }
 
 // ageUnits are the units ages are written in.

@@ -79,7 +79,7 @@ func TestHealth(t *testing.T) {
 		{"unreadable", job.ProfileStatus{Error: "repository does not exist"}, 0, time.Hour, job.HealthCritical, "repository can't be read: repository does not exist"},
 		{"future", status(time.Hour, 2), 2 * time.Hour, 26 * time.Hour, job.HealthWarning, "2 snapshots dated in the future, newest 3d 4h ahead"},
 		{"only future", job.ProfileStatus{Future: &job.FutureSnapshots{Snapshots: 1, AheadSeconds: 14}}, 0, time.Hour, job.HealthCritical,
-			"no snapshot dated before now; 1 snapshots dated in the future, newest 14s ahead"},
+			"no snapshot dated before now; 1 snapshot dated in the future, newest 14s ahead"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
