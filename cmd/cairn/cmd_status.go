@@ -33,7 +33,8 @@ With --warn-age and/or --max-age the exit code is a monitoring plugin's
      or the repository can't be read
 and stderr says why, with the age (e.g. "newest snapshot is 1d 3h old").
 A snapshot dated in the future doesn't count as the newest: it would hide
-that backups stopped.`,
+that backups stopped. With skip-if-unchanged, a last run that found
+nothing changed since a snapshot counts as a backup made then.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -134,6 +135,9 @@ func writeStatus(w io.Writer, ps job.ProfileStatus, now time.Time) {
 		fmt.Fprintf(w, "  newest snapshot:   none dated before now, %d snapshots\n", ps.Snapshots)
 	} else if ps.Error == "" {
 		fmt.Fprintf(w, "  newest snapshot:   none\n")
+	}
+	if u := ps.Unchanged; u != nil {
+		fmt.Fprintf(w, "  unchanged:         the last run, %s (%s ago), found nothing changed since snapshot %s\n", ts(u.Run), job.FormatAge(now.Sub(u.Run)), u.Since)
 	}
 	if f := ps.Future; f != nil {
 		fmt.Fprintf(w, "  future snapshots:  %s (%s)\n", f, ts(f.Newest))

@@ -188,6 +188,21 @@ func TestRunSkipIfUnchanged(t *testing.T) {
 	if len(sns) != 1 || sns[0].ID != first.SnapshotID {
 		t.Fatalf("snapshots after an unchanged night: %+v", sns)
 	}
+	// status counts the run that found nothing changed as a backup made
+	// then: the snapshot is a day old, the sources were backed up 14s ago.
+	statusAt := func(at time.Time, args ...string) result {
+		env := []string{"CAIRN_CONFIG=" + s.config, "STATE_DIRECTORY=" + state, "TZ=UTC", "HOME=" + s.base, "CAIRN_NOW=" + at.Format(time.RFC3339)}
+		return cairn(t, env, append([]string{"status"}, args...)...)
+	}
+	unchangedRun := day.AddDate(0, 0, 1)
+	if r := statusAt(unchangedRun.Add(14*time.Second), "--max-age", "1h"); r.code != 0 ||
+		!strings.Contains(r.stdout, "(1d old), 1 snapshots") || !strings.Contains(r.stdout, "(14s ago), found nothing changed since snapshot "+first.SnapshotID[:8]) {
+		t.Fatalf("status after an unchanged night: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	want := fmt.Sprintf("error: status: profile home: last backup (nothing changed since snapshot %s) is 2h old (max-age 1h)\n", first.SnapshotID[:8])
+	if r := statusAt(unchangedRun.Add(2*time.Hour), "--max-age", "1h"); r.code != 2 || r.stderr != want {
+		t.Fatalf("status 2h after an unchanged night: exit %d %q, want %q", r.code, r.stderr, want)
+	}
 	write(t, filepath.Join(s.src, "a.txt"), "changed\n")
 	r, rep = cron(day.AddDate(0, 0, 2))
 	sum = skipSummary{}

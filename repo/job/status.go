@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -28,7 +29,18 @@ type ProfileStatus struct {
 	// Future counts the snapshots dated after now (a clock set wrong);
 	// Newest and AgeSeconds are of the others.
 	Future *FutureSnapshots `json:"future,omitempty"`
-	Error  string           `json:"error,omitempty"`
+	// Unchanged is set when the last run found nothing changed since a
+	// snapshot still there (skip-if-unchanged): the sources were backed
+	// up as of that run, however old the snapshot.
+	Unchanged *Unchanged `json:"unchanged,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// Unchanged is a run that wrote no snapshot because nothing changed.
+type Unchanged struct {
+	Since      string    `json:"since_snapshot"`
+	Run        time.Time `json:"run"`
+	AgeSeconds float64   `json:"age_seconds"`
 }
 
 // FutureSnapshots are the snapshots of a profile dated after now.
@@ -143,6 +155,7 @@ func Status(ctx context.Context, req StatusRequest) ProfileStatus {
 	if ps.Newest != nil {
 		age := req.Now.Sub(*ps.Newest).Seconds()
 		ps.AgeSeconds = &age
+		ps.Unchanged = lastUnchanged(req.State, mine, *ps.Newest, req.Now)
 	}
 	for _, m := range p.Mirrors {
 		ms := MirrorStatus{Mirror: m}
@@ -154,6 +167,30 @@ func Status(ctx context.Context, req StatusRequest) ProfileStatus {
 		ps.Mirrors = append(ps.Mirrors, ms)
 	}
 	return ps
+}
+
+// lastUnchanged returns the last run of st when its backup found nothing
+// changed since one of sns, after newest and not in the future.
+func lastUnchanged(st *profile.State, sns []*snapshot.Snapshot, newest, now time.Time) *Unchanged {
+	if st == nil || st.LastRun == nil {
+		return nil
+	}
+	run := st.LastRun
+	b := run.Step("backup")
+	var sum struct {
+		Skipped bool   `json:"skipped"`
+		Parent  string `json:"parent"`
+	}
+	if b == nil || b.Status != profile.StepOK || json.Unmarshal(run.Snapshot, &sum) != nil || !sum.Skipped ||
+		!run.Start.After(newest) || run.Start.After(now) {
+		return nil
+	}
+	for _, sn := range sns {
+		if sn.ID().String() == sum.Parent {
+			return &Unchanged{Since: sn.ID().Short(), Run: run.Start, AgeSeconds: now.Sub(run.Start).Seconds()}
+		}
+	}
+	return nil
 }
 
 // Verified returns the share of the check window read by the checks in
@@ -200,7 +237,8 @@ const (
 
 // Health says how ps stands against the age limits warn and crit (0: no
 // limit; with neither it is always HealthOK): critical when the newest
-// snapshot is older than crit, or there is none (the repository can't
+// snapshot (or the last run that found nothing changed since it) is
+// older than crit, or there is none (the repository can't
 // be read); a warning when it is older than warn, or when snapshots are
 // dated in the future. The message says the age and the limit passed.
 func (ps ProfileStatus) Health(warn, crit time.Duration) (int, string) {
@@ -220,13 +258,18 @@ func (ps ProfileStatus) Health(warn, crit time.Duration) (int, string) {
 		}
 	} else {
 		age := time.Duration(*ps.AgeSeconds * float64(time.Second))
+		what := "newest snapshot is %s old"
+		if u := ps.Unchanged; u != nil {
+			age = time.Duration(u.AgeSeconds * float64(time.Second))
+			what = "last backup (nothing changed since snapshot " + u.Since + ") is %s old"
+		}
 		switch {
 		case crit > 0 && age > crit:
 			level = HealthCritical
-			msgs = append(msgs, fmt.Sprintf("newest snapshot is %s old (max-age %s)", FormatAgeBeyond(age, crit), FormatAge(crit)))
+			msgs = append(msgs, fmt.Sprintf(what+" (max-age %s)", FormatAgeBeyond(age, crit), FormatAge(crit)))
 		case warn > 0 && age > warn:
 			level = HealthWarning
-			msgs = append(msgs, fmt.Sprintf("newest snapshot is %s old (warn-age %s)", FormatAgeBeyond(age, warn), FormatAge(warn)))
+			msgs = append(msgs, fmt.Sprintf(what+" (warn-age %s)", FormatAgeBeyond(age, warn), FormatAge(warn)))
 		}
 	}
 	if f := ps.Future; f != nil {

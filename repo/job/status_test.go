@@ -78,6 +78,11 @@ func TestHealth(t *testing.T) {
 		{"no snapshot", job.ProfileStatus{}, time.Hour, 0, job.HealthCritical, "no snapshot"},
 		{"unreadable", job.ProfileStatus{Error: "repository does not exist"}, 0, time.Hour, job.HealthCritical, "repository can't be read: repository does not exist"},
 		{"future", status(time.Hour, 2), 2 * time.Hour, 26 * time.Hour, job.HealthWarning, "2 snapshots dated in the future, newest 3d 4h ahead"},
+		{"unchanged since", func() job.ProfileStatus {
+			ps := status(50*time.Hour, 0)
+			ps.Unchanged = &job.Unchanged{Since: "1a2b3c4d", Run: now.Add(-14 * time.Second), AgeSeconds: 14}
+			return ps
+		}(), time.Second, 26 * time.Hour, job.HealthWarning, "last backup (nothing changed since snapshot 1a2b3c4d) is 14s old (warn-age 1s)"},
 		{"only future", job.ProfileStatus{Future: &job.FutureSnapshots{Snapshots: 1, AheadSeconds: 14}}, 0, time.Hour, job.HealthCritical,
 			"no snapshot dated before now; 1 snapshot dated in the future, newest 14s ahead"},
 	}
