@@ -232,8 +232,9 @@ func (s *runSetup) setKeep(t *testing.T, keep string) {
 
 // TestRunFutureSnapshot: a snapshot dated in the future (a clock set
 // wrong, backup --time) doesn't make the retention of a run remove the
-// snapshot that run just made: it counts as made now, after the present
-// ones, and the run's own snapshot is kept whatever the policy says.
+// snapshot that run just made: the run's own snapshot is kept whatever
+// the policy says, and the within windows end now, however far ahead the
+// newest snapshot is dated.
 func TestRunFutureSnapshot(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC)
@@ -257,16 +258,18 @@ func TestRunFutureSnapshot(t *testing.T) {
 		s := newRunSetup(t, t.TempDir(), "")
 		s.setKeep(t, "{ last = 1 }")
 		backupAt(s, now.Add(76*time.Hour))
+		// keep-last 1 keeps the newest by its date, the future one, and
+		// the run keeps its own.
 		id, sns := ran(s)
-		if len(sns) != 1 || sns[0].ID != id {
-			t.Fatalf("after the run (snapshot %s): %+v; want only the run's", id[:8], sns)
+		if len(sns) != 2 || sns[0].ID != id {
+			t.Fatalf("after the run (snapshot %s): %+v; want the run's and the future one", id[:8], sns)
 		}
-		// forget by hand: the window is measured from now, not from a
-		// snapshot of next year, so the present one stays.
+		// forget by hand: the window ends now, not at a snapshot of next
+		// year, so the present one stays.
 		backupAt(s, now.AddDate(1, 0, 0))
 		out := mustCairn(t, append(repoEnv(s), "CAIRN_NOW="+now.Add(time.Hour).Format(time.RFC3339)), "forget", "--keep-within", "1d")
-		if sns := listSnapshots(t, repoEnv(s)); len(sns) != 2 || sns[0].ID != id {
-			t.Fatalf("forget --keep-within 1d kept %+v, want %s and the future one\n%s", sns, id[:8], out)
+		if sns := listSnapshots(t, repoEnv(s)); len(sns) != 3 || sns[0].ID != id {
+			t.Fatalf("forget --keep-within 1d kept %+v, want %s and the future ones\n%s", sns, id[:8], out)
 		}
 	})
 	t.Run("run's own snapshot", func(t *testing.T) {

@@ -379,9 +379,9 @@ func (rn *Run) forget(ctx context.Context) outcome {
 	if err != nil {
 		return failed(ctx, err)
 	}
-	// Snapshots dated after the run's time count as made at it, and the
-	// run's own snapshot is never removed: a clock set wrong once can't
-	// make retention drop the backup this run reports as a success.
+	// The within windows end at the run's time at the latest, and the
+	// run's own snapshot is never removed: a snapshot dated in the future
+	// can't make retention drop the backup this run reports as a success.
 	pol.Now = rn.Now
 	reason := "made by this run"
 	if rn.unchanged != nil {

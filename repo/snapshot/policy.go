@@ -82,10 +82,13 @@ type Policy struct {
 	Tags                                         []string
 	// Location is the time zone buckets are cut in (nil: time.Local).
 	Location *time.Location
-	// Now, when set, is the present: a snapshot dated after it (a clock
-	// set wrong, backup --time in the future) counts as made at Now, so
-	// it can't push the snapshots of the present out of keep-last, the
-	// buckets or the within windows.
+	// Now, when set, is the present for the age-based rules (the within
+	// windows): a snapshot dated after it (a clock set wrong, backup
+	// --time in the future) is as old as one made at Now, and the windows
+	// end at Now at the latest, so such a snapshot can't push the present
+	// out of them. The count rules (last, hourly … yearly) order by the
+	// snapshots' own times, as restic does: treating every snapshot of a
+	// clock that went back as made now would merge them into one bucket.
 	Now time.Time
 }
 
@@ -122,14 +125,14 @@ func weekBucket(t time.Time) int {
 }
 
 // Apply decides for sns (any order) which to keep. Decisions come newest
-// first (snapshots from after p.Now as of p.Now, after those really made
-// then). Each rule keeps the newest snapshot of each of its most recent
+// first. Each rule keeps the newest snapshot of each of its most recent
 // buckets (hour, day, ISO week, month, year), like restic.
 func (p Policy) Apply(sns []*Snapshot) []Decision {
 	loc := p.Location
 	if loc == nil {
 		loc = time.Local
 	}
+	// at is a snapshot's time for the within windows.
 	at := func(sn *Snapshot) time.Time {
 		if !p.Now.IsZero() && sn.Time.After(p.Now) {
 			return p.Now
@@ -137,14 +140,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 		return sn.Time
 	}
 	sorted := slices.Clone(sns)
-	slices.SortStableFunc(sorted, func(a, b *Snapshot) int {
-		if c := at(b).Compare(at(a)); c != 0 {
-			return c
-		}
-		// At the same time, one from the present before one from the
-		// future.
-		return a.Time.Compare(b.Time)
-	})
+	slices.SortStableFunc(sorted, func(a, b *Snapshot) int { return b.Time.Compare(a.Time) })
 	out := make([]Decision, len(sorted))
 	for i, sn := range sorted {
 		out[i].Snapshot = sn
@@ -198,7 +194,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 			} else if left == 0 {
 				break
 			}
-			b := rule.bucket(at(sn).In(loc))
+			b := rule.bucket(sn.Time.In(loc))
 			if b == last {
 				continue
 			}
