@@ -213,8 +213,20 @@ func TestRunSkipIfUnchanged(t *testing.T) {
 	if n := len(listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"})); n != 2 {
 		t.Fatalf("%d snapshots after a changed night, want 2", n)
 	}
+	// A new mtime alone is a change too.
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(s.src, "a.txt"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	prev := sum.SnapshotID
+	r, rep = cron(day.AddDate(0, 0, 3))
+	sum = skipSummary{}
+	json.Unmarshal(rep.Snapshot, &sum)
+	if r.code != 0 || sum.Skipped || sum.SnapshotID == "" || sum.Parent != prev {
+		t.Fatalf("run after an mtime change: exit %d %s\n%s", r.code, rep.Snapshot, r.stderr)
+	}
 	// --profile gives `backup` the key too.
-	if out := mustCairn(t, s.env, "--profile", "home", "backup"); !strings.Contains(out, "no changes since snapshot "+sum.SnapshotID[:8]) {
+	if out := mustCairn(t, s.env, "--profile", "home", "backup"); !strings.Contains(out, "no changes since snapshot "+sum.SnapshotID[:8]+", no snapshot written") {
 		t.Fatalf("backup --profile home: %s", out)
 	}
 }
