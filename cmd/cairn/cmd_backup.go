@@ -37,6 +37,7 @@ type backupOptions struct {
 	excludeLargerThan string
 	dryRun            bool
 	time              string
+	skipIfUnchanged   bool
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -58,6 +59,11 @@ A file whose type, size, mtime, ctime and inode equal those in the base is
 not read again (--ignore-ctime, --ignore-inode relax this; --rescan reads
 everything without starting a generation).
 
+With --skip-if-unchanged (or skip-if-unchanged = true in a profile) no
+snapshot is written when the new one would equal its parent: the same tree
+(contents and metadata such as mtime and mode) and the same paths; the
+output names the parent and the exit code is 0.
+
 Exit code 3 means the snapshot was written but some files could not be read
 (each is reported on stderr).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,6 +76,7 @@ Exit code 3 means the snapshot was written but some files could not be read
 				o.excludeFiles = append(append([]string{}, p.ExcludeFile...), o.excludeFiles...)
 				o.excludeIfPresent = append(append([]string{}, p.ExcludeIfPresent...), o.excludeIfPresent...)
 				o.excludeCaches = o.excludeCaches || p.ExcludeCaches
+				o.skipIfUnchanged = o.skipIfUnchanged || p.SkipIfUnchanged
 				o.tags = append(append([]string{}, p.Tags...), o.tags...)
 				if o.excludeLargerThan == "" {
 					o.excludeLargerThan = p.ExcludeLargerThan
@@ -102,6 +109,7 @@ Exit code 3 means the snapshot was written but some files could not be read
 	f.StringVar(&o.excludeLargerThan, "exclude-larger-than", "", "exclude files larger than `size` (e.g. 500M, 2G)")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "report what would be stored, store nothing")
 	f.StringVar(&o.time, "time", "", "record `time` (\"2006-01-02 15:04:05\" or RFC 3339) instead of now")
+	f.BoolVar(&o.skipIfUnchanged, "skip-if-unchanged", false, "write no snapshot when nothing changed since the parent snapshot")
 	return cmd
 }
 
@@ -169,6 +177,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		Paths: paths, Excludes: excl, OneFileSystem: o.oneFileSystem, Tags: o.tags, Hostname: o.host,
 		IgnoreCtime: o.ignoreCtime, IgnoreInode: o.ignoreInode, Rescan: o.rescan,
 		ExcludeCaches: o.excludeCaches, ExcludeIfPresent: o.excludeIfPresent, Program: "cairn " + version,
+		SkipIfUnchanged: o.skipIfUnchanged,
 	}
 	if o.excludeLargerThan != "" {
 		if opts.ExcludeLargerThan, err = job.ParseSize(o.excludeLargerThan); err != nil {
@@ -249,7 +258,14 @@ func printBackupSummary(g *globalOptions, sn *snapshot.Snapshot, dryRun bool) {
 	g.printf("Read:        %s\n", formatBytes(s.BytesRead))
 	g.printf("Added:       %s (%s stored)\n", formatBytes(s.BytesAdded), formatBytes(s.BytesStored))
 	g.printf("Processed:   %d files, %s in %s\n", s.TotalFiles, formatBytes(s.TotalBytes), formatDuration(s.Duration))
-	if dryRun {
+	switch {
+	case s.Skipped && dryRun:
+		g.printf("dry run: no changes since snapshot %s, no snapshot would be written\n", sn.Parent.Short())
+		return
+	case s.Skipped:
+		g.printf("no changes since snapshot %s, no snapshot written\n", sn.Parent.Short())
+		return
+	case dryRun:
 		g.printf("dry run: nothing was stored (%s backup, generation %s)\n", sn.Kind, sn.Generation.Short())
 		return
 	}

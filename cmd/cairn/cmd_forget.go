@@ -39,7 +39,10 @@ func newForgetCommand(g *globalOptions) *cobra.Command {
 The policy is applied to each group of snapshots (--group-by, default
 host,paths) on its own; the output says which snapshots are kept and why.
 A policy that would remove every snapshot of a group is refused unless a
---keep-* flag says so explicitly with 0 (e.g. --keep-last 0).
+--keep-* flag says so explicitly with 0 (e.g. --keep-last 0). For the
+--keep-within* windows a snapshot dated in the future (a clock set wrong,
+backup --time) is as old as one made now and the windows end now at the
+latest, so it can't push the present out of them.
 Data is freed by prune (or --prune here).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runForget(cmd, g, &o, args)
@@ -115,6 +118,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 	if err != nil {
 		return err
 	}
+	pol.Now = g.env.Now()
 	if pol.Empty() && len(args) == 0 && !explicitZero {
 		return &exitError{code: exitFatal, err: errors.New("forget: no policy and no snapshots given; nothing would be kept"),
 			hint: "give --keep-daily 7 etc., or snapshot IDs to remove"}

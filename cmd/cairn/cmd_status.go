@@ -14,16 +14,27 @@ import (
 )
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
-	var maxAge time.Duration
+	var warnAge, maxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "status [PROFILE]",
 		Short: "Show each profile's last run, newest backups, mirror lag and verified share",
 		Long: `For each profile of the configuration file (or the one given): the last run
 and its result, the last snapshot of each level, the age of the newest
-snapshot, how many snapshots each mirror lacks, and the share of the
-repository read by the rotating check in its window. With --max-age the
-command exits 1 when a profile's newest snapshot is older (for Nagios or
-Icinga checks); the repository must then be readable.`,
+snapshot, snapshots dated in the future (a clock set wrong), how many
+snapshots each mirror lacks, and the share of the repository read by the
+rotating check in its window.
+
+With --warn-age and/or --max-age the exit code is a monitoring plugin's
+(Nagios, Icinga), the worst over the profiles:
+  0  ok
+  1  warning: the newest snapshot is older than --warn-age, or snapshots
+     are dated in the future
+  2  critical: the newest snapshot is older than --max-age, there is none,
+     or the repository can't be read
+and stderr says why, with the age (e.g. "newest snapshot is 1d 3h old").
+A snapshot dated in the future doesn't count as the newest: it would hide
+that backups stopped. With skip-if-unchanged, a last run that found
+nothing changed since a snapshot counts as a backup made then.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -39,19 +50,14 @@ Icinga checks); the repository must then be readable.`,
 				names = args
 			}
 			var out []job.ProfileStatus
-			var stale []string
+			var msgs []string
+			health := job.HealthOK
 			for _, n := range names {
 				ps := g.profileStatus(ctx, f, n)
 				out = append(out, ps)
-				if maxAge > 0 && (ps.AgeSeconds == nil || time.Duration(*ps.AgeSeconds*float64(time.Second)) > maxAge) {
-					age := "no snapshot"
-					if ps.AgeSeconds != nil {
-						age = "newest snapshot is " + time.Duration(*ps.AgeSeconds*float64(time.Second)).Round(time.Minute).String() + " old"
-					}
-					if ps.Error != "" {
-						age = "repository can't be read: " + ps.Error
-					}
-					stale = append(stale, fmt.Sprintf("profile %s: %s (limit %s)", n, age, maxAge))
+				if level, msg := ps.Health(warnAge, maxAge); level != job.HealthOK {
+					health = max(health, level)
+					msgs = append(msgs, fmt.Sprintf("profile %s: %s", n, msg))
 				}
 			}
 			if g.json {
@@ -63,13 +69,14 @@ Icinga checks); the repository must then be readable.`,
 					writeStatus(g.env.Stdout, ps, g.env.Now())
 				}
 			}
-			if len(stale) > 0 {
-				return &exitError{code: exitFatal, err: fmt.Errorf("status: %s", joinSemi(stale))}
+			if health != job.HealthOK {
+				return &exitError{code: health, err: fmt.Errorf("status: %s", joinSemi(msgs)), warning: health == job.HealthWarning}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "exit 1 when the newest snapshot of a profile is older than `duration` (e.g. 26h)")
+	cmd.Flags().DurationVar(&warnAge, "warn-age", 0, "exit 1 (warning) when the newest snapshot of a profile is older than `duration` (e.g. 25h)")
+	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "exit 2 (critical) when the newest snapshot of a profile is older than `duration` (e.g. 49h), or there is none")
 	return cmd
 }
 
@@ -123,9 +130,17 @@ func writeStatus(w io.Writer, ps job.ProfileStatus, now time.Time) {
 		fmt.Fprintf(w, "  repository:        can't be read: %s\n", ps.Error)
 	}
 	if ps.Newest != nil {
-		fmt.Fprintf(w, "  newest snapshot:   %s (%s old), %d snapshots\n", ts(*ps.Newest), now.Sub(*ps.Newest).Round(time.Minute), ps.Snapshots)
+		fmt.Fprintf(w, "  newest snapshot:   %s (%s old), %d snapshots\n", ts(*ps.Newest), job.FormatAge(now.Sub(*ps.Newest)), ps.Snapshots)
+	} else if ps.Error == "" && ps.Future != nil {
+		fmt.Fprintf(w, "  newest snapshot:   none dated before now, %d snapshots\n", ps.Snapshots)
 	} else if ps.Error == "" {
 		fmt.Fprintf(w, "  newest snapshot:   none\n")
+	}
+	if u := ps.Unchanged; u != nil {
+		fmt.Fprintf(w, "  unchanged:         the last run, %s (%s ago), found nothing changed since snapshot %s\n", ts(u.Run), job.FormatAge(now.Sub(u.Run)), u.Since)
+	}
+	if f := ps.Future; f != nil {
+		fmt.Fprintf(w, "  future snapshots:  %s (%s)\n", f, ts(f.Newest))
 	}
 	for _, k := range []string{"full", "differential", "incremental"} {
 		if l := ps.Levels[k]; l != nil {

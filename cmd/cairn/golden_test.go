@@ -176,7 +176,8 @@ func TestGoldenProfile(t *testing.T) {
 			"incremental":  {ID: "33333333", Time: newest},
 		},
 		Mirrors:  []job.MirrorStatus{{Mirror: "sftp:backup@offsite:/srv/cairn/home", Missing: 2}, {Mirror: "/mnt/usb", Error: "repository does not exist"}},
-		Verified: &job.VerifiedShare{Parts: 6, Of: 7, Window: 7}}
+		Verified: &job.VerifiedShare{Parts: 6, Of: 7, Window: 7},
+		Future:   &job.FutureSnapshots{Snapshots: 2, Newest: now.Add(76 * time.Hour), AheadSeconds: (76 * time.Hour).Seconds()}}
 	buf.Reset()
 	writeStatus(&buf, ps, now)
 	golden(t, "status", buf.Bytes())

@@ -100,6 +100,9 @@ type exitError struct {
 	code int
 	err  error
 	hint string
+	// warning reports a state, not a failure (status --warn-age): the
+	// line starts with "warning:".
+	warning bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -126,7 +129,8 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	code, hint := exitCode(ctx, err)
-	if !errors.Is(err, errPartial) {
+	var ee *exitError
+	if !errors.Is(err, errPartial) && !(errors.As(err, &ee) && ee.warning) {
 		fmt.Fprintf(env.Stderr, "error: %s\n", termsafe.String(oneLine(err.Error()), false))
 	} else {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", termsafe.String(oneLine(err.Error()), false))

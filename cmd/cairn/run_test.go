@@ -178,7 +178,7 @@ func TestThirtyDays(t *testing.T) {
 	if st[0].LastRun.Status != "success" || st[0].Verified.Parts != 6 || st[0].Verified.Of != 7 || st[0].Mirrors[0].Missing != 0 {
 		t.Fatalf("status: %+v", st[0])
 	}
-	if r := cairn(t, append(s.env, "CAIRN_NOW=2027-03-19T09:00:00Z"), "status", "--max-age", "26h"); r.code != 1 || !strings.Contains(r.stderr, "newest snapshot is 55h0m0s old") {
+	if r := cairn(t, append(s.env, "CAIRN_NOW=2027-03-19T09:00:00Z"), "status", "--max-age", "26h"); r.code != 2 || !strings.Contains(r.stderr, "newest snapshot is 2d 7h old (max-age 1d 2h)") {
 		t.Fatalf("stale status: exit %d %s", r.code, r.stderr)
 	}
 	// Metrics, read back by the Prometheus parser.

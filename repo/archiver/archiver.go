@@ -61,6 +61,13 @@ type Options struct {
 	OnError func(path string, err error)
 	// Program is recorded in the snapshot.
 	Program string
+	// SkipIfUnchanged writes no snapshot when the new one would have the
+	// paths of Parent and the same tree at each of them (nothing changed,
+	// metadata included; the directories above them don't count): Run
+	// then returns the snapshot it did not write, without an ID, its
+	// Summary.Skipped set and Parent naming the snapshot that stands for
+	// it (restic's --skip-if-unchanged).
+	SkipIfUnchanged bool
 	// BeforeSnapshot is called after all data is stored and indexed and
 	// before the snapshot is written (e.g. to check the lock); an error
 	// stops the backup without a snapshot.
@@ -134,7 +141,8 @@ func (a *archiver) prefetch(ctx context.Context, t *snapshot.Tree) {
 
 // Run backs up opts.Paths into r and writes the snapshot. Source files that
 // can't be read are reported through opts.OnError and counted in the
-// summary's Errors; the snapshot is written without them.
+// summary's Errors; the snapshot is written without them. With
+// opts.SkipIfUnchanged an unchanged backup writes no snapshot.
 func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, error) {
 	start := time.Now()
 	if len(opts.Paths) == 0 && opts.Stdin == nil {
@@ -264,6 +272,10 @@ func Run(ctx context.Context, r Repository, opts Options) (*snapshot.Snapshot, e
 	if opts.Parent != nil {
 		pid := opts.Parent.ID()
 		sn.Parent = &pid
+	}
+	if opts.SkipIfUnchanged && unchanged(ctx, r, opts.Parent, sn.Tree, sn.Paths) {
+		sn.Summary.Skipped = true
+		return sn, nil
 	}
 	if r.DryRun() {
 		return sn, nil

@@ -42,7 +42,9 @@ type BackupRequest struct {
 // index loaded): it picks the parent and generation for the kind, runs
 // the archiver and checks the lock before the snapshot is written. A
 // backup with unreadable files returns its snapshot and an error
-// wrapping ErrPartial.
+// wrapping ErrPartial. With Options.SkipIfUnchanged a backup that found
+// nothing changed since its parent returns the snapshot it did not write
+// (Summary.Skipped set).
 func Backup(ctx context.Context, s *repo.Session, req BackupRequest) (*snapshot.Snapshot, error) {
 	r := s.Repository()
 	var explicit *snapshot.Snapshot
@@ -78,7 +80,10 @@ func Backup(ctx context.Context, s *repo.Session, req BackupRequest) (*snapshot.
 	}
 	if sn.Summary.Errors > 0 {
 		what := "snapshot " + sn.ID().Short() + " saved"
-		if r.DryRun() {
+		switch {
+		case sn.Summary.Skipped:
+			what = "no snapshot written (no changes since snapshot " + sn.Parent.Short() + ")"
+		case r.DryRun():
 			what = "dry run finished"
 		}
 		return sn, fmt.Errorf("%s, but %d files could not be read: %w", what, sn.Summary.Errors, ErrPartial)
@@ -98,10 +103,12 @@ type BackupSummary struct {
 	DryRun     bool   `json:"dry_run,omitempty"`
 }
 
-// SummaryOf returns the summary of the backup that made sn.
+// SummaryOf returns the summary of the backup that made sn. A skipped
+// backup has no snapshot ID; "skipped" is true and "parent" names the
+// snapshot nothing changed since.
 func SummaryOf(sn *snapshot.Snapshot, dryRun bool) BackupSummary {
 	s := BackupSummary{MessageType: "summary", Summary: sn.Summary, Kind: string(sn.Kind), Generation: sn.Generation.String(), DryRun: dryRun}
-	if !dryRun {
+	if !dryRun && !sn.Summary.Skipped {
 		s.SnapshotID = sn.ID().String()
 	}
 	if sn.Parent != nil {
@@ -114,7 +121,7 @@ func SummaryOf(sn *snapshot.Snapshot, dryRun bool) BackupSummary {
 // and the exclusions a profile gives a backup.
 func ProfileBackup(p *profile.Profile, host string) (archiver.Options, []string, error) {
 	opts := archiver.Options{Paths: p.Sources, Tags: p.Tags, Hostname: p.Host, ExcludeCaches: p.ExcludeCaches,
-		ExcludeIfPresent: p.ExcludeIfPresent}
+		ExcludeIfPresent: p.ExcludeIfPresent, SkipIfUnchanged: p.SkipIfUnchanged}
 	if opts.Hostname == "" {
 		opts.Hostname = host
 	}

@@ -25,6 +25,9 @@ type ForgetRequest struct {
 	// AllowEmpty lets the policy remove every snapshot of a group (a
 	// count given as 0 explicitly).
 	AllowEmpty bool
+	// Keep names snapshots the policy keeps whatever its rules say, each
+	// with the reason shown (`cairn run` keeps the snapshot it made).
+	Keep map[pack.ID]string
 	// OnNote is told of unreadable snapshots removed by their ID.
 	OnNote func(string)
 }
@@ -121,7 +124,12 @@ func PlanForget(ctx context.Context, r *repo.Repository, req ForgetRequest) (*Fo
 	for _, gr := range groups {
 		fg := ForgetGroup{Key: gr.Key, Decisions: req.Policy.Apply(gr.Snapshots)}
 		kept := 0
-		for _, d := range fg.Decisions {
+		for i := range fg.Decisions {
+			d := &fg.Decisions[i]
+			if why, ok := req.Keep[d.Snapshot.ID()]; ok {
+				d.Keep = true
+				d.Reasons = append(d.Reasons, why)
+			}
 			if d.Keep {
 				kept++
 			} else {

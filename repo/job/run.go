@@ -62,6 +62,9 @@ type Run struct {
 	host    string
 	paths   []string
 	snap    *snapshot.Snapshot
+	// unchanged is the parent a backup with skip-if-unchanged found
+	// nothing changed since; it stands for this run's snapshot.
+	unchanged *pack.ID
 }
 
 // NewRunID returns a random run ID.
@@ -192,9 +195,15 @@ func (rn *Run) steps(ctx context.Context) {
 		}
 	}
 	noSnap := rn.snap == nil || rn.Repo.DryRun()
-	rn.step("verify", firstOf(skipIf(p.VerifySample == "", "no verify-sample"), skipIf(noSnap, "no new snapshot")),
+	unchanged := ""
+	if rn.unchanged != nil {
+		unchanged = "nothing changed since snapshot " + rn.unchanged.Short()
+	}
+	rn.step("verify", firstOf(skipIf(p.VerifySample == "", "no verify-sample"), unchanged, skipIf(noSnap, "no new snapshot")),
 		func() outcome { return rn.verify(ctx) })
-	forget := rn.step("forget", firstOf(skipIf(p.Keep.Empty(), "no retention policy"), skipIf(noSnap, "no new snapshot")),
+	// Retention runs after a backup that found nothing changed too: the
+	// parent stands for this run's snapshot and is kept.
+	forget := rn.step("forget", firstOf(skipIf(p.Keep.Empty(), "no retention policy"), skipIf(rn.kept().IsNull(), "no new snapshot")),
 		func() outcome { return rn.forget(ctx) })
 	noRetention := forget.Status == profile.StepFailed || forget.Status == profile.StepSkipped && !p.Keep.Empty()
 	rn.step("prune", firstOf(skipIf(!profile.Due(p.Prune, rn.Now, rn.State.LastPrune), "not due ("+p.Prune+")"),
@@ -318,10 +327,15 @@ func (rn *Run) backup(ctx context.Context, level profile.Level) outcome {
 	if sn == nil {
 		return failed(ctx, err)
 	}
-	rn.snap = sn
 	sum := SummaryOf(sn, rn.Repo.DryRun())
 	rn.rep.Snapshot, _ = json.Marshal(sum)
-	rn.say("backup: %s backup, snapshot %s", level, sn.ID().Short())
+	if sn.Summary.Skipped {
+		rn.unchanged = sn.Parent
+		rn.say("backup: %s backup, nothing changed since snapshot %s, no snapshot written", level, sn.Parent.Short())
+	} else {
+		rn.snap = sn
+		rn.say("backup: %s backup, snapshot %s", level, sn.ID().Short())
+	}
 	out := outcome{code: Code(ctx, err), figures: figures(sum), err: err}
 	if err != nil && len(unread) > 0 {
 		// The report names the files that could not be read.
@@ -365,7 +379,16 @@ func (rn *Run) forget(ctx context.Context) outcome {
 	if err != nil {
 		return failed(ctx, err)
 	}
-	req := ForgetRequest{Policy: pol, Filter: snapshot.Filter{Hosts: []string{rn.host}, Paths: rn.paths}, GroupBy: []string{"host", "paths"}}
+	// The within windows end at the run's time at the latest, and the
+	// run's own snapshot is never removed: a snapshot dated in the future
+	// can't make retention drop the backup this run reports as a success.
+	pol.Now = rn.Now
+	reason := "made by this run"
+	if rn.unchanged != nil {
+		reason = "unchanged since, stands for this run's snapshot"
+	}
+	req := ForgetRequest{Policy: pol, Filter: snapshot.Filter{Hosts: []string{rn.host}, Paths: rn.paths}, GroupBy: []string{"host", "paths"},
+		Keep: map[pack.ID]string{rn.kept(): reason}}
 	removed, retained := 0, 0
 	err = rn.unlockedIndex(ctx, "forget", func(ctx context.Context, s *repo.Session) error {
 		plan, err := PlanForget(ctx, s.Repository(), req)
@@ -385,6 +408,20 @@ func (rn *Run) forget(ctx context.Context) outcome {
 		out.figures["removed"] = 0
 	}
 	return out
+}
+
+// kept is the snapshot that stands for this run: the one it wrote, or
+// the parent it found nothing changed since (null: none, or a dry run).
+func (rn *Run) kept() pack.ID {
+	switch {
+	case rn.Repo == nil || rn.Repo.DryRun():
+		return pack.ID{}
+	case rn.snap != nil:
+		return rn.snap.ID()
+	case rn.unchanged != nil:
+		return *rn.unchanged
+	}
+	return pack.ID{}
 }
 
 // unlockedIndex runs fn in an exclusive session without loading the index.

@@ -91,6 +91,9 @@ type Profile struct {
 	ExcludeLargerThan string   `toml:"exclude-larger-than"`
 	Tags              []string `toml:"tags"`
 	Host              string   `toml:"host"`
+	// SkipIfUnchanged writes no snapshot when nothing changed since the
+	// parent (backup --skip-if-unchanged).
+	SkipIfUnchanged bool `toml:"skip-if-unchanged"`
 
 	Full         string   `toml:"full"`
 	Differential string   `toml:"differential"`

@@ -24,6 +24,7 @@ func Settings(p *Profile) []Setting {
 		{"sources", p.Sources}, {"exclude", p.Exclude}, {"exclude-file", p.ExcludeFile},
 		{"exclude-caches", p.ExcludeCaches}, {"exclude-if-present", p.ExcludeIfPresent},
 		{"exclude-larger-than", p.ExcludeLargerThan}, {"tags", p.Tags}, {"host", p.Host},
+		{"skip-if-unchanged", p.SkipIfUnchanged},
 		{"full", p.Full}, {"differential", p.Differential}, {"keep", rawValue(keepString(p.Keep))}, {"prune", p.Prune},
 		{"mirrors", p.Mirrors}, {"check-window", p.CheckWindow}, {"verify-sample", p.VerifySample},
 		{"metrics-file", p.MetricsFile}, {"report-file", p.ReportFile}, {"run-at", p.RunAt},

@@ -82,6 +82,14 @@ type Policy struct {
 	Tags                                         []string
 	// Location is the time zone buckets are cut in (nil: time.Local).
 	Location *time.Location
+	// Now, when set, is the present for the age-based rules (the within
+	// windows): a snapshot dated after it (a clock set wrong, backup
+	// --time in the future) is as old as one made at Now, and the windows
+	// end at Now at the latest, so such a snapshot can't push the present
+	// out of them. The count rules (last, hourly … yearly) order by the
+	// snapshots' own times, as restic does: treating every snapshot of a
+	// clock that went back as made now would merge them into one bucket.
+	Now time.Time
 }
 
 // Empty reports whether p keeps nothing.
@@ -124,6 +132,13 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 	if loc == nil {
 		loc = time.Local
 	}
+	// at is a snapshot's time for the within windows.
+	at := func(sn *Snapshot) time.Time {
+		if !p.Now.IsZero() && sn.Time.After(p.Now) {
+			return p.Now
+		}
+		return sn.Time
+	}
 	sorted := slices.Clone(sns)
 	slices.SortStableFunc(sorted, func(a, b *Snapshot) int { return b.Time.Compare(a.Time) })
 	out := make([]Decision, len(sorted))
@@ -133,7 +148,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 	if len(sorted) == 0 {
 		return out
 	}
-	newest := sorted[0].Time
+	newest := at(sorted[0])
 	keep := func(i int, reason string) {
 		out[i].Keep = true
 		if !slices.Contains(out[i].Reasons, reason) {
@@ -156,7 +171,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 		if p.Last == -1 || i < p.Last {
 			keep(i, "last snapshot")
 		}
-		if !p.Within.Zero() && !sn.Time.Before(p.Within.before(newest)) {
+		if !p.Within.Zero() && !at(sn).Before(p.Within.before(newest)) {
 			keep(i, "within "+p.Within.String())
 		}
 		for _, t := range p.Tags {
@@ -173,7 +188,7 @@ func (p Policy) Apply(sns []*Snapshot) []Decision {
 		last := -1
 		for i, sn := range sorted {
 			if !rule.within.Zero() {
-				if sn.Time.Before(rule.within.before(newest)) {
+				if at(sn).Before(rule.within.before(newest)) {
 					break
 				}
 			} else if left == 0 {

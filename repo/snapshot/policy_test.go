@@ -115,3 +115,39 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyFuture: for the within windows, snapshots dated after the
+// policy's now are as old as one made now and the windows end at now, so a
+// clock set wrong once can't push the present out of them; the count rules
+// keep the snapshots' own order and buckets (a clock that went back must
+// not merge every snapshot into today's).
+func TestPolicyFuture(t *testing.T) {
+	now := time.Date(2026, 3, 15, 1, 0, 0, 0, time.UTC)
+	// A clock that went back a year: every snapshot is "from the future".
+	backwards := mk("2026-03-13 01:00", "2026-03-14 01:00", "2026-03-15 01:00")
+	if got := kept(snapshot.Policy{Daily: 3, Now: now.AddDate(-1, 0, 0)}, backwards); got != "03-13 01:00,03-14 01:00,03-15 01:00" {
+		t.Fatalf("daily 3 with the clock a year back kept %s", got)
+	}
+	sns := mk("2026-03-13 01:00", "2026-03-14 01:00", "2026-03-15 01:00", "2026-03-18 05:00", "2027-01-01 00:00")
+	tests := []struct {
+		name string
+		p    snapshot.Policy
+		want string
+	}{
+		{"within 2d", snapshot.Policy{Within: snapshot.Duration{Days: 2}, Now: now}, "03-13 01:00,03-14 01:00,03-15 01:00,03-18 05:00,01-01 00:00"},
+		{"within-daily 1d", snapshot.Policy{WithinDaily: snapshot.Duration{Days: 1}, Now: now}, "03-14 01:00,03-15 01:00,03-18 05:00,01-01 00:00"},
+		{"within 2d without now", snapshot.Policy{Within: snapshot.Duration{Days: 2}}, "01-01 00:00"},
+		{"last 2", snapshot.Policy{Last: 2, Now: now}, "03-18 05:00,01-01 00:00"},
+		{"daily 3", snapshot.Policy{Daily: 3, Now: now}, "03-15 01:00,03-18 05:00,01-01 00:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := kept(tt.p, sns)
+			want := strings.Split(tt.want, ",")
+			slices.Sort(want)
+			if got != strings.Join(want, ",") {
+				t.Fatalf("kept %s\n want %s", got, strings.Join(want, ","))
+			}
+		})
+	}
+}

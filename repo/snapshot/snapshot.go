@@ -47,6 +47,10 @@ type Summary struct {
 	Duration        time.Duration `json:"duration_ns"`
 	// Repaired lists the paths `repair snapshots` cut damage out of.
 	Repaired []string `json:"repaired,omitempty"`
+	// Skipped says the backup wrote no snapshot: its tree and paths are
+	// its parent's (archiver.Options.SkipIfUnchanged). A stored snapshot
+	// never has it set.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Snapshot is the record of one backup.
