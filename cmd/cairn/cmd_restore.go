@@ -135,7 +135,7 @@ func restoreInSession(ctx context.Context, g *globalOptions, o restoreOptions, r
 	if g.json {
 		if jerr := jsonOut(g, map[string]any{"message_type": "summary", "files_restored": st.Files,
 			"dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "files_skipped": st.Skipped,
-			"files_deleted": st.Deleted, "files_verified": st.Verified, "errors": st.Errors, "dry_run": o.dryRun}); jerr != nil {
+			"files_kept": st.Kept, "files_deleted": st.Deleted, "files_verified": st.Verified, "errors": st.Errors, "dry_run": o.dryRun}); jerr != nil {
 			return jerr
 		}
 	} else {
@@ -146,6 +146,9 @@ func restoreInSession(ctx context.Context, g *globalOptions, o restoreOptions, r
 		g.printf("%s %d files, %d dirs, %s from snapshot %s to %s", verb, st.Files, st.Dirs, formatBytes(st.Bytes), sn.ID().Short(), o.target)
 		if st.Skipped > 0 {
 			g.printf(", %d unchanged skipped", st.Skipped)
+		}
+		if st.Kept > 0 {
+			g.printf(", %d kept (they differ, not overwritten)", st.Kept)
 		}
 		if st.Deleted > 0 {
 			g.printf(", %d deleted", st.Deleted)

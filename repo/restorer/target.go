@@ -159,6 +159,7 @@ type stat struct {
 	mode  fs.FileMode
 	size  int64
 	mtime time.Time
+	rdev  uint64
 }
 
 func fileMode(m uint32) fs.FileMode {
@@ -188,7 +189,7 @@ func (t *target) lstat(p string) (stat, error) {
 		if err := unix.Fstatat(dfd, name, &s, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
-		st = stat{mode: fileMode(s.Mode), size: s.Size, mtime: time.Unix(s.Mtim.Unix())}
+		st = stat{mode: fileMode(s.Mode), size: s.Size, mtime: time.Unix(s.Mtim.Unix()), rdev: s.Rdev}
 		return nil
 	})
 	return st, err
