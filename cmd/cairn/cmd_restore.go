@@ -34,10 +34,15 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 		Short: "Restore a snapshot or a part of it",
 		Long: `Restore a snapshot, or the subtree at PATH, into DIR.
 
+With --include, only the matching paths are restored, with the
+directories that lead to them (and their metadata); no other directory.
+
 Into a non-empty target, --overwrite decides what happens to files that
 exist: always (default), if-changed (keep files whose size and content
 already match: an interrupted restore run again resumes), if-newer, never.
---delete removes what the target holds but the snapshot does not.
+Files left in place are counted as unchanged when they match the
+snapshot, as kept when they differ. --delete removes what the target
+holds but the snapshot does not.
 
 Exit code 3 means some files could not be restored (each is reported on
 stderr); 13 means the repository is damaged.`,
