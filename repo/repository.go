@@ -164,6 +164,9 @@ func Init(ctx context.Context, be backend.Backend, password string, o InitOption
 		return nil, errors.New("init: empty password")
 	}
 	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil {
+		if errors.Is(CheckFormat(ctx, be, ""), ErrResticRepository) {
+			return nil, fmt.Errorf("init %s: a restic repository already exists there", be.Location())
+		}
 		return nil, fmt.Errorf("init %s: repository already exists", be.Location())
 	}
 	if o.PackSize == 0 {
@@ -354,6 +357,7 @@ func findKey(ctx context.Context, be backend.Backend, password, hint string) (*c
 	}
 	var errs []error
 	tried := 0
+	restic := false
 	for _, name := range names {
 		if tried == MaxKeyFilesTried {
 			errs = append(errs, fmt.Errorf("%d more key files not tried (at most %d are; `cairn key list` with a key that opens, then `cairn key remove` the ones not needed)", len(names)-tried, MaxKeyFilesTried))
@@ -361,6 +365,7 @@ func findKey(ctx context.Context, be backend.Backend, password, hint string) (*c
 		}
 		kf, err := loadKeyFile(ctx, be, name)
 		if err != nil {
+			restic = restic || errors.Is(err, errResticKey)
 			errs = append(errs, err)
 			continue
 		}
@@ -372,6 +377,9 @@ func findKey(ctx context.Context, be backend.Backend, password, hint string) (*c
 		if !errors.Is(err, crypto.ErrWrongPassword) {
 			errs = append(errs, fmt.Errorf("key %s: %w", name, err))
 		}
+	}
+	if tried == 0 && restic {
+		return nil, "", &resticError{location: be.Location()}
 	}
 	if len(errs) > 0 {
 		return nil, "", fmt.Errorf("%w (%w)", crypto.ErrWrongPassword, errors.Join(errs...))
@@ -392,6 +400,9 @@ func loadKeyFile(ctx context.Context, be backend.Backend, name string) (*crypto.
 		return nil, fmt.Errorf("key %s: %w: content does not match its name", name, ErrDamaged)
 	}
 	kf, err := crypto.ParseKeyFile(b)
+	if err != nil && isResticKey(b) {
+		return nil, fmt.Errorf("key %s: %w", name, errResticKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", name, err)
 	}

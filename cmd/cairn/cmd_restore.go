@@ -34,10 +34,15 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 		Short: "Restore a snapshot or a part of it",
 		Long: `Restore a snapshot, or the subtree at PATH, into DIR.
 
+With --include, only the matching paths are restored, with the
+directories that lead to them (and their metadata); no other directory.
+
 Into a non-empty target, --overwrite decides what happens to files that
 exist: always (default), if-changed (keep files whose size and content
 already match: an interrupted restore run again resumes), if-newer, never.
---delete removes what the target holds but the snapshot does not.
+Files left in place are counted as unchanged when they match the
+snapshot, as kept when they differ. --delete removes what the target
+holds but the snapshot does not.
 
 Exit code 3 means some files could not be restored (each is reported on
 stderr); 13 means the repository is damaged.`,
@@ -135,7 +140,7 @@ func restoreInSession(ctx context.Context, g *globalOptions, o restoreOptions, r
 	if g.json {
 		if jerr := jsonOut(g, map[string]any{"message_type": "summary", "files_restored": st.Files,
 			"dirs_restored": st.Dirs, "bytes_restored": st.Bytes, "files_skipped": st.Skipped,
-			"files_deleted": st.Deleted, "files_verified": st.Verified, "errors": st.Errors, "dry_run": o.dryRun}); jerr != nil {
+			"files_kept": st.Kept, "files_deleted": st.Deleted, "files_verified": st.Verified, "errors": st.Errors, "dry_run": o.dryRun}); jerr != nil {
 			return jerr
 		}
 	} else {
@@ -146,6 +151,9 @@ func restoreInSession(ctx context.Context, g *globalOptions, o restoreOptions, r
 		g.printf("%s %d files, %d dirs, %s from snapshot %s to %s", verb, st.Files, st.Dirs, formatBytes(st.Bytes), sn.ID().Short(), o.target)
 		if st.Skipped > 0 {
 			g.printf(", %d unchanged skipped", st.Skipped)
+		}
+		if st.Kept > 0 {
+			g.printf(", %d kept (they differ, not overwritten)", st.Kept)
 		}
 		if st.Deleted > 0 {
 			g.printf(", %d deleted", st.Deleted)

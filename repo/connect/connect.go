@@ -135,7 +135,7 @@ func (c *Connector) Backend(ctx context.Context, loc string) (backend.Backend, e
 // Open opens the repository at loc (keys and config: enough for
 // snapshot files, keys and locks; the index and the data are worked on
 // in a session, which takes the lock first). password is asked only
-// once the repository is known to exist.
+// once the repository is known to exist and not to be restic's.
 func (c *Connector) Open(ctx context.Context, loc string, password func() (string, error), dryRun bool) (*repo.Repository, error) {
 	be, err := c.Backend(ctx, loc)
 	if err != nil {
@@ -151,16 +151,21 @@ func (c *Connector) Open(ctx context.Context, loc string, password func() (strin
 	} else if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", be.Location(), err)
 	}
-	pw, err := password()
-	if err != nil {
-		return nil, err
-	}
 	hintFile := c.keyHintFile(be.Location())
 	var hint string
 	if hintFile != "" {
 		if b, err := os.ReadFile(hintFile); err == nil && len(b) <= 128 {
 			hint = strings.TrimSpace(string(b))
 		}
+	}
+	// A restic repository looks like one of cairn's: say so rather than
+	// ask for a password that can't open it.
+	if err := repo.CheckFormat(ctx, be, hint); err != nil {
+		return nil, err
+	}
+	pw, err := password()
+	if err != nil {
+		return nil, err
 	}
 	r, err := repo.Open(ctx, be, pw, repo.Options{Compression: c.o.Compression, Now: c.o.Now, DryRun: dryRun, KeyHint: hint,
 		OnParity: c.parityWarning})

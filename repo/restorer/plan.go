@@ -69,6 +69,9 @@ type fileState struct {
 	fd *os.File
 	// created says create made the file (read once the writers are done).
 	created bool
+	// keep says the overwrite policy keeps the existing file, which is
+	// only compared to tell unchanged from kept.
+	keep bool
 }
 
 func (f *fileState) blobs() int { return len(f.lens) }
@@ -113,6 +116,13 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 		rs.kept[dst] = true
 	}
 	replace := rs.opts.Overwrite == OverwriteAlways || rs.opts.Overwrite == OverwriteIfChanged
+	if n.Type == snapshot.TypeDir && !rs.opts.Include.Empty() && !rs.opts.Include.Match(snapPath) {
+		rs.planWayDir(ctx, sn, n, snapPath, dst, fresh, replace)
+		return
+	}
+	if !rs.makeWay() {
+		return
+	}
 	switch n.Type {
 	case snapshot.TypeDir:
 		made := false
@@ -158,35 +168,120 @@ func (rs *restorer) planNode(ctx context.Context, sn *snapshot.Snapshot, n *snap
 	}
 }
 
-// keepExisting applies the overwrite policy to dst (a file or special
-// node) and reports whether the existing object stays. if-changed is
-// decided later for regular files (content check) and here for others.
-func (rs *restorer) keepExisting(dst string, n *snapshot.Node) bool {
-	fi, err := rs.tgt.lstat(dst)
-	if err != nil {
-		return false
-	}
-	return rs.keep(dst, n, fi)
+// wayDir is a directory on the way to what include patterns match,
+// not matched itself: it is created only when something below it is
+// restored (made), or not at all; failed says creating it failed (and
+// was reported).
+type wayDir struct {
+	path         string
+	node         *snapshot.Node
+	replace      bool
+	made, failed bool
 }
 
+// planWayDir walks directory n, which only leads to what the include
+// patterns may match, without creating it: the first node restored below
+// it creates it (makeWay), so a restore with --include does not leave
+// the snapshot's other directories behind, empty. Its metadata is set
+// when it was created. In a fresh parent, the directory will be made by
+// this restore, so its children count as fresh too.
+func (rs *restorer) planWayDir(ctx context.Context, sn *snapshot.Snapshot, n *snapshot.Node, snapPath, dst string, fresh, replace bool) {
+	rs.way = append(rs.way, wayDir{path: dst, node: n, replace: replace})
+	if err := rs.plan(ctx, sn, *n.Subtree, snapPath, dst, fresh); err != nil && rs.planErr == nil {
+		rs.planErr = err
+	}
+	w := rs.way[len(rs.way)-1]
+	rs.way = rs.way[:len(rs.way)-1]
+	if w.made {
+		rs.cur.dirs = append(rs.cur.dirs, dirMeta{path: w.path, node: w.node})
+	}
+}
+
+// makeWay creates the directories on the way to the node about to be
+// restored that are not there yet, outermost first; false means one
+// could not be made (reported once), so the node can't be restored.
+func (rs *restorer) makeWay() bool {
+	for i := range rs.way {
+		w := &rs.way[i]
+		if w.failed {
+			return false
+		}
+		if w.made {
+			continue
+		}
+		if !rs.opts.DryRun {
+			if _, err := rs.tgt.mkdir(w.path, w.replace); err != nil {
+				w.failed = true
+				rs.report(w.path, err)
+				return false
+			}
+		}
+		w.made = true
+		rs.count.dirs.Add(1)
+	}
+	return true
+}
+
+// keepExisting applies the overwrite policy to dst (a special node) and
+// reports whether the existing object stays. if-changed is decided later
+// for regular files (content check) and here for others.
+func (rs *restorer) keepExisting(dst string, n *snapshot.Node) bool {
+	fi, err := rs.tgt.lstat(dst)
+	if err != nil || !rs.keep(dst, n, fi) {
+		return false
+	}
+	if rs.sameSpecial(dst, n, fi) {
+		rs.unchanged(dst)
+	} else {
+		rs.keptDifferent(dst)
+	}
+	return true
+}
+
+// keep reports whether the overwrite policy leaves what exists (fi) in
+// place of node n. Under if-changed that is only a symlink that already
+// points where n does (regular files are compared later, by content).
 func (rs *restorer) keep(dst string, n *snapshot.Node, fi stat) bool {
-	keep := false
 	switch rs.opts.Overwrite {
 	case OverwriteNever:
-		keep = true
+		return true
 	case OverwriteIfNewer:
-		keep = !n.ModTime.After(fi.mtime)
+		return !n.ModTime.After(fi.mtime)
 	case OverwriteIfChanged:
-		if n.Type == snapshot.TypeSymlink && fi.mode&os.ModeSymlink != 0 {
-			target, _ := rs.tgt.readlink(dst)
-			keep = target == n.LinkTarget
-		}
+		return n.Type == snapshot.TypeSymlink && rs.sameSpecial(dst, n, fi)
 	}
-	if keep {
-		rs.count.skipped.Add(1)
-		rs.action("skip", dst)
+	return false
+}
+
+// sameSpecial reports whether fi, at dst, is already the special node n:
+// a symlink to the same target, a device with the same number, a FIFO
+// or socket.
+func (rs *restorer) sameSpecial(dst string, n *snapshot.Node, fi stat) bool {
+	if fi.mode.Type() != n.Mode.Type() {
+		return false
 	}
-	return keep
+	switch n.Type {
+	case snapshot.TypeSymlink:
+		target, err := rs.tgt.readlink(dst)
+		return err == nil && target == n.LinkTarget
+	case snapshot.TypeDev, snapshot.TypeCharDev:
+		return fi.rdev == n.Rdev
+	}
+	return true
+}
+
+// unchanged counts dst, which already is what the snapshot holds, as
+// skipped.
+func (rs *restorer) unchanged(dst string) {
+	rs.count.skipped.Add(1)
+	rs.action("skip", dst)
+}
+
+// keptDifferent counts dst as kept: it differs from the snapshot's
+// version and the overwrite policy (never, if-newer) leaves it as it is.
+func (rs *restorer) keptDifferent(dst string) {
+	rs.count.kept.Add(1)
+	rs.action("keep", dst)
 }
 
 // planFile plans regular file n at dst; noLook leaves out the look at
@@ -206,10 +301,19 @@ func (rs *restorer) planFile(n *snapshot.Node, dst string, noLook bool) {
 	}
 	if !noLook {
 		if fi, err := rs.tgt.lstat(dst); err == nil {
+			sameSize := fi.mode.IsRegular() && fi.size == f.size
 			if rs.keep(dst, n, fi) {
+				// Kept either way; its content says whether it is
+				// unchanged or kept different.
+				if sameSize {
+					f.keep = true
+					rs.cur.maybeSkip = append(rs.cur.maybeSkip, f)
+				} else {
+					rs.keptDifferent(dst)
+				}
 				return
 			}
-			if rs.opts.Overwrite == OverwriteIfChanged && fi.mode.IsRegular() && fi.size == f.size {
+			if rs.opts.Overwrite == OverwriteIfChanged && sameSize {
 				rs.cur.maybeSkip = append(rs.cur.maybeSkip, f)
 				return
 			}
@@ -278,8 +382,8 @@ func (rs *restorer) flush(ctx context.Context) error {
 }
 
 // checkExisting hashes files that exist with the right size (--overwrite
-// if-changed) in parallel; those whose content matches are skipped, so an
-// interrupted restore resumes where it stopped.
+// if-changed, and those the policy keeps) in parallel; those whose content
+// matches are skipped, so an interrupted restore resumes where it stopped.
 func (rs *restorer) checkExisting(ctx context.Context, b *batch) error {
 	if len(b.maybeSkip) == 0 {
 		return nil
@@ -301,12 +405,14 @@ func (rs *restorer) checkExisting(ctx context.Context, b *batch) error {
 		return err
 	}
 	for i, f := range b.maybeSkip {
-		if same[i] {
-			rs.count.skipped.Add(1)
-			rs.action("skip", f.path)
-			continue
+		switch {
+		case same[i]:
+			rs.unchanged(f.path)
+		case f.keep:
+			rs.keptDifferent(f.path)
+		default:
+			rs.addFile(b, f, nil)
 		}
-		rs.addFile(b, f, nil)
 	}
 	b.maybeSkip = nil
 	return nil

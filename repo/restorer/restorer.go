@@ -70,7 +70,8 @@ type Options struct {
 	// the restore goes on. Called from several goroutines.
 	OnError func(path string, err error)
 	// OnAction, if set, is told what is done to each path ("restore",
-	// "skip", "delete", "verified"). Called from several goroutines.
+	// "skip" when it is unchanged, "keep" when it differs and the policy
+	// keeps it, "delete", "verified"). Called from several goroutines.
 	OnAction func(action, path string)
 	// Progress, if set, is updated as files are written.
 	Progress *Progress
@@ -85,7 +86,8 @@ type Progress struct {
 // Stats counts what a restore did.
 type Stats struct {
 	Files, Dirs, Others int64
-	Skipped             int64
+	Skipped             int64 // existing files that already are the snapshot's version
+	Kept                int64 // existing files that differ, left as they are by the overwrite policy
 	Deleted             int64
 	Verified            int64
 	Bytes               int64
@@ -116,6 +118,9 @@ type restorer struct {
 	inodes map[[2]uint64]string
 	// kept holds every target path the selection covers, for --delete.
 	kept map[string]bool
+	// way are the directories being walked that lead to include
+	// matches, outermost first (planWayDir).
+	way []wayDir
 
 	// openFiles counts descriptors held by files being written.
 	openFiles atomic.Int64
@@ -123,12 +128,12 @@ type restorer struct {
 
 // counters are the Stats as the planner and the writer update them.
 type counters struct {
-	files, dirs, others, skipped, deleted, verified, bytes atomic.Int64
+	files, dirs, others, skipped, kept, deleted, verified, bytes atomic.Int64
 }
 
 func (rs *restorer) result() Stats {
 	c := &rs.count
-	return Stats{Files: c.files.Load(), Dirs: c.dirs.Load(), Others: c.others.Load(), Skipped: c.skipped.Load(),
+	return Stats{Files: c.files.Load(), Dirs: c.dirs.Load(), Others: c.others.Load(), Skipped: c.skipped.Load(), Kept: c.kept.Load(),
 		Deleted: c.deleted.Load(), Verified: c.verified.Load(), Bytes: c.bytes.Load(), Errors: rs.errs.Load()}
 }
 

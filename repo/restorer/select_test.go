@@ -3,6 +3,7 @@ package restorer_test
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,7 +125,9 @@ func TestRestoreSelection(t *testing.T) {
 // them; if-changed keeps those whose content matches (untouched: their
 // time stays) and replaces the others, also those of the same size;
 // if-newer replaces those older than the snapshot's; never keeps them all.
-// Files only in the target stay unless Delete, which removes them.
+// A file left in place is counted as skipped when it is the snapshot's
+// version, as kept when it differs. Files only in the target stay unless
+// Delete, which removes them.
 func TestRestoreOverwrite(t *testing.T) {
 	t.Parallel()
 	b := newBuilder(t)
@@ -159,12 +162,13 @@ func TestRestoreOverwrite(t *testing.T) {
 		delete  bool
 		want    map[string]string // per existing file
 		skipped int64
+		kept    int64
 	}{
-		{restorer.OverwriteAlways, false, map[string]string{"same": replace, "resized": replace, "samesize": replace, "newer": replace}, 0},
-		{restorer.OverwriteIfChanged, false, map[string]string{"same": keep, "resized": replace, "samesize": replace, "newer": replace}, 1},
-		{restorer.OverwriteIfNewer, false, map[string]string{"same": replace, "resized": replace, "samesize": replace, "newer": keep}, 1},
-		{restorer.OverwriteNever, false, map[string]string{"same": keep, "resized": keep, "samesize": keep, "newer": keep}, 4},
-		{restorer.OverwriteAlways, true, map[string]string{"same": replace, "resized": replace, "samesize": replace, "newer": replace}, 0},
+		{restorer.OverwriteAlways, false, map[string]string{"same": replace, "resized": replace, "samesize": replace, "newer": replace}, 0, 0},
+		{restorer.OverwriteIfChanged, false, map[string]string{"same": keep, "resized": replace, "samesize": replace, "newer": replace}, 1, 0},
+		{restorer.OverwriteIfNewer, false, map[string]string{"same": replace, "resized": replace, "samesize": replace, "newer": keep}, 0, 1},
+		{restorer.OverwriteNever, false, map[string]string{"same": keep, "resized": keep, "samesize": keep, "newer": keep}, 1, 3},
+		{restorer.OverwriteAlways, true, map[string]string{"same": replace, "resized": replace, "samesize": replace, "newer": replace}, 0, 0},
 	}
 	for _, tt := range tests {
 		name := map[restorer.Overwrite]string{restorer.OverwriteAlways: "always", restorer.OverwriteIfChanged: "if-changed",
@@ -199,8 +203,8 @@ func TestRestoreOverwrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Skipped != tt.skipped {
-				t.Errorf("%d skipped, want %d", st.Skipped, tt.skipped)
+			if st.Skipped != tt.skipped || st.Kept != tt.kept {
+				t.Errorf("%d skipped, %d kept; want %d, %d", st.Skipped, st.Kept, tt.skipped, tt.kept)
 			}
 			for f, what := range tt.want {
 				p := filepath.Join(target, f)
@@ -214,7 +218,10 @@ func TestRestoreOverwrite(t *testing.T) {
 				}
 				wantContent, wantTime, wantAction := snap[f], time.Unix(1e9, 0), "restore"
 				if what == keep {
-					wantContent, wantTime, wantAction = existing[f], old, "skip"
+					wantContent, wantTime, wantAction = existing[f], old, "keep"
+					if f == "same" {
+						wantAction = "skip"
+					}
 					if f == "newer" {
 						wantTime = recent
 					}
@@ -231,5 +238,129 @@ func TestRestoreOverwrite(t *testing.T) {
 				t.Errorf("delete %v: the file only in the target: %v; %d deleted, action %q", tt.delete, err, st.Deleted, actions["extra"])
 			}
 		})
+	}
+}
+
+// TestRestoreIncludeMakesOnlyTheWay: with include patterns, a restore
+// creates the directories that lead to a match and the matched
+// directories with all they hold, empty ones too, and no other
+// directory of the snapshot; those it creates get their metadata.
+func TestRestoreIncludeMakesOnlyTheWay(t *testing.T) {
+	t.Parallel()
+	b := newBuilder(t)
+	empty := b.tree()
+	deep := b.tree(b.file("hit.txt", "h"), b.dir("nothing", empty))
+	sn := b.snapshot(b.tree(
+		b.dir("a", b.tree(b.dir("b", deep), b.dir("empty", empty), b.file("miss.bin", "m"))),
+		b.dir("c", b.tree(b.dir("d", b.tree(b.file("miss.bin", "m"))))),
+		b.dir("m", b.tree(b.dir("e", empty), b.file("in.bin", "i"))),
+		b.file("top.bin", "t"),
+	))
+	tests := []struct {
+		name    string
+		include []string
+		dirs    []string
+		files   []string
+	}{
+		{"a file by name", []string{"hit.txt"}, []string{"a", "a/b"}, []string{"a/b/hit.txt"}},
+		{"an anchored file", []string{"/a/b/hit.txt"}, []string{"a", "a/b"}, []string{"a/b/hit.txt"}},
+		{"a wildcard that matches nothing deeper", []string{"/*/*/hit.txt"}, []string{"a", "a/b"}, []string{"a/b/hit.txt"}},
+		{"a directory", []string{"/m"}, []string{"m", "m/e"}, []string{"m/in.bin"}},
+		{"an empty directory by name", []string{"nothing"}, []string{"a", "a/b", "a/b/nothing"}, nil},
+		{"no match at all", []string{"*.none"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := snapshot.NewMatcher(tt.include, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := t.TempDir()
+			st, err := restorer.Restore(context.Background(), b.r, sn, "/", target, restorer.Options{Include: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dirs []string
+			err = filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || p == target || !d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(target, p)
+				dirs = append(dirs, filepath.ToSlash(rel))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(dirs, tt.dirs) {
+				t.Errorf("directories %v, want %v", dirs, tt.dirs)
+			}
+			if got := regularFiles(t, target); !slices.Equal(got, tt.files) {
+				t.Errorf("files %v, want %v", got, tt.files)
+			}
+			if st.Dirs != int64(len(tt.dirs)) {
+				t.Errorf("stats count %d dirs, want %d", st.Dirs, len(tt.dirs))
+			}
+			dry, err := restorer.Restore(context.Background(), b.r, sn, "/", filepath.Join(t.TempDir(), "none"), restorer.Options{Include: m, DryRun: true})
+			if err != nil || dry.Dirs != st.Dirs || dry.Files != st.Files {
+				t.Errorf("--dry-run counts %d dirs, %d files (%v); the restore %d, %d", dry.Dirs, dry.Files, err, st.Dirs, st.Files)
+			}
+			for _, d := range tt.dirs {
+				fi, err := os.Stat(filepath.Join(target, d))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode().Perm() != 0o755 || !fi.ModTime().Equal(time.Unix(1e9, 0)) {
+					t.Errorf("%s: mode %v, mtime %v; want the snapshot's 0755 and %v", d, fi.Mode().Perm(), fi.ModTime(), time.Unix(1e9, 0))
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreNeverSpecials: --overwrite never leaves symlinks and other
+// special objects in place and counts those that are already the
+// snapshot's (a symlink to the same target) as skipped, the others as
+// kept.
+func TestRestoreNeverSpecials(t *testing.T) {
+	t.Parallel()
+	b := newBuilder(t)
+	link := func(name, to string) map[string]any {
+		return map[string]any{"name": name, "type": "symlink", "mode": fs.ModeSymlink | 0o777, "link_target": to, "mtime": time.Unix(1e9, 0)}
+	}
+	fifo := map[string]any{"name": "pipe", "type": "fifo", "mode": fs.ModeNamedPipe | 0o644, "mtime": time.Unix(1e9, 0)}
+	sn := b.snapshot(b.tree(link("moved", "there"), fifo, link("same", "there")))
+	target := t.TempDir()
+	for name, to := range map[string]string{"same": "there", "moved": "elsewhere"} {
+		if err := os.Symlink(to, filepath.Join(target, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(target, "pipe"), []byte("a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	actions := map[string]string{}
+	st, err := restorer.Restore(context.Background(), b.r, sn, "/", target, restorer.Options{Overwrite: restorer.OverwriteNever,
+		OnAction: func(action, p string) {
+			mu.Lock()
+			defer mu.Unlock()
+			actions[filepath.Base(p)] = action
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 || st.Kept != 2 || st.Others != 0 {
+		t.Errorf("%d skipped, %d kept, %d restored; want 1, 2, 0", st.Skipped, st.Kept, st.Others)
+	}
+	if want := map[string]string{"same": "skip", "moved": "keep", "pipe": "keep"}; !maps.Equal(actions, want) {
+		t.Errorf("actions %v, want %v", actions, want)
+	}
+	if to, _ := os.Readlink(filepath.Join(target, "moved")); to != "elsewhere" {
+		t.Errorf("the local symlink was replaced: it points to %q", to)
+	}
+	if fi, err := os.Lstat(filepath.Join(target, "pipe")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the local file was replaced: %v, %v", fi, err)
 	}
 }

@@ -29,6 +29,7 @@ type stat struct {
 	mode  fs.FileMode
 	size  int64
 	mtime time.Time
+	rdev  uint64
 }
 
 // unixMode is m as POSIX mode bits (permissions, setuid, setgid, sticky),

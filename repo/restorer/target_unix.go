@@ -143,7 +143,7 @@ func (t *target) lstat(p string) (stat, error) {
 		if err := unix.Fstatat(dfd, name, &s, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
-		st = stat{mode: fileMode(uint32(s.Mode)), size: s.Size, mtime: time.Unix(s.Mtim.Unix())}
+		st = stat{mode: fileMode(uint32(s.Mode)), size: s.Size, mtime: time.Unix(s.Mtim.Unix()), rdev: uint64(s.Rdev)}
 		return nil
 	})
 	return st, err
