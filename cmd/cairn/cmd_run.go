@@ -110,7 +110,8 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 		g.printf("run %s of profile %s: %s (exit %d)\n", rep.RunID, name, rep.Status, rep.ExitCode)
 	}
 	if rep.ExitCode != 0 {
-		return &exitError{code: rep.ExitCode, err: fmt.Errorf("run %s of profile %s: %s: %s", rep.RunID, name, rep.Status, strings.Join(rep.Errors, "; "))}
+		return &exitError{code: rep.ExitCode, err: fmt.Errorf("run %s of profile %s: %s: %s", rep.RunID, name, rep.Status, strings.Join(rep.Errors, "; ")),
+			hint: rn.Hint()}
 	}
 	return nil
 }
@@ -126,8 +127,8 @@ func (g *globalOptions) newRun(ctx context.Context, p *profile.Profile, now time
 		},
 		Warn: func(s string) { g.warnf("%s\n", s) },
 		HookOutput: func(s string) {
-			if !g.quiet {
-				g.warnf("%s\n", s)
+			if !g.json {
+				g.printf("%s\n", s)
 			}
 		}}
 	pw, err := g.password("enter password for repository: ")

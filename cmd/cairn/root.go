@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -157,6 +158,8 @@ func exitCode(ctx context.Context, err error) (int, string) {
 		return code, ""
 	case errors.As(err, &h):
 		return code, h.Hint()
+	case errors.Is(err, syscall.ENOSPC):
+		return code, "free space on the disk of the file named (TMPDIR holds data packs while they are filled), then run the command again: what was stored is reused, and `cairn prune` removes what nothing needs"
 	}
 	switch code {
 	case exitNoRepo:
