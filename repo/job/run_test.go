@@ -121,21 +121,32 @@ func TestRunSteps(t *testing.T) {
 }
 
 // TestRunRepositoryUnreadable: without the repository the backup is
-// failed (not skipped silently) with the open error's exit code, and
-// the steps that don't need a backup still run and fail the same way.
+// failed (not skipped) with the open error's exit code, the before hook
+// does not run, and the steps that don't need a backup still run and
+// fail the same way.
 func TestRunRepositoryUnreadable(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
 	openErr := fmt.Errorf("open repository %s: %w", s.repo, repo.ErrNoRepository)
 	hookOut := filepath.Join(t.TempDir(), "hook")
 	s.p.Hooks.OnFailure = "echo \"$CAIRN_EXIT_CODE $CAIRN_RUN_STATUS\" > " + hookOut
+	s.p.Hooks.Before = "touch " + hookOut + "-before"
 	rn := &job.Run{Profile: s.p, Now: s.clock.Now(), OpenErr: openErr, Environ: os.Environ()}
 	rep := rn.Execute(context.Background(), "feedfacecafe")
 	if rep.ExitCode != job.ExitNoRepo || rep.Status != "failure" {
 		t.Fatalf("exit %d status %s", rep.ExitCode, rep.Status)
 	}
-	if b := rep.Step("backup"); b.Status != "skipped" || b.ExitCode != job.ExitNoRepo || !strings.Contains(b.Error, s.repo) {
+	if b := rep.Step("backup"); b.Status != "failed" || b.ExitCode != job.ExitNoRepo || !strings.Contains(b.Error, s.repo) {
 		t.Fatalf("backup %+v", b)
+	}
+	if b := rep.Step("before"); b.Status != "skipped" {
+		t.Fatalf("before %+v", b)
+	}
+	if _, err := os.Stat(hookOut + "-before"); err == nil {
+		t.Fatal("the before hook ran without a repository")
+	}
+	if h := rn.Hint(); !strings.Contains(h, "init") {
+		t.Fatalf("hint %q", h)
 	}
 	for _, name := range []string{"copy", "check"} {
 		if st := rep.Step(name); st.Status != "failed" || st.ExitCode != job.ExitNoRepo {
