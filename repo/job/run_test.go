@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +307,40 @@ func TestCat(t *testing.T) {
 	}
 	if _, _, err := job.Cat(ctx, r, "pack", "x"); err == nil || !strings.Contains(err.Error(), "want config, index") {
 		t.Fatalf("unknown type: %v", err)
+	}
+}
+
+// TestHookOutput: a hook's step keeps the end of its output, saying how
+// much came before; a failing hook's error ends with its last line.
+func TestHookOutput(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, hook    string
+		status        string
+		output, error string // error: how it ends
+	}{
+		{"short", "echo one; echo two >&2", "ok", "one\ntwo", ""},
+		{"silent", "true", "ok", "", ""},
+		{"cut", "head -c 10000 /dev/zero | tr '\\0' x; echo; echo last; exit 3", "failed",
+			"[… 5910 bytes of output cut, the last 4096 follow …]\n" + strings.Repeat("x", 4090) + "\nlast", ": exit status 3: last"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSetup(t)
+			s.p.Mirrors, s.p.Keep, s.p.VerifySample, s.p.CheckWindow = nil, profile.Keep{}, "", ""
+			s.p.Hooks.Before = c.hook
+			var warned []string
+			rn := &job.Run{Profile: s.p, Now: s.clock.Now(), Repo: s.open(t, s.repo), Environ: os.Environ(),
+				Warn: func(l string) { warned = append(warned, l) }}
+			rep := rn.Execute(context.Background(), job.NewRunID())
+			b := rep.Step("before")
+			if b.Status != c.status || b.Output != c.output || !strings.HasSuffix(b.Error, c.error) || (c.error == "") != (b.Error == "") {
+				t.Fatalf("before step: status %s, error %q, output of %d bytes %.80q…", b.Status, b.Error, len(b.Output), b.Output)
+			}
+			if c.status == "failed" && !slices.Contains(warned, "  before: output: last") {
+				t.Fatalf("warnings %q lack the hook's output", warned)
+			}
+		})
 	}
 }
