@@ -67,9 +67,10 @@ func TestRunHookOutput(t *testing.T) {
 	base := t.TempDir()
 	flag := filepath.Join(base, "db-down")
 	dump := filepath.Join(base, "pg_dump")
-	// 6000 bytes of chatter, then the reason, on stderr.
+	// 6000 bytes of chatter, then the reason and advice, on stderr.
 	write(t, dump, "#!/bin/sh\nfor i in $(seq 1 600); do echo \"dumping table $i\"; done\n"+
-		"echo 'pg_dump: error: connection to server on socket \"/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory' >&2\nexit 2\n")
+		"echo 'pg_dump: error: connection to server on socket \"/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory' >&2\n"+
+		"echo '\tIs the server running locally and accepting connections on that socket?' >&2\nexit 2\n")
 	os.Chmod(dump, 0o755)
 	hooks := fmt.Sprintf("\n[profile.home.hooks]\nbefore = \"if test -e %s; then %s; else echo database dumped; fi\"\nafter = \"echo after ran; echo after on stderr >&2\"\n", flag, dump)
 	s := newRunSetup(t, base, hooks)
@@ -91,7 +92,7 @@ func TestRunHookOutput(t *testing.T) {
 	}
 	rep := lastReport(t, s)
 	before := rep.Step("before")
-	if before.Status != "failed" || !strings.HasSuffix(before.Output, reason+": No such file or directory") ||
+	if before.Status != "failed" || !strings.HasSuffix(before.Output, reason+": No such file or directory\n\tIs the server running locally and accepting connections on that socket?") ||
 		!strings.HasPrefix(before.Output, "[… ") || !strings.Contains(before.Error, "exit status 2: "+reason) {
 		t.Fatalf("before step in the report: %+v", before)
 	}

@@ -17,8 +17,9 @@ const HookOutputMax = 4 << 10
 
 // hook runs a shell command of the profile with the run's variables.
 // The last HookOutputMax bytes of its output go into the step's report;
-// a failing hook's error ends with its last line of output, so the one
-// line a cron mail shows says why it failed, not only its exit status.
+// a failing hook's error ends with the line of its output that says why
+// (lastLine), so the one line a cron mail shows says why it failed, not
+// only its exit status.
 func (rn *Run) hook(ctx context.Context, command string) outcome {
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	cmd.Env = append(append([]string{}, rn.Environ...), rn.hookEnv()...)
@@ -35,10 +36,28 @@ func (rn *Run) hook(ctx context.Context, command string) outcome {
 	return o
 }
 
-// lastLine returns the last non-blank line of s, at most 200 bytes of it.
+// lastLine returns the line of s that most likely says why a command
+// failed: the last of its last five non-blank lines that speaks of an
+// error (pg_dump's reason comes before its advice), else the last one;
+// at most 200 bytes of it.
 func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, " \t\r\n"), "\n")
-	l := strings.TrimSpace(lines[len(lines)-1])
+	var tail []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			tail = append(tail, l)
+		}
+	}
+	if len(tail) == 0 {
+		return ""
+	}
+	tail = tail[max(0, len(tail)-5):]
+	l := tail[len(tail)-1]
+	for _, t := range tail {
+		low := strings.ToLower(t)
+		if strings.Contains(low, "error") || strings.Contains(low, "fatal") || strings.Contains(low, "failed") {
+			l = t
+		}
+	}
 	if len(l) > 200 {
 		l = strings.ToValidUTF8(l[:200], "") + "…"
 	}

@@ -323,6 +323,8 @@ func TestHookOutput(t *testing.T) {
 		{"silent", "true", "ok", "", ""},
 		{"cut", "head -c 10000 /dev/zero | tr '\\0' x; echo; echo last; exit 3", "failed",
 			"[… 5910 bytes of output cut, the last 4096 follow …]\n" + strings.Repeat("x", 4090) + "\nlast", ": exit status 3: last"},
+		{"reason before advice", "echo 'dump: error: no server' >&2; echo '  Is it running?' >&2; exit 2", "failed",
+			"dump: error: no server\n  Is it running?", ": exit status 2: dump: error: no server"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -338,7 +340,7 @@ func TestHookOutput(t *testing.T) {
 			if b.Status != c.status || b.Output != c.output || !strings.HasSuffix(b.Error, c.error) || (c.error == "") != (b.Error == "") {
 				t.Fatalf("before step: status %s, error %q, output of %d bytes %.80q…", b.Status, b.Error, len(b.Output), b.Output)
 			}
-			if c.status == "failed" && !slices.Contains(warned, "  before: output: last") {
+			if c.status == "failed" && !slices.Contains(warned, "  before: output: "+c.output[strings.LastIndex(c.output, "\n")+1:]) {
 				t.Fatalf("warnings %q lack the hook's output", warned)
 			}
 		})
