@@ -160,13 +160,17 @@ func copyMirrors(ctx context.Context, g *globalOptions, src *repo.Repository, o 
 	}
 	if len(errs) > 0 {
 		// The worst exit code of the mirrors wins (e.g. 11 for a locked one).
-		worst := exitFatal
+		worst, hint := exitFatal, ""
 		for _, e := range errs {
-			if c, _ := exitCode(ctx, e); c != exitFatal && c > worst {
+			c, h := exitCode(ctx, e)
+			if c != exitFatal && c > worst {
 				worst = c
 			}
+			if hint == "" {
+				hint = h
+			}
 		}
-		return &exitError{code: worst, err: fmt.Errorf("copy --mirrors: %d of %d mirrors failed: %w", len(errs), len(mirrors), errors.Join(errs...))}
+		return &exitError{code: worst, err: fmt.Errorf("copy --mirrors: %d of %d mirrors failed: %w", len(errs), len(mirrors), errors.Join(errs...)), hint: hint}
 	}
 	return nil
 }
@@ -191,7 +195,7 @@ func (g *globalOptions) mirrorSource(m repo.Mirror) repoSource {
 func copyToMirror(ctx context.Context, g *globalOptions, src *repo.Repository, m repo.Mirror, refs []string, f snapshot.Filter, name string) (*copier.Result, error) {
 	dst, err := g.other(g.mirrorSource(m)).openRepo(ctx)
 	if err != nil {
-		return nil, err
+		return nil, job.MirrorOpenError(m.Location, err)
 	}
 	return g.copy(ctx, src, dst, refs, f, name)
 }

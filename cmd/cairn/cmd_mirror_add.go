@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend/location"
+	"github.com/cairn-backup/cairn/repo/job"
 )
 
 // newMirrorAddCommand builds `mirror add`.
@@ -54,7 +55,7 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 					g.printf("created mirror repository %s at %s (with this repository's chunker parameters)\n", mr.Config().ID[:10], m.Location)
 				case !add.noCheck:
 					if _, err := gm.openRepo(ctx); err != nil {
-						return fmt.Errorf("mirror add: open %s: %w", m.Location, err)
+						return fmt.Errorf("mirror add: open %s: %w", m.Location, job.MirrorOpenError(m.Location, err))
 					}
 				}
 				if err := r.AddMirror(ctx, m, self); err != nil {

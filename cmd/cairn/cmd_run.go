@@ -41,8 +41,10 @@ backup; retention needs a backup; prune needs retention) but not the others.
 The exit code is the worst step's. A JSON report is appended to
 report-file (printed with --json), metrics are written to metrics-file,
 and hooks get CAIRN_RUN_STATUS, CAIRN_EXIT_CODE, CAIRN_SNAPSHOT_ID,
-CAIRN_RUN_ID, CAIRN_PROFILE, CAIRN_BACKUP_LEVEL and CAIRN_ERRORS. Two runs
-of one profile never overlap: the second exits with 11.`,
+CAIRN_RUN_ID, CAIRN_PROFILE, CAIRN_BACKUP_LEVEL and CAIRN_ERRORS; the last
+4 KiB of a hook's output are in the report, and a failing hook's output goes
+to stderr even with --quiet. The before hook runs only once the repository
+is open. Two runs of one profile never overlap: the second exits with 11.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runProfile(cmd.Context(), g, o, args[0])
@@ -110,7 +112,8 @@ func runProfile(ctx context.Context, g *globalOptions, o runOptions, name string
 		g.printf("run %s of profile %s: %s (exit %d)\n", rep.RunID, name, rep.Status, rep.ExitCode)
 	}
 	if rep.ExitCode != 0 {
-		return &exitError{code: rep.ExitCode, err: fmt.Errorf("run %s of profile %s: %s: %s", rep.RunID, name, rep.Status, strings.Join(rep.Errors, "; "))}
+		return &exitError{code: rep.ExitCode, err: fmt.Errorf("run %s of profile %s: %s: %s", rep.RunID, name, rep.Status, strings.Join(rep.Errors, "; ")),
+			hint: rn.Hint()}
 	}
 	return nil
 }
@@ -126,8 +129,8 @@ func (g *globalOptions) newRun(ctx context.Context, p *profile.Profile, now time
 		},
 		Warn: func(s string) { g.warnf("%s\n", s) },
 		HookOutput: func(s string) {
-			if !g.quiet {
-				g.warnf("%s\n", s)
+			if !g.json {
+				g.printf("%s\n", s)
 			}
 		}}
 	pw, err := g.password("enter password for repository: ")

@@ -35,6 +35,11 @@ func main() {
 		debug.SetGCPercent(50)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Caught, not ignored (children get the default back): a write to a
+	// closed pipe on stdout then fails with EPIPE instead of killing the
+	// process with its lock left in the repository, and Run stops the
+	// command (exit 141, as a shell reports SIGPIPE).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		governMemory(ctx)
 	}

@@ -3,11 +3,9 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,32 +13,6 @@ import (
 
 	"github.com/cairn-backup/cairn/repo/profile"
 )
-
-// cronCairn runs the binary as cron does, in the form an admin would
-// write it: env -i PATH=/usr/bin:/bin VARS… setsid cairn ARGS… </dev/null
-// (no HOME, no terminal, no standard input).
-func cronCairn(t *testing.T, env []string, args ...string) result {
-	t.Helper()
-	argv := append(append(append([]string{"-i", "PATH=/usr/bin:/bin"}, env...), "setsid", cairnBin), args...)
-	cmd := exec.Command("env", argv...)
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	cmd.Stdin = devnull
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	code := 0
-	if err := cmd.Run(); err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatal(err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{out.String(), errb.String(), code}
-}
 
 // skipSummary is the summary line of `backup --json` as far as
 // --skip-if-unchanged is concerned.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,11 +113,40 @@ func (e *exitError) Unwrap() error { return e.err }
 // reported (exit 3).
 var errPartial = job.ErrPartial
 
+// errOutputClosed cancels a command whose standard output was closed by
+// its reader (`cairn ls latest | head -1`).
+var errOutputClosed = errors.New("standard output closed")
+
+// exitBrokenPipe is what a shell reports for a command killed by SIGPIPE
+// (128+13), so `cairn ls | head` looks like `ls | head` to a script; the
+// command stops quietly, releasing its lock on the way out.
+const exitBrokenPipe = 141
+
+// pipeWriter is standard output; a write that fails because the reader
+// has gone (EPIPE, with SIGPIPE caught in main) cancels the command.
+type pipeWriter struct {
+	w      io.Writer
+	closed func()
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.closed()
+	}
+	return n, err
+}
+
 // Run runs the CLI with args and returns the exit code.
 func Run(ctx context.Context, env *Env, args []string) int {
 	if env.IsTerminal == nil {
 		env.IsTerminal = func() bool { return false }
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	piped := *env
+	piped.Stdout = &pipeWriter{w: env.Stdout, closed: func() { cancel(errOutputClosed) }}
+	env = &piped
 	g := &globalOptions{env: env, progress: &progressState{}, opened: &connect.Opened{}}
 	defer g.opened.Close()
 	root := newRootCommand(g)
@@ -125,6 +155,9 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	if errors.Is(context.Cause(ctx), errOutputClosed) {
+		return exitBrokenPipe
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -161,6 +194,8 @@ func exitCode(ctx context.Context, err error) (int, string) {
 		return code, ""
 	case errors.As(err, &h):
 		return code, h.Hint()
+	case errors.Is(err, syscall.ENOSPC):
+		return code, "free space on the disk of the file named (TMPDIR holds data packs while they are filled), then run the command again: what was stored is reused, and `cairn prune` removes what nothing needs"
 	}
 	switch code {
 	case exitNoRepo:

@@ -127,7 +127,12 @@ func (f *fileJob) done(ctx context.Context) {
 	}
 	a := f.dir.a
 	a.opts.Progress.fileDone(0, true)
-	if f.err != nil {
+	if f.err != nil && ctx.Err() != nil {
+		// The backup failed (a full disk, the lock lost) or was
+		// interrupted: the file was cut short by that, which is
+		// reported once, not as a file that could not be read.
+		f.dir.drop(f.slot)
+	} else if f.err != nil {
 		if f.keepParent() {
 			a.report(f.path, fmt.Errorf("%w; kept its earlier version from the parent snapshot", f.err))
 			a.filesUnmodified.Add(1)
@@ -310,7 +315,10 @@ func (a *archiver) blobWorker(ctx context.Context) {
 		id, _, _, err := s.Save(ctx, pack.DataBlob, cj.data, a.opts.Generation)
 		a.putBuf(cj.data)
 		if err != nil {
-			a.fail(fmt.Errorf("save %s: %w", cj.file.path, err))
+			// The error names the blob store's file (a pack's temporary
+			// file, a repository file): the source file whose chunk
+			// was being saved has nothing to do with it.
+			a.fail(fmt.Errorf("backup: store data: %w", err))
 		} else {
 			cj.file.mu.Lock()
 			cj.file.ids[cj.i] = id

@@ -257,5 +257,8 @@ func (c *Connector) openCache(loc string, r *repo.Repository) *cache.Dir {
 		c.o.Warn(fmt.Sprintf("warning: no cache: %v", err))
 		return nil
 	}
+	cd.OnWriteError = func(err error) {
+		c.o.Warn(fmt.Sprintf("warning: cache: %v; reading the repository past the cache", err))
+	}
 	return cd
 }

@@ -2,6 +2,8 @@ package job
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cairn-backup/cairn/pack"
@@ -101,4 +103,25 @@ func (o Sessions) Copy(ctx context.Context, src, dst *repo.Repository, req CopyR
 		})
 	})
 	return res, err
+}
+
+// hinted is an error with a hint: what to run to fix it.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.err.Error() }
+func (e *hinted) Unwrap() error { return e.err }
+func (e *hinted) Hint() string  { return e.hint }
+
+// MirrorOpenError is err, the failure to open the mirror at loc, with a
+// hint to create the mirror when there is no repository there: a
+// mirror is made with this repository's chunker parameters, so `cairn
+// init` alone (the hint for a missing repository) would cost its dedup.
+func MirrorOpenError(loc string, err error) error {
+	if !errors.Is(err, repo.ErrNoRepository) {
+		return err
+	}
+	return &hinted{err: err, hint: fmt.Sprintf("create the mirror with `cairn mirror add --init %s`, or check its location", loc)}
 }

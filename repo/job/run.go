@@ -49,8 +49,9 @@ type Run struct {
 	// Environ is the environment hooks start from (without secrets).
 	Environ []string
 	// Say is told of each step's outcome (text output); Warn of each
-	// warning or error line (stderr); HookOutput of each line hooks
-	// print.
+	// warning or error line (stderr), which includes each line a failed
+	// hook printed; HookOutput of each line a hook that succeeded
+	// printed.
 	Say, Warn, HookOutput func(string)
 	// State is the profile's state on this machine; the run updates it.
 	// StateKey names it (profile.StateKey; the profile's name if empty).
@@ -65,6 +66,16 @@ type Run struct {
 	// unchanged is the parent a backup with skip-if-unchanged found
 	// nothing changed since; it stands for this run's snapshot.
 	unchanged *pack.ID
+	hints     []string
+}
+
+// Hint returns the hint of the first step that failed with one ("":
+// none), for the run's last error line.
+func (rn *Run) Hint() string {
+	if len(rn.hints) == 0 {
+		return ""
+	}
+	return rn.hints[0]
 }
 
 // NewRunID returns a random run ID.
@@ -112,6 +123,7 @@ type outcome struct {
 	code    int
 	figures map[string]any
 	err     error
+	output  string // a hook's (hooks.go)
 }
 
 func failed(ctx context.Context, err error) outcome { return outcome{code: Code(ctx, err), err: err} }
@@ -128,7 +140,7 @@ func (rn *Run) step(name, skip string, fn func() outcome) *profile.Step {
 	start := time.Now()
 	out := fn()
 	s.Duration = time.Since(start).Seconds()
-	s.ExitCode, s.Figures = out.code, out.figures
+	s.ExitCode, s.Figures, s.Output = out.code, out.figures, out.output
 	switch out.code {
 	case ExitOK:
 		s.Status = profile.StepOK
@@ -141,10 +153,34 @@ func (rn *Run) step(name, skip string, fn func() outcome) *profile.Step {
 		s.Error = oneLine(out.err.Error())
 		rn.rep.Errors = append(rn.rep.Errors, name+": "+s.Error)
 		rn.warn(name, "error: "+s.Error)
+		var h interface{ Hint() string }
+		if errors.As(out.err, &h) {
+			rn.hints = append(rn.hints, h.Hint())
+		}
+	}
+	// A failed hook's output goes with its error, for the admin's mail
+	// even with --quiet; the others' is part of the text report.
+	for _, l := range lines(s.Output) {
+		if s.Status == profile.StepFailed {
+			rn.warn(name, "output: "+l)
+		}
 	}
 	rn.rep.Steps = append(rn.rep.Steps, s)
 	rn.say("%s: %s", name, s.Status)
+	for _, l := range lines(s.Output) {
+		if s.Status != profile.StepFailed && rn.HookOutput != nil {
+			rn.HookOutput("  " + name + ": " + l)
+		}
+	}
 	return &rn.rep.Steps[len(rn.rep.Steps)-1]
+}
+
+// lines splits s into lines (none when s is empty).
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
@@ -176,22 +212,28 @@ func (rn *Run) steps(ctx context.Context) {
 		rn.hooks(ctx)
 		return
 	}
-	before := rn.step("before", skipIf(p.Hooks.Before == "", "no hook"), func() outcome { return rn.hook(ctx, p.Hooks.Before) })
+	// The before hook (which may stop a database) runs only once the
+	// repository is known to be there and readable: a mistyped
+	// repository fails the backup (exit 10) without it.
 	level, lerr := rn.level(ctx)
 	rn.rep.Level = string(level)
-	skip := ""
-	switch {
-	case before.Status == profile.StepFailed:
-		skip = "the before hook failed"
-	case lerr != nil:
-		skip = "the repository can't be read: " + oneLine(lerr.Error())
-	}
-	backup := rn.step("backup", skip, func() outcome { return rn.backup(ctx, level) })
-	if backup.Status == profile.StepSkipped {
-		rn.rep.Errors = append(rn.rep.Errors, "backup: "+backup.Error)
-		backup.ExitCode = ExitFatal
-		if lerr != nil {
-			backup.ExitCode = Code(ctx, lerr)
+	if lerr != nil {
+		rn.step("before", firstOf(skipIf(p.Hooks.Before == "", "no hook"), "the repository can't be read"), nil)
+		rn.step("backup", "", func() outcome {
+			err := fmt.Errorf("the repository can't be read: %w", lerr)
+			if errors.Is(lerr, repo.ErrNoRepository) {
+				err = &hinted{err: err, hint: fmt.Sprintf("check repository = %q in profile %s, or create it with `cairn --profile %s init`",
+					p.Repository, p.Name, p.Name)}
+			}
+			return failed(ctx, err)
+		})
+	} else {
+		before := rn.step("before", skipIf(p.Hooks.Before == "", "no hook"), func() outcome { return rn.hook(ctx, p.Hooks.Before) })
+		backup := rn.step("backup", skipIf(before.Status == profile.StepFailed, "the before hook failed"),
+			func() outcome { return rn.backup(ctx, level) })
+		if backup.Status == profile.StepSkipped {
+			rn.rep.Errors = append(rn.rep.Errors, "backup: "+backup.Error)
+			backup.ExitCode = ExitFatal
 		}
 	}
 	noSnap := rn.snap == nil || rn.Repo.DryRun()
@@ -484,7 +526,7 @@ func (rn *Run) copyTo(ctx context.Context, loc string) (*copier.Result, error) {
 	}
 	dst, err := rn.OpenMirror(ctx, loc)
 	if err != nil {
-		return nil, err
+		return nil, MirrorOpenError(loc, err)
 	}
 	return rn.sessions("copy").Copy(ctx, rn.Repo, dst, CopyRequest{OnUnreadable: func(bad *snapshot.UnreadableError) { rn.unreadable("copy", bad) }})
 }

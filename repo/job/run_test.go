@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,21 +122,32 @@ func TestRunSteps(t *testing.T) {
 }
 
 // TestRunRepositoryUnreadable: without the repository the backup is
-// failed (not skipped silently) with the open error's exit code, and
-// the steps that don't need a backup still run and fail the same way.
+// failed (not skipped) with the open error's exit code, the before hook
+// does not run, and the steps that don't need a backup still run and
+// fail the same way.
 func TestRunRepositoryUnreadable(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
 	openErr := fmt.Errorf("open repository %s: %w", s.repo, repo.ErrNoRepository)
 	hookOut := filepath.Join(t.TempDir(), "hook")
 	s.p.Hooks.OnFailure = "echo \"$CAIRN_EXIT_CODE $CAIRN_RUN_STATUS\" > " + hookOut
+	s.p.Hooks.Before = "touch " + hookOut + "-before"
 	rn := &job.Run{Profile: s.p, Now: s.clock.Now(), OpenErr: openErr, Environ: os.Environ()}
 	rep := rn.Execute(context.Background(), "feedfacecafe")
 	if rep.ExitCode != job.ExitNoRepo || rep.Status != "failure" {
 		t.Fatalf("exit %d status %s", rep.ExitCode, rep.Status)
 	}
-	if b := rep.Step("backup"); b.Status != "skipped" || b.ExitCode != job.ExitNoRepo || !strings.Contains(b.Error, s.repo) {
+	if b := rep.Step("backup"); b.Status != "failed" || b.ExitCode != job.ExitNoRepo || !strings.Contains(b.Error, s.repo) {
 		t.Fatalf("backup %+v", b)
+	}
+	if b := rep.Step("before"); b.Status != "skipped" {
+		t.Fatalf("before %+v", b)
+	}
+	if _, err := os.Stat(hookOut + "-before"); err == nil {
+		t.Fatal("the before hook ran without a repository")
+	}
+	if h := rn.Hint(); !strings.Contains(h, "init") {
+		t.Fatalf("hint %q", h)
 	}
 	for _, name := range []string{"copy", "check"} {
 		if st := rep.Step(name); st.Status != "failed" || st.ExitCode != job.ExitNoRepo {
@@ -295,5 +307,42 @@ func TestCat(t *testing.T) {
 	}
 	if _, _, err := job.Cat(ctx, r, "pack", "x"); err == nil || !strings.Contains(err.Error(), "want config, index") {
 		t.Fatalf("unknown type: %v", err)
+	}
+}
+
+// TestHookOutput: a hook's step keeps the end of its output, saying how
+// much came before; a failing hook's error ends with its last line.
+func TestHookOutput(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, hook    string
+		status        string
+		output, error string // error: how it ends
+	}{
+		{"short", "echo one; echo two >&2", "ok", "one\ntwo", ""},
+		{"silent", "true", "ok", "", ""},
+		{"cut", "head -c 10000 /dev/zero | tr '\\0' x; echo; echo last; exit 3", "failed",
+			"[… 5910 bytes of output cut, the last 4096 follow …]\n" + strings.Repeat("x", 4090) + "\nlast", ": exit status 3: last"},
+		{"reason before advice", "echo 'dump: error: no server' >&2; echo '  Is it running?' >&2; exit 2", "failed",
+			"dump: error: no server\n  Is it running?", ": exit status 2: dump: error: no server"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSetup(t)
+			s.p.Mirrors, s.p.Keep, s.p.VerifySample, s.p.CheckWindow = nil, profile.Keep{}, "", ""
+			s.p.Hooks.Before = c.hook
+			var warned []string
+			rn := &job.Run{Profile: s.p, Now: s.clock.Now(), Repo: s.open(t, s.repo), Environ: os.Environ(),
+				Warn: func(l string) { warned = append(warned, l) }}
+			rep := rn.Execute(context.Background(), job.NewRunID())
+			b := rep.Step("before")
+			if b.Status != c.status || b.Output != c.output || !strings.HasSuffix(b.Error, c.error) || (c.error == "") != (b.Error == "") {
+				t.Fatalf("before step: status %s, error %q, output of %d bytes %.80q…", b.Status, b.Error, len(b.Output), b.Output)
+			}
+			if c.status == "failed" && !slices.Contains(warned, "  before: output: "+c.output[strings.LastIndex(c.output, "\n")+1:]) {
+				t.Fatalf("warnings %q lack the hook's output", warned)
+			}
+		})
 	}
 }

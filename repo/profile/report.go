@@ -34,6 +34,9 @@ type Step struct {
 	Duration float64        `json:"duration_seconds"`
 	Figures  map[string]any `json:"figures,omitempty"`
 	Error    string         `json:"error,omitempty"`
+	// Output is a hook's output: its last 4 KiB, after a line saying how
+	// much was cut before them.
+	Output string `json:"output,omitempty"`
 }
 
 // Report is the record of one `cairn run` (README documents its schema).

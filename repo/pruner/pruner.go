@@ -237,6 +237,9 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 	})
 	now := o.Now()
 	var candidates []*packStat
+	// youngUnused is the unused data of packs kept for their age: it is
+	// still there after this prune.
+	var youngUnused int64
 	for _, ps := range packs {
 		plan.PacksTotal++
 		plan.SizeTotal += ps.size
@@ -252,6 +255,7 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 			plan.SizeUnused += ps.size
 			if young {
 				plan.PacksYoung++
+				youngUnused += ps.size
 				continue
 			}
 			plan.deletePacks = append(plan.deletePacks, ps.id)
@@ -260,6 +264,7 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 			plan.SizeUnused += ps.size
 			if young {
 				plan.PacksYoung++
+				youngUnused += ps.size
 				continue
 			}
 			plan.deletePacks = append(plan.deletePacks, ps.id)
@@ -269,12 +274,14 @@ func makePlan(ctx context.Context, r *repo.Repository, o Options) (*Plan, error)
 			if young {
 				plan.PacksYoung++
 				plan.PacksKeep++
+				youngUnused += ps.unused
 				continue
 			}
 			candidates = append(candidates, ps)
 		}
 	}
 	chooseRepacks(plan, candidates, r.Config().PackSize, o)
+	plan.SizeUnusedAfter += youngUnused
 	if err := holdRetained(ctx, r.Backend(), plan, packs); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}

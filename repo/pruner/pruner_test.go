@@ -3,6 +3,7 @@ package pruner_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -93,5 +94,39 @@ func BenchmarkPrunePlan100k(b *testing.B) {
 		}
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/(1<<20), "MiB-allocated")
+	}
+}
+
+// TestUnusedAfterCountsYoungPacks: the unused data of packs kept because
+// they are younger than the grace period is still there after the prune.
+func TestUnusedAfterCountsYoungPacks(t *testing.T) {
+	t.Parallel()
+	r := buildRepo(t, 2000)
+	for _, c := range []struct {
+		name  string
+		later time.Duration // how long after the backup the prune runs
+		young bool
+	}{
+		{"inside the grace period", 0, true},
+		{"after it", 2 * time.Hour, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			now := time.Now().Add(c.later)
+			plan, err := pruner.Prune(context.Background(), r, pruner.Options{MaxUnused: 0.05, Grace: time.Hour, DryRun: true,
+				Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("%d young, %d to repack, %d unused, %d unused after", plan.PacksYoung, plan.PacksRepack, plan.SizeUnused, plan.SizeUnusedAfter)
+			if plan.SizeUnused == 0 || (plan.PacksYoung > 0) != c.young {
+				t.Fatal(got)
+			}
+			if c.young && (plan.PacksRepack != 0 || plan.SizeUnusedAfter != plan.SizeUnused) {
+				t.Fatalf("%s: the young packs' unused data is still there after", got)
+			}
+			if !c.young && (plan.PacksRepack == 0 || plan.SizeUnusedAfter >= plan.SizeUnused) {
+				t.Fatalf("%s: old packs are repacked", got)
+			}
+		})
 	}
 }

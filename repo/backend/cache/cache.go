@@ -31,6 +31,10 @@ import (
 // Dir is the cache of one repository, in a directory named by its ID.
 type Dir struct {
 	dir string
+	// OnWriteError, when set, is told once per Backend of a cached copy
+	// that could not be written (a full disk), the error naming the
+	// cache's file; the file is read from the repository instead.
+	OnWriteError func(error)
 }
 
 // Open uses base (created if missing) for the cache of the repository
@@ -67,6 +71,7 @@ type Backend struct {
 	// process, so a tree pack read blob by blob is hashed once.
 	mu      sync.Mutex
 	checked map[string]bool
+	warned  sync.Once
 }
 
 // Unwrap returns the wrapped backend.
@@ -200,6 +205,10 @@ func (b *Backend) fetch(ctx context.Context, h backend.Handle) error {
 		kept, err = b.store(h, rd)
 		return err
 	})
+	var we *writeError
+	if errors.As(err, &we) {
+		return errNotCached
+	}
 	if err != nil {
 		return err
 	}
@@ -209,31 +218,78 @@ func (b *Backend) fetch(ctx context.Context, h backend.Handle) error {
 	return nil
 }
 
+// writeError is a failure to write a cached copy: it stops reading the
+// repository's file (its bytes are read again, past the cache) and is
+// permanent when its cause is (a full disk), so nothing retries it.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "cache: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// fileWriter writes to a cache file and keeps its write error apart
+// from the errors of the reader being copied.
+type fileWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = &writeError{err: err}
+		return n, w.err
+	}
+	return n, nil
+}
+
+// writeFailed tells OnWriteError of err (once), naming the cache's file.
+func (b *Backend) writeFailed(err error) {
+	if b.d.OnWriteError != nil {
+		b.warned.Do(func() { b.d.OnWriteError(err) })
+	}
+}
+
 // put keeps a copy of h read from rd, best effort.
 func (b *Backend) put(h backend.Handle, rd io.Reader) { _, _ = b.store(h, rd) }
 
 // store writes rd to h's cache file through a temporary file, kept only
-// when the bytes hash to h's name. Only an error reading rd is returned:
-// the cache's own failures mean no copy.
+// when the bytes hash to h's name. An error reading rd is returned, and a
+// *writeError when the copy could not be written (rd is then partly
+// read); the cache's other failures mean no copy.
 func (b *Backend) store(h backend.Handle, rd io.Reader) (bool, error) {
 	p := b.path(h)
-	if os.MkdirAll(filepath.Dir(p), 0o700) != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		b.writeFailed(err)
 		return false, nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
 	if err != nil {
+		b.writeFailed(err)
 		return false, nil
 	}
 	defer os.Remove(tmp.Name())
 	sum := sha256.New()
-	_, err = io.Copy(io.MultiWriter(tmp, sum), rd)
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		return false, nil
+	w := &fileWriter{f: tmp}
+	_, err = io.Copy(io.MultiWriter(w, sum), rd)
+	cerr := tmp.Close()
+	if w.err != nil {
+		// Not the repository's fault: say so, and let the caller read
+		// the file again without the cache.
+		b.writeFailed(w.err.(*writeError).err)
+		return false, w.err
 	}
 	if err != nil {
 		return false, err
 	}
-	if hex.EncodeToString(sum.Sum(nil)) != h.Name || os.Rename(tmp.Name(), p) != nil {
+	if cerr != nil {
+		b.writeFailed(cerr)
+		return false, nil
+	}
+	if hex.EncodeToString(sum.Sum(nil)) != h.Name {
+		return false, nil
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		b.writeFailed(err)
 		return false, nil
 	}
 	b.mu.Lock()
