@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -27,6 +28,7 @@ created if missing. Existing pages are overwritten.`,
 				return &doc.GenManHeader{Section: "1", Date: &now, Source: "cairn " + version, Manual: "cairn manual"}
 			}
 			root := cmd.Root()
+			manTexts(root)
 			if err := doc.GenManTree(root, header(), dir); err != nil {
 				return fmt.Errorf("man %s: %w", dir, err)
 			}
@@ -51,5 +53,28 @@ created if missing. Existing pages are overwritten.`,
 			g.printf("wrote the man pages to %s\n", dir)
 			return nil
 		},
+	}
+}
+
+// manTexts makes the indented blocks of the help texts (lists, tables,
+// the exit codes) preformatted in the pages: the texts are read as
+// Markdown, where a block indented by 4 spaces is kept as it is.
+func manTexts(c *cobra.Command) {
+	var out []string
+	prevIndented := false
+	for _, l := range strings.Split(c.Long, "\n") {
+		indented := strings.HasPrefix(l, "  ")
+		if indented != prevIndented && l != "" && len(out) > 0 && out[len(out)-1] != "" {
+			out = append(out, "")
+		}
+		if indented {
+			l = "  " + l
+		}
+		out = append(out, l)
+		prevIndented = indented
+	}
+	c.Long = strings.Join(out, "\n")
+	for _, sub := range c.Commands() {
+		manTexts(sub)
 	}
 }

@@ -84,7 +84,7 @@ func (c *checker) line(key string) int {
 	return 0
 }
 
-// typeErrorf reports a value of the wrong type at key.
+// typeErrorf reports an unknown key or a value of the wrong type at key.
 func (c *checker) typeErrorf(key, format string, args ...any) {
 	if c.bad == nil {
 		c.bad = map[string]bool{}
@@ -177,7 +177,7 @@ func (c *checker) decodeTable(v reflect.Value, m map[string]any, prefix, rel str
 		key, name := prefix+"."+k, rel+k
 		f, ok := fields[k]
 		if !ok {
-			c.errorf(key, "unknown key%s", c.suggest(k, fields))
+			c.typeErrorf(key, "unknown key%s", suggest(k, fields))
 			continue
 		}
 		c.set(f, val, key, name)
@@ -259,11 +259,16 @@ func describe(v any) string {
 	return fmt.Sprintf("the date or time %v", v)
 }
 
-// suggest names the key closest to k (at most 2 edits away), if any.
-func (c *checker) suggest(k string, fields map[string]reflect.Value) string {
+// suggest names the key closest to k (at most 2 edits away, or one it
+// begins), if any.
+func suggest(k string, fields map[string]reflect.Value) string {
 	best, bestD := "", 3
 	for name := range fields {
-		if d := editDistance(k, name); d < bestD || d == bestD && name < best {
+		d := editDistance(k, name)
+		if len(k) >= 3 && strings.HasPrefix(name, k) {
+			d = min(d, 2)
+		}
+		if d < bestD || d == bestD && name < best {
 			best, bestD = name, d
 		}
 	}

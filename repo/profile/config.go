@@ -192,7 +192,7 @@ func Parse(path string, b []byte, perm os.FileMode) (*File, error) {
 }
 
 var (
-	tableRe = regexp.MustCompile(`^\s*\[\s*([^\]]+?)\s*\]`)
+	tableRe = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]`)
 	keyRe   = regexp.MustCompile(`^\s*("[^"]*"|[A-Za-z0-9_.-]+)\s*=\s*(\{[^}]*)?`)
 	innerRe = regexp.MustCompile(`[{,]\s*([A-Za-z0-9_-]+)\s*=`)
 )
