@@ -49,7 +49,7 @@ func commandHelp() map[string]helpText {
   cairn backup /home /etc
   cairn snapshots
   cairn restore latest --target /mnt/restore`},
-		"init": {codesRead, `  cairn -r /srv/backup/repo init
+		"init": {[]int{exitOK, exitFatal, exitNoRepo, exitWrongPass, exitInterrupted}, `  cairn -r /srv/backup/repo init
   cairn -r sftp:backup@nas:/srv/cairn init --pack-size 32 --compression max
   cairn -r s3:https://s3.example.com/offsite init --copy-chunker-params --from-repo /srv/backup/repo
   cairn init --parity-data 10 --parity-shards 2`},
