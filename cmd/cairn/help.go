@@ -11,27 +11,24 @@ import (
 
 // exitCodeMeaning is what each exit code means (DESIGN.md section 4), in
 // the order `cairn help exit-codes` lists them.
-var exitCodeMeaning = []struct {
+func exitCodeMeaning() []struct {
 	code    int
 	meaning string
-}{
-	{exitOK, "success"},
-	{exitFatal, "fatal error: bad arguments or configuration, an I/O or network error"},
-	{exitPartial, "partial: the backup was written but some source files could not be read, or the restore finished but some files could not be restored"},
-	{exitNoRepo, "the repository does not exist (check --repo / CAIRN_REPOSITORY, or run `cairn init`)"},
-	{exitLocked, "the repository is locked by another process, or the lock was lost while working"},
-	{exitWrongPass, "wrong password: no key of the repository opens with it"},
-	{exitDamage, "repository damage detected: a file whose hash or authentication fails, a missing pack or blob"},
-	{exitInterrupted, "interrupted (Ctrl-C, SIGINT or SIGTERM)"},
+} {
+	return []struct {
+		code    int
+		meaning string
+	}{
+		{exitOK, "success"},
+		{exitFatal, "fatal error: bad arguments or configuration, an I/O or network error"},
+		{exitPartial, "partial: the backup was written but some source files could not be read, or the restore finished but some files could not be restored"},
+		{exitNoRepo, "the repository does not exist (check --repo / CAIRN_REPOSITORY, or run `cairn init`)"},
+		{exitLocked, "the repository is locked by another process, or the lock was lost while working"},
+		{exitWrongPass, "wrong password: no key of the repository opens with it"},
+		{exitDamage, "repository damage detected: a file whose hash or authentication fails, a missing pack or blob"},
+		{exitInterrupted, "interrupted (Ctrl-C, SIGINT or SIGTERM)"},
+	}
 }
-
-// Sets of exit codes the commands return.
-var (
-	codesLocal   = []int{exitOK, exitFatal, exitInterrupted}
-	codesRepo    = []int{exitOK, exitFatal, exitNoRepo, exitLocked, exitWrongPass, exitInterrupted}
-	codesRead    = []int{exitOK, exitFatal, exitNoRepo, exitLocked, exitWrongPass, exitDamage, exitInterrupted}
-	codesPartial = []int{exitOK, exitFatal, exitPartial, exitNoRepo, exitLocked, exitWrongPass, exitDamage, exitInterrupted}
-)
 
 // helpText is a command's examples and the exit codes it can return.
 type helpText struct {
@@ -43,6 +40,13 @@ type helpText struct {
 // its path without the leading "cairn " ("" is cairn itself). The help
 // golden test fails for a command missing here.
 func commandHelp() map[string]helpText {
+	// The sets of exit codes the commands return.
+	var (
+		codesLocal   = []int{exitOK, exitFatal, exitInterrupted}
+		codesRepo    = []int{exitOK, exitFatal, exitNoRepo, exitLocked, exitWrongPass, exitInterrupted}
+		codesRead    = []int{exitOK, exitFatal, exitNoRepo, exitLocked, exitWrongPass, exitDamage, exitInterrupted}
+		codesPartial = []int{exitOK, exitFatal, exitPartial, exitNoRepo, exitLocked, exitWrongPass, exitDamage, exitInterrupted}
+	)
 	return map[string]helpText{
 		"": {codesPartial, `  export CAIRN_REPOSITORY=/srv/backup/repo CAIRN_PASSWORD_FILE=/etc/cairn/repo.pass
   cairn init
@@ -190,7 +194,7 @@ For example:
 
 // writeExitCodes lists codes (nil: all) with their meaning.
 func writeExitCodes(b *strings.Builder, codes []int) {
-	for _, e := range exitCodeMeaning {
+	for _, e := range exitCodeMeaning() {
 		if codes == nil || containsInt(codes, e.code) {
 			fmt.Fprintf(b, "  %-4d %s\n", e.code, wrap(e.meaning, 72, "\n       "))
 		}

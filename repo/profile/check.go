@@ -111,22 +111,25 @@ func sorted(ps []Problem) []Problem {
 	return ps
 }
 
-// what describes a key's type in the user's terms, for type errors.
-var what = map[string]string{
-	"repository": "a repository location", "password-file": "a path", "password-command": "a shell command",
-	"password": "a string", "options": "a list of key=value options", "compression": "a string",
-	"sources": "a list of paths", "exclude": "a list of patterns", "exclude-file": "a list of paths",
-	"exclude-caches": "true or false", "exclude-if-present": "a list of file names",
-	"exclude-larger-than": "a size like \"2G\"", "tags": "a list of tags", "host": "a host name",
-	"full": "a period (daily, weekly, monthly or never)", "differential": "a period (daily, weekly, monthly or never)",
-	"keep": "a table like { daily = 7, weekly = 4 }", "prune": "a period (always, daily, weekly, monthly or never)",
-	"mirrors": "a list of repository locations", "mirror-password-file": "a path",
-	"mirror-password-command": "a shell command", "check-window": "a window like \"30d\"",
-	"verify-sample": "a share like \"2%\"", "metrics-file": "a path", "report-file": "a path",
-	"run-at": "a time of day like \"02:30\"", "hooks": "a table of shell commands",
-	"keep.within": "a duration like \"30d\"", "keep.tags": "a list of tags",
-	"hooks.before": "a shell command", "hooks.after": "a shell command",
-	"hooks.on-success": "a shell command", "hooks.on-failure": "a shell command",
+// what describes the type of a key (below the profile) in the user's
+// terms, for type errors.
+func what(key string) string {
+	return map[string]string{
+		"repository": "a repository location", "password-file": "a path", "password-command": "a shell command",
+		"password": "a string", "options": "a list of key=value options", "compression": "a string",
+		"sources": "a list of paths", "exclude": "a list of patterns", "exclude-file": "a list of paths",
+		"exclude-caches": "true or false", "exclude-if-present": "a list of file names",
+		"exclude-larger-than": "a size like \"2G\"", "tags": "a list of tags", "host": "a host name",
+		"full": "a period (daily, weekly, monthly or never)", "differential": "a period (daily, weekly, monthly or never)",
+		"keep": "a table like { daily = 7, weekly = 4 }", "prune": "a period (always, daily, weekly, monthly or never)",
+		"mirrors": "a list of repository locations", "mirror-password-file": "a path",
+		"mirror-password-command": "a shell command", "check-window": "a window like \"30d\"",
+		"verify-sample": "a share like \"2%\"", "metrics-file": "a path", "report-file": "a path",
+		"run-at": "a time of day like \"02:30\"", "hooks": "a table of shell commands",
+		"keep.within": "a duration like \"30d\"", "keep.tags": "a list of tags",
+		"hooks.before": "a shell command", "hooks.after": "a shell command",
+		"hooks.on-success": "a shell command", "hooks.on-failure": "a shell command",
+	}[key]
 }
 
 // decodeDoc checks a file decoded as plain TOML against Profile and
@@ -186,8 +189,13 @@ func (c *checker) decodeTable(v reflect.Value, m map[string]any, prefix, rel str
 
 // set stores val in f, or reports its type in the user's terms.
 func (c *checker) set(f reflect.Value, val any, key, name string) {
+	desc := what(name)
+	if desc == "" {
+		desc = map[reflect.Kind]string{reflect.String: "a string", reflect.Slice: "a list of strings",
+			reflect.Bool: "true or false", reflect.Struct: "a table"}[f.Kind()]
+	}
 	wrong := func() {
-		c.typeErrorf(key, "`%s` must be %s, not %s", name, what[name], describe(val))
+		c.typeErrorf(key, "`%s` must be %s, not %s", name, desc, describe(val))
 	}
 	switch f.Kind() {
 	case reflect.String:
@@ -221,7 +229,7 @@ func (c *checker) set(f reflect.Value, val any, key, name string) {
 		for _, e := range list {
 			s, ok := e.(string)
 			if !ok {
-				c.typeErrorf(key, "`%s` must be %s: %s is not a string", name, what[name], describe(e))
+				c.typeErrorf(key, "`%s` must be %s: %s is not a string", name, desc, describe(e))
 				return
 			}
 			out = append(out, s)

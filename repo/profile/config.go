@@ -4,7 +4,9 @@
 // The file is TOML (github.com/pelletier/go-toml/v2). Each [profile.NAME]
 // table names a repository, its password source, what to back up and how
 // often each backup level, retention, prune, copies and checks happen.
-// Unknown keys and wrong types are errors naming the file, line and key.
+// Parse reports every unknown key, wrong type (in the user's terms: "must
+// be a list of paths") and bad value, each naming the file, line and full
+// key path (check.go); Sample is the commented file `config init` writes.
 package profile
 
 import (
