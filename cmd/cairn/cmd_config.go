@@ -14,7 +14,7 @@ import (
 func newConfigCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Write, check the configuration file, show a profile's settings",
+		Short: "Write or check the configuration file, show a profile's settings",
 		Long: `The configuration file (TOML) is --config FILE, else $CAIRN_CONFIG, else
 $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 /etc/cairn/cairn.toml. It holds [profile.NAME] tables; see README.`,
