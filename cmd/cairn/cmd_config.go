@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +14,7 @@ import (
 func newConfigCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Check the configuration file, show a profile's settings",
+		Short: "Write or check the configuration file, show a profile's settings",
 		Long: `The configuration file (TOML) is --config FILE, else $CAIRN_CONFIG, else
 $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 /etc/cairn/cairn.toml. It holds [profile.NAME] tables; see README.`,
@@ -28,6 +30,9 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 			f, err := g.loadConfig()
 			if err != nil {
 				return err
+			}
+			for _, w := range f.Warnings {
+				g.warnf("warning: %s\n", w)
 			}
 			g.printf("%s: %d profiles (%s): ok\n", f.Path, len(f.Profiles), strings.Join(f.Names(), ", "))
 			return nil
@@ -58,7 +63,37 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 			return nil
 		},
 	}
-	cmd.AddCommand(check, show)
+	initCmd := &cobra.Command{
+		Use:   "init [FILE]",
+		Short: "Write a commented sample configuration file",
+		Long: `Write a sample configuration with one profile and every key, commented,
+to FILE (default: --config, else $CAIRN_CONFIG, else
+$XDG_CONFIG_HOME/cairn/cairn.toml or ~/.config/cairn/cairn.toml), mode 0600.
+An existing file is never overwritten.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := g.configPath
+			if len(args) == 1 {
+				path = args[0]
+			}
+			if path == "" {
+				var err error
+				if path, err = profile.DefaultPath(g.env.Getenv); err != nil {
+					return err
+				}
+			}
+			if err := profile.WriteSample(path); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return &exitError{code: exitFatal, err: err,
+						hint: fmt.Sprintf("it was left alone: edit it and run `cairn config check %s`, or give another FILE", path)}
+				}
+				return err
+			}
+			g.printf("wrote %s: edit it, then run `cairn config check %s`\n", path, path)
+			return nil
+		},
+	}
+	cmd.AddCommand(check, show, initCmd)
 	return cmd
 }
 

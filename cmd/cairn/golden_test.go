@@ -189,13 +189,13 @@ func TestConfigErrors(t *testing.T) {
 		perm          os.FileMode
 		want          string
 	}{
-		{"unknown key", "[profile.home]\nrepository = \"/r\"\nfulll = \"monthly\"\n", 0o644, "c.toml:3: unknown key profile.home.fulll"},
-		{"wrong type", "[profile.home]\nrepository = \"/r\"\nkeep = { daily = \"seven\" }\n", 0o644, "c.toml:3: key profile.home.keep: cannot decode TOML string into struct field profile.Keep.Daily"},
-		{"bad period", "[profile.home]\nrepository = \"/r\"\n\nfull = \"fortnightly\"\n", 0o644, "c.toml:4: profile home: key full: \"fortnightly\" is not one of"},
-		{"no repository", "[profile.home]\nsources = [\"/x\"]\n", 0o644, "c.toml:1: profile home: key repository: missing"},
-		{"password in a readable file", "[profile.home]\nrepository = \"/r\"\npassword = \"secret\"\n", 0o644, "c.toml:3: profile home: key password: the file holds a password but is readable by others"},
+		{"unknown key", "[profile.home]\nrepository = \"/r\"\nfulll = \"monthly\"\n", 0o644, "c.toml:3: profile.home.fulll: unknown key"},
+		{"wrong type", "[profile.home]\nrepository = \"/r\"\nkeep = { daily = \"seven\" }\n", 0o644, "c.toml:3: profile.home.keep.daily: `keep.daily` must be a whole number"},
+		{"bad period", "[profile.home]\nrepository = \"/r\"\n\nfull = \"fortnightly\"\n", 0o644, "c.toml:4: profile.home.full: \"fortnightly\" is not one of"},
+		{"no repository", "[profile.home]\nsources = [\"/x\"]\n", 0o644, "c.toml:1: profile.home.repository: missing"},
+		{"password in a readable file", "[profile.home]\nrepository = \"/r\"\npassword = \"secret\"\n", 0o644, "c.toml:3: profile.home.password: the file holds a password but is readable by others"},
 		{"syntax", "[profile.home\nrepository = 1\n", 0o644, "c.toml:1"},
-		{"bad window", "[profile.home]\nrepository = \"/r\"\ncheck-window = \"soon\"\n", 0o644, "c.toml:3: profile home: key check-window"},
+		{"bad window", "[profile.home]\nrepository = \"/r\"\ncheck-window = \"soon\"\n", 0o644, "c.toml:3: profile.home.check-window"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

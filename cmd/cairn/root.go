@@ -161,9 +161,20 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	err = asUnknownCommand(root, err)
 	code, hint := exitCode(ctx, err)
+	var pe *profile.Errors
 	var ee *exitError
-	if !errors.Is(err, errPartial) && !(errors.As(err, &ee) && ee.warning) {
+	if errors.As(err, &pe) {
+		// Every problem of the configuration file, one a line.
+		for _, p := range pe.List {
+			kind := "error"
+			if p.Warning {
+				kind = "warning"
+			}
+			fmt.Fprintf(env.Stderr, "%s: %s\n", kind, termsafe.String(oneLine(p.String()), false))
+		}
+	} else if !errors.Is(err, errPartial) && !(errors.As(err, &ee) && ee.warning) {
 		fmt.Fprintf(env.Stderr, "error: %s\n", termsafe.String(oneLine(err.Error()), false))
 	} else {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", termsafe.String(oneLine(err.Error()), false))
@@ -276,7 +287,9 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
 		newCopyCommand(g), newMirrorCommand(g), newParityCommand(g),
 		newRunCommand(g), newStatusCommand(g), newScheduleCommand(g), newConfigCommand(g), newServeCommand(g),
+		newManCommand(g),
 	)
+	setupHelp(root)
 	return root
 }
 

@@ -364,12 +364,12 @@ func TestRunLockAndBadConfig(t *testing.T) {
 	cfg, _ := os.ReadFile(s.config)
 	write(t, s.config, strings.Replace(string(cfg), "full = \"monthly\"", "full = 12", 1))
 	r = cairn(t, s.env, "run", "home")
-	if r.code != 1 || !strings.Contains(r.stderr, s.config+":7: key profile.home.full") {
+	if r.code != 1 || !strings.Contains(r.stderr, s.config+":7: profile.home.full: `full` must be a period") {
 		t.Fatalf("bad config: exit %d %s", r.code, r.stderr)
 	}
 	write(t, s.config, string(cfg)+"[profile.other]\nrepository = \"/x\"\nschedule = \"daily\"\n")
 	r = cairn(t, s.env, "config", "check")
-	if r.code != 1 || !strings.Contains(r.stderr, "unknown key profile.other.schedule") {
+	if r.code != 1 || !strings.Contains(r.stderr, "profile.other.schedule: unknown key") {
 		t.Fatalf("config check: exit %d %s", r.code, r.stderr)
 	}
 	if n := len(listSnapshots(t, []string{"CAIRN_REPOSITORY=" + s.repo, "CAIRN_PASSWORD=pw"})); n != 0 {

@@ -4,13 +4,14 @@
 // The file is TOML (github.com/pelletier/go-toml/v2). Each [profile.NAME]
 // table names a repository, its password source, what to back up and how
 // often each backup level, retention, prune, copies and checks happen.
-// Unknown keys and wrong types are errors naming the file, line and key.
+// Parse reports every unknown key, wrong type (in the user's terms: "must
+// be a list of paths") and bad value, each naming the file, line and full
+// key path (check.go); Sample is the commented file `config init` writes.
 package profile
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pelletier/go-toml/v2"
 )
 
 // Keep is a retention policy (the --keep-* flags of forget).
@@ -125,6 +124,9 @@ const (
 type File struct {
 	Path     string
 	Profiles map[string]*Profile
+	// Warnings are what is likely wrong but not an error (a metrics file
+	// in a directory that doesn't exist).
+	Warnings []Problem
 	// lines maps "profile.NAME.key" to the line that sets it.
 	lines map[string]int
 }
@@ -171,53 +173,33 @@ func Load(path string) (*File, error) {
 }
 
 // Parse decodes the content of the file at path with permissions perm.
+// Its error is an *Errors listing every problem found; warnings (which
+// don't fail) are in File.Warnings.
 func Parse(path string, b []byte, perm os.FileMode) (*File, error) {
-	var raw struct {
-		Profile map[string]*Profile `toml:"profile"`
+	c := &checker{path: path, lines: keyLines(b)}
+	doc, ok := c.parseDoc(b)
+	if !ok {
+		return nil, &Errors{List: c.errs}
 	}
-	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, decodeError(path, err)
+	f := &File{Path: path, Profiles: c.decodeDoc(doc), lines: c.lines}
+	raw, _ := doc["profile"].(map[string]any)
+	for _, name := range f.Names() {
+		p := f.Profiles[name]
+		m, _ := raw[name].(map[string]any)
+		_, keepGiven := m["keep"]
+		f.validate(c, p, perm, keepGiven)
 	}
-	f := &File{Path: path, Profiles: raw.Profile, lines: keyLines(b)}
-	if f.Profiles == nil {
-		f.Profiles = map[string]*Profile{}
+	if len(c.errs) > 0 {
+		return nil, &Errors{List: sorted(append(c.errs, c.warnings...))}
 	}
-	for name, p := range f.Profiles {
-		p.Name = name
-		if err := f.validate(p, perm); err != nil {
-			return nil, err
-		}
-	}
+	f.Warnings = sorted(c.warnings)
 	return f, nil
 }
 
-func decodeError(path string, err error) error {
-	var sm *toml.StrictMissingError
-	if errors.As(err, &sm) {
-		var msgs []string
-		for _, e := range sm.Errors {
-			row, _ := e.Position()
-			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %s", path, row, strings.Join(e.Key(), ".")))
-		}
-		return errors.New(strings.Join(msgs, "; "))
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		row, _ := de.Position()
-		key := strings.Join(de.Key(), ".")
-		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		if key != "" {
-			return fmt.Errorf("%s:%d: key %s: %s", path, row, key, msg)
-		}
-		return fmt.Errorf("%s:%d: %s", path, row, msg)
-	}
-	return fmt.Errorf("%s: %w", path, err)
-}
-
 var (
-	tableRe = regexp.MustCompile(`^\s*\[\s*([^\]]+?)\s*\]`)
-	keyRe   = regexp.MustCompile(`^\s*("[^"]*"|[A-Za-z0-9_.-]+)\s*=`)
+	tableRe = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]`)
+	keyRe   = regexp.MustCompile(`^\s*("[^"]*"|[A-Za-z0-9_.-]+)\s*=\s*(\{[^}]*)?`)
+	innerRe = regexp.MustCompile(`[{,]\s*([A-Za-z0-9_-]+)\s*=`)
 )
 
 // keyLines maps each "table.key" to its line, for messages and
@@ -239,6 +221,10 @@ func keyLines(b []byte) map[string]int {
 				k = table + "." + k
 			}
 			out[k] = n
+			// The keys of an inline table are on its line.
+			for _, im := range innerRe.FindAllStringSubmatch(m[2], -1) {
+				out[k+"."+im[1]] = n
+			}
 		}
 	}
 	return out
@@ -252,25 +238,18 @@ func (f *File) Origin(p *Profile, key string) string {
 	return "default"
 }
 
-func (f *File) errorf(p *Profile, key, format string, args ...any) error {
-	where := f.Path
-	if n, ok := f.lines["profile."+p.Name+"."+key]; ok {
-		where = fmt.Sprintf("%s:%d", f.Path, n)
-	} else if n, ok := f.lines["profile."+p.Name]; ok {
-		where = fmt.Sprintf("%s:%d", f.Path, n)
-	}
-	return fmt.Errorf("%s: profile %s: key %s: %s", where, p.Name, key, fmt.Sprintf(format, args...))
-}
-
 // Periods of the level schedule and of prune.
 var periods = []string{"daily", "weekly", "monthly", "never"}
 
-func (f *File) validate(p *Profile, perm os.FileMode) error {
-	if !validName(p.Name) {
-		return f.errorf(p, "", "profile names are letters, digits, '-' and '_'")
+// validate checks a profile's values and sets the defaults.
+func (f *File) validate(c *checker, p *Profile, perm os.FileMode, keepGiven bool) {
+	errorf := func(key, format string, args ...any) {
+		if k := "profile." + p.Name + "." + key; !c.bad[k] {
+			c.errorf(k, format, args...)
+		}
 	}
 	if p.Repository == "" {
-		return f.errorf(p, "repository", "missing: every profile needs a repository")
+		errorf("repository", "missing: every profile needs a repository")
 	}
 	n := 0
 	for _, s := range []string{p.PasswordFile, p.PasswordCommand, p.Password} {
@@ -279,13 +258,13 @@ func (f *File) validate(p *Profile, perm os.FileMode) error {
 		}
 	}
 	if n > 1 {
-		return f.errorf(p, "password-file", "give one of password-file, password-command and password")
+		errorf("password-file", "give one of password-file, password-command and password")
 	}
 	if p.MirrorPasswordFile != "" && p.MirrorPasswordCommand != "" {
-		return f.errorf(p, "mirror-password-file", "give one of mirror-password-file and mirror-password-command")
+		errorf("mirror-password-file", "give one of mirror-password-file and mirror-password-command")
 	}
 	if p.Password != "" && perm&0o077 != 0 {
-		return f.errorf(p, "password", "the file holds a password but is readable by others (mode %04o); chmod 600 %s, or use password-file", perm, f.Path)
+		errorf("password", "the file holds a password but is readable by others (mode %04o); chmod 600 %s, or use password-file", perm, f.Path)
 	}
 	if p.Full == "" {
 		p.Full = DefaultFull
@@ -301,26 +280,27 @@ func (f *File) validate(p *Profile, perm os.FileMode) error {
 	}
 	for _, k := range []struct{ key, v string }{{"full", p.Full}, {"differential", p.Differential}} {
 		if !slices.Contains(periods, k.v) {
-			return f.errorf(p, k.key, "%q is not one of daily, weekly, monthly, never", k.v)
+			errorf(k.key, "%q is not one of daily, weekly, monthly, never", k.v)
 		}
 	}
 	if p.Prune != "always" && !slices.Contains(periods, p.Prune) {
-		return f.errorf(p, "prune", "%q is not one of always, daily, weekly, monthly, never", p.Prune)
+		errorf("prune", "%q is not one of always, daily, weekly, monthly, never", p.Prune)
 	}
 	if p.CheckWindow != "" {
 		if _, err := ParseDays(p.CheckWindow); err != nil {
-			return f.errorf(p, "check-window", "%v", err)
+			errorf("check-window", "%v", err)
 		}
 	}
 	if p.VerifySample != "" {
 		if _, err := ParsePercent(p.VerifySample); err != nil {
-			return f.errorf(p, "verify-sample", "%v", err)
+			errorf("verify-sample", "%v", err)
 		}
 	}
 	if _, err := time.Parse("15:04", p.RunAt); err != nil {
-		return f.errorf(p, "run-at", "%q is not a time of day like 02:30", p.RunAt)
+		errorf("run-at", "%q is not a time of day like 02:30", p.RunAt)
 	}
-	return nil
+	c.checkKeep(p, keepGiven)
+	c.checkFiles(p)
 }
 
 func validName(s string) bool {
