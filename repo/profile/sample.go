@@ -43,6 +43,8 @@ sources = ["/home", "/etc"]
 # exclude-larger-than = "2G"
 # tags = ["nightly"]
 # host = "web1"
+# No new snapshot when nothing changed since the parent.
+# skip-if-unchanged = true
 
 # The level schedule: daily, weekly, monthly or never.
 # full = "monthly"
