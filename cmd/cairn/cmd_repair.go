@@ -166,6 +166,9 @@ salvaged into new packs of the same generation and the pack is removed;
 				return err
 			}
 			if g.json {
+				if res == nil {
+					res = []checker.PackRepair{}
+				}
 				return jsonOut(g, res)
 			}
 			lost := false

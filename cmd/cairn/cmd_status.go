@@ -38,7 +38,7 @@ Icinga checks); the repository must then be readable.`,
 				}
 				names = args
 			}
-			var out []job.ProfileStatus
+			out := []job.ProfileStatus{}
 			var stale []string
 			for _, n := range names {
 				ps := g.profileStatus(ctx, f, n)
