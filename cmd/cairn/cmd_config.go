@@ -60,7 +60,11 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 				}
 				out := []setting{}
 				for _, s := range profile.Settings(p) {
-					out = append(out, setting{s.Key, s.Value, f.Origin(p, s.Key)})
+					v := s.Value
+					if l, ok := v.([]string); ok && l == nil {
+						v = []string{}
+					}
+					out = append(out, setting{s.Key, v, f.Origin(p, s.Key)})
 				}
 				return jsonOut(g, out)
 			}
