@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -8,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -489,5 +492,39 @@ func goldenJSON(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", p, got, want)
+	}
+}
+
+// TestJSONServe: `serve --json` says where it listens as a JSON object on
+// stderr and prints nothing on stdout.
+func TestJSONServe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(cairnBin, "--json", "serve", "--listen", "127.0.0.1:0", "--access-log", filepath.Join(dir, "access.log"),
+		"--htpasswd", writeHtpasswd(t, "u"), dir)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	cmd.Process.Signal(syscall.SIGTERM)
+	io.Copy(io.Discard, stderr)
+	werr := cmd.Wait()
+	var ev struct {
+		MessageType string `json:"message_type"`
+		Serving     string `json:"serving"`
+		Address     string `json:"address"`
+	}
+	if err != nil || json.Unmarshal([]byte(line), &ev) != nil || ev.MessageType != "listening" || ev.Serving != dir || !strings.HasPrefix(ev.Address, "127.0.0.1:") {
+		t.Fatalf("first line on stderr %q (%v), want the listening object", line, err)
+	}
+	if werr != nil || stdout.Len() != 0 {
+		t.Fatalf("serve ended with %v, stdout %q", werr, stdout.String())
 	}
 }
