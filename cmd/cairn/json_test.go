@@ -372,8 +372,8 @@ func (o object) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(m.key)
-		v, err := json.Marshal(m.value)
+		k, _ := marshalRaw(m.key)
+		v, err := marshalRaw(m.value)
 		if err != nil {
 			return nil, err
 		}
@@ -383,6 +383,18 @@ func (o object) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// marshalRaw is json.Marshal without HTML escaping, so golden files
+// read as the commands print.
+func marshalRaw(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // parseOrdered reads one JSON value keeping the order of object keys.
@@ -447,11 +459,14 @@ var (
 // normalizeJSON returns v, indented, with volatile values replaced.
 func normalizeJSON(t *testing.T, v any, base string) []byte {
 	t.Helper()
-	b, err := json.MarshalIndent(normalize("", v, base), "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(normalize("", v, base)); err != nil {
 		t.Fatal(err)
 	}
-	return append(b, '\n')
+	return b.Bytes()
 }
 
 func normalize(key string, v any, base string) any {
