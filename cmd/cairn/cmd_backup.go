@@ -211,14 +211,15 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 		mu.Lock()
 		defer mu.Unlock()
 		g.clearProgress()
-		g.warnf("warning: %s: %v\n", p, err)
 		if g.json {
-			_ = jsonOut(g, backupError{MessageType: "error", Error: jsonMessage{err.Error()}, During: "archival", Item: p})
+			g.stderrJSON(backupError{MessageType: "error", Error: jsonMessage{err.Error()}, During: "archival", Item: p})
+			return
 		}
+		g.warnf("warning: %s: %v\n", p, err)
 	}
 	req := job.BackupRequest{Options: opts, Kind: o.kind(), Parent: o.parent, Sources: abs, OnUnreadable: g.warnUnreadable,
 		OnPlan: func(plan archiver.Plan) {
-			if plan.Fallback != "" && !g.json {
+			if plan.Fallback != "" {
 				g.warnf("note: %s\n", plan.Fallback)
 			}
 			if g.verbose > 0 && !g.json && plan.Parent != nil {
@@ -235,7 +236,8 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 }
 
 // backupError is one source file or directory that could not be backed
-// up, as a line of `backup --json` (restic's "error" message).
+// up (or restored), as a line on stderr under --json (restic's "error"
+// message).
 type backupError struct {
 	MessageType string      `json:"message_type"`
 	Error       jsonMessage `json:"error"`

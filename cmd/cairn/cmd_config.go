@@ -34,6 +34,16 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 			for _, w := range f.Warnings {
 				g.warnf("warning: %s\n", w)
 			}
+			if g.json {
+				names := f.Names()
+				if names == nil {
+					names = []string{}
+				}
+				return jsonOut(g, struct {
+					Path     string   `json:"path"`
+					Profiles []string `json:"profiles"`
+				}{f.Path, names})
+			}
 			g.printf("%s: %d profiles (%s): ok\n", f.Path, len(f.Profiles), strings.Join(f.Names(), ", "))
 			return nil
 		},
@@ -53,9 +63,13 @@ $XDG_CONFIG_HOME/cairn/cairn.toml (~/.config/cairn/cairn.toml), else
 					Value  any    `json:"value"`
 					Origin string `json:"origin"`
 				}
-				var out []setting
+				out := []setting{}
 				for _, s := range profile.Settings(p) {
-					out = append(out, setting{s.Key, s.Value, f.Origin(p, s.Key)})
+					v := s.Value
+					if l, ok := v.([]string); ok && l == nil {
+						v = []string{}
+					}
+					out = append(out, setting{s.Key, v, f.Origin(p, s.Key)})
 				}
 				return jsonOut(g, out)
 			}

@@ -147,7 +147,9 @@ func copyMirrors(ctx context.Context, g *globalOptions, src *repo.Repository, o 
 		if err != nil {
 			mr.Error = err.Error()
 			errs = append(errs, fmt.Errorf("mirror %s: %w", m.Location, err))
-			g.warnf("error: copy to mirror %s: %v\n", m.Location, err)
+			if !g.json { // in the JSON array
+				g.warnf("error: copy to mirror %s: %v\n", m.Location, err)
+			}
 		} else if !g.json {
 			_ = printCopy(g, res, name)
 		}
@@ -213,7 +215,7 @@ func checkMirrors(ctx context.Context, g *globalOptions, src *repo.Repository) (
 	if err != nil {
 		return nil, err
 	}
-	var out []mirrorLag
+	out := []mirrorLag{}
 	for _, m := range src.Config().Mirrors {
 		ml := mirrorLag{Mirror: m.Location, Missing: []string{}}
 		have, missing, err := job.Lacking(ctx, func(ctx context.Context, _ string) (*repo.Repository, error) {

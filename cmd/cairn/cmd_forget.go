@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/job"
+	"github.com/cairn-backup/cairn/repo/pruner"
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
@@ -131,8 +132,15 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		if err != nil {
 			return err
 		}
-		if err := writeForgetPlan(g, plan); err != nil {
-			return err
+		groups := forgetGroups(plan)
+		// With --prune the JSON is one object of both results, printed
+		// once prune is done.
+		if g.json && (!o.prune || o.dryRun) {
+			if err := jsonOut(g, groups); err != nil {
+				return err
+			}
+		} else if !g.json && !g.quiet {
+			writeForget(g.env.Stdout, groups)
 		}
 		if o.dryRun {
 			g.printf("dry run: would remove %d snapshots\n", len(plan.Remove))
@@ -148,17 +156,27 @@ func runForget(cmd *cobra.Command, g *globalOptions, o *forgetOptions, args []st
 		if !g.json {
 			g.printf("removed %d snapshots\n", len(plan.Remove))
 		}
-		if o.prune {
+		if !o.prune {
+			return nil
+		}
+		if !g.json {
 			return runPruneLocked(ctx, cmd, g, s, o.pruneOpts)
 		}
-		return nil
+		pp, _, err := pruneLocked(ctx, cmd, g, s, o.pruneOpts)
+		if err != nil {
+			return err
+		}
+		return jsonOut(g, struct {
+			Forget []forgetGroup `json:"forget"`
+			Prune  *pruner.Plan  `json:"prune"`
+		}{groups, pp})
 	})
 }
 
-// writeForgetPlan renders the policy's decisions (nothing when snapshots
-// were named: JSON null, as before).
-func writeForgetPlan(g *globalOptions, plan *job.ForgetPlan) error {
-	var groups []forgetGroup
+// forgetGroups are the policy's decisions, as forget renders them (none
+// when snapshots were named).
+func forgetGroups(plan *job.ForgetPlan) []forgetGroup {
+	groups := []forgetGroup{}
 	for _, gr := range plan.Groups {
 		fg := forgetGroup{Key: gr.Key, Keep: []snapshotView{}, Remove: []snapshotView{}, Reasons: map[string][]string{}}
 		for _, d := range gr.Decisions {
@@ -171,13 +189,7 @@ func writeForgetPlan(g *globalOptions, plan *job.ForgetPlan) error {
 		}
 		groups = append(groups, fg)
 	}
-	if g.json {
-		return jsonOut(g, groups)
-	}
-	if !g.quiet {
-		writeForget(g.env.Stdout, groups)
-	}
-	return nil
+	return groups
 }
 
 func writeForget(w io.Writer, groups []forgetGroup) {

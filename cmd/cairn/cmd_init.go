@@ -99,9 +99,9 @@ func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 	return nil
 }
 
+// jsonOut prints v as one line of JSON on stdout.
 func jsonOut(g *globalOptions, v any) error {
-	enc := json.NewEncoder(g.env.Stdout)
-	if err := enc.Encode(v); err != nil {
+	if err := jsonEncoder(g.env.Stdout).Encode(v); err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}
 	return nil

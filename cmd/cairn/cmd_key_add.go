@@ -4,6 +4,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// keyChange is the JSON shape of `key add`, `key passwd` and `key
+// remove`: the full IDs of the key added and the key removed.
+type keyChange struct {
+	Added   string `json:"added,omitempty"`
+	Removed string `json:"removed,omitempty"`
+}
+
 // newKeyAddCommand builds `key add`.
 func newKeyAddCommand(g *globalOptions) *cobra.Command {
 	var newPasswordFile string
@@ -23,6 +30,9 @@ func newKeyAddCommand(g *globalOptions) *cobra.Command {
 			id, err := r.Keys().Add(cmd.Context(), pw, defaultKDF())
 			if err != nil {
 				return err
+			}
+			if g.json {
+				return jsonOut(g, keyChange{Added: id})
 			}
 			g.printf("saved new key %s\n", id[:8])
 			return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/termsafe"
 )
 
@@ -25,6 +26,9 @@ func newKeyListCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if g.json {
+				if keys == nil {
+					keys = []repo.KeyInfo{}
+				}
 				return jsonOut(g, keys)
 			}
 			tw := tabwriter.NewWriter(g.env.Stdout, 0, 2, 2, ' ', 0)

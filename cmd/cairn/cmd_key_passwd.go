@@ -20,9 +20,13 @@ func newKeyPasswdCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			old := r.KeyID()
 			id, err := r.Keys().ChangePassword(cmd.Context(), pw, defaultKDF())
 			if err != nil {
 				return err
+			}
+			if g.json {
+				return jsonOut(g, keyChange{Added: id, Removed: old})
 			}
 			g.printf("saved new key %s, removed the old one\n", id[:8])
 			return nil

@@ -25,6 +25,9 @@ func newKeyRemoveCommand(g *globalOptions) *cobra.Command {
 				if err := r.Keys().Remove(ctx, id); err != nil {
 					return err
 				}
+				if g.json {
+					return jsonOut(g, keyChange{Removed: id})
+				}
 				g.printf("removed key %s\n", id[:8])
 				return nil
 			})

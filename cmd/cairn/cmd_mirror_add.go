@@ -13,6 +13,14 @@ import (
 	"github.com/cairn-backup/cairn/repo/job"
 )
 
+// mirrorChange is the JSON shape of `mirror add` and `mirror remove`.
+type mirrorChange struct {
+	Added   string `json:"added,omitempty"`
+	Removed string `json:"removed,omitempty"`
+	// Initialized is the ID of the repository `mirror add --init` created.
+	Initialized string `json:"initialized,omitempty"`
+}
+
 // newMirrorAddCommand builds `mirror add`.
 func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 	var add struct {
@@ -36,6 +44,7 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				gm := g.other(g.mirrorSource(m))
+				out := mirrorChange{Added: m.Location}
 				switch {
 				case add.init:
 					be, err := gm.openBackend(ctx)
@@ -52,6 +61,7 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 					if err != nil {
 						return fmt.Errorf("mirror add --init: %w", err)
 					}
+					out.Initialized = mr.Config().ID
 					g.printf("created mirror repository %s at %s (with this repository's chunker parameters)\n", mr.Config().ID[:10], m.Location)
 				case !add.noCheck:
 					if _, err := gm.openRepo(ctx); err != nil {
@@ -60,6 +70,9 @@ func newMirrorAddCommand(g *globalOptions) *cobra.Command {
 				}
 				if err := r.AddMirror(ctx, m, self); err != nil {
 					return err
+				}
+				if g.json {
+					return jsonOut(g, out)
 				}
 				g.printf("added mirror %s; `cairn copy --mirrors` brings it up to date\n", m.Location)
 				return nil

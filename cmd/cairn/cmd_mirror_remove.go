@@ -30,6 +30,9 @@ func newMirrorRemoveCommand(g *globalOptions) *cobra.Command {
 				}); err != nil {
 					return err
 				}
+				if g.json {
+					return jsonOut(g, mirrorChange{Removed: args[0]})
+				}
 				g.printf("removed mirror %s\n", args[0])
 				return nil
 			})

@@ -22,6 +22,11 @@ func newParityDisableCommand(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if g.json {
+					return jsonOut(g, struct {
+						Removed int `json:"parity_files_removed"`
+					}{n})
+				}
 				g.printf("parity disabled; %d parity files removed\n", n)
 				return nil
 			})

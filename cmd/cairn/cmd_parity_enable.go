@@ -10,6 +10,16 @@ import (
 	"github.com/cairn-backup/cairn/repo/parity"
 )
 
+// parityEnabled is the JSON shape of `parity enable`: the parameters and
+// what `parity update` would add for the files written before.
+type parityEnabled struct {
+	Params           parity.Params `json:"params"`
+	OverheadPct      float64       `json:"overhead_percent"`
+	Unprotected      int           `json:"unprotected_files"`
+	UnprotectedBytes int64         `json:"unprotected_bytes"`
+	UpdateBytes      int64         `json:"update_parity_bytes"`
+}
+
 // newParityEnableCommand builds `parity enable`.
 func newParityEnableCommand(g *globalOptions) *cobra.Command {
 	var p parity.Params
@@ -36,6 +46,10 @@ func newParityEnableCommand(g *globalOptions) *cobra.Command {
 					p, 100*float64(p.M)/float64(p.K), p.M, p.K+p.M)
 				if err := r.Parity().Enable(ctx, p); err != nil {
 					return err
+				}
+				if g.json {
+					return jsonOut(g, parityEnabled{Params: p, OverheadPct: 100 * float64(p.M) / float64(p.K),
+						Unprotected: len(st.Missing), UnprotectedBytes: st.Bytes - sizeOfProtected(st), UpdateBytes: need})
 				}
 				g.printf("parity enabled: files written from now on get parity\n")
 				if len(st.Missing) > 0 {

@@ -43,6 +43,9 @@ protect the damage): repair it first.`,
 			}
 			if len(res.Damaged) > 0 {
 				for _, d := range res.Damaged {
+					if g.json {
+						break // in the JSON object
+					}
 					g.warnf("damage: %s does not match its name; it was not given new parity\n", d)
 				}
 				return &exitError{code: exitDamage, err: fmt.Errorf("parity update: %d damaged files: %w", len(res.Damaged), repo.ErrDamaged),

@@ -78,34 +78,45 @@ so a backup running on another host cannot lose data.`,
 	return cmd
 }
 
-// runPruneLocked prunes in the exclusive session s (prune, forget --prune).
+// runPruneLocked prunes in the exclusive session s (prune, forget --prune)
+// and renders the plan.
 func runPruneLocked(ctx context.Context, cmd *cobra.Command, g *globalOptions, s *repo.Session, o pruneOptions) error {
+	plan, dryRun, err := pruneLocked(ctx, cmd, g, s, o)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return jsonOut(g, plan)
+	}
+	if !g.quiet {
+		writePrunePlan(g.env.Stdout, plan, dryRun)
+	}
+	return nil
+}
+
+// pruneLocked prunes in the exclusive session s and returns the plan and
+// whether it was a dry run.
+func pruneLocked(ctx context.Context, cmd *cobra.Command, g *globalOptions, s *repo.Session, o pruneOptions) (*pruner.Plan, bool, error) {
 	r := s.Repository()
 	if cmd.Flags().Lookup("dry-run") != nil {
 		o.dryRun, _ = cmd.Flags().GetBool("dry-run")
 	}
 	po, err := o.options()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	po.Now = g.env.Now
 	po.BeforeDelete = s.Check
 	plan, err := pruner.Prune(ctx, r, po)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	if !o.dryRun {
 		if err := r.PruneCache(ctx); err != nil {
 			g.warnf("warning: cleaning the cache: %v\n", err)
 		}
 	}
-	if g.json {
-		return jsonOut(g, plan)
-	}
-	if !g.quiet {
-		writePrunePlan(g.env.Stdout, plan, o.dryRun)
-	}
-	return nil
+	return plan, o.dryRun, nil
 }
 
 func writePrunePlan(w io.Writer, p *pruner.Plan, dryRun bool) {

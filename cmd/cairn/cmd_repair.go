@@ -97,9 +97,7 @@ Damaged snapshot files with parity are first rebuilt from it.`,
 				if fixed, err = checker.RepairFromParity(ctx, r, backend.SnapshotFile, nil); err != nil {
 					return err
 				}
-				if !g.json {
-					writeParityRepairs(g, fixed)
-				}
+				writeParityRepairs(g, fixed)
 				res, err = checker.RepairSnapshots(ctx, r, forget)
 				return err
 			})
@@ -166,6 +164,9 @@ salvaged into new packs of the same generation and the pack is removed;
 				return err
 			}
 			if g.json {
+				if res == nil {
+					res = []checker.PackRepair{}
+				}
 				return jsonOut(g, res)
 			}
 			lost := false
@@ -188,9 +189,13 @@ salvaged into new packs of the same generation and the pack is removed;
 	}
 }
 
+// writeParityRepairs says which files parity rebuilt; under --json as
+// notes on stderr (the JSON on stdout has no room for them).
 func writeParityRepairs(g *globalOptions, fixed []checker.FileRepair) {
 	for _, f := range fixed {
-		if f.Rebuilt {
+		if f.Rebuilt && g.json {
+			g.warnf("note: %s: rebuilt byte for byte from its parity file (%s)\n", f.File, f.Damage)
+		} else if f.Rebuilt {
 			g.printf("%s: rebuilt byte for byte from its parity file (%s)\n", f.File, f.Damage)
 		} else {
 			g.warnf("%s is damaged; parity could not rebuild it: %s\n", f.File, f.Error)

@@ -115,6 +115,10 @@ func restoreInSession(ctx context.Context, g *globalOptions, o restoreOptions, r
 			defer mu.Unlock()
 			damaged = damaged || errors.Is(err, repo.ErrDamaged)
 			g.clearProgress()
+			if g.json {
+				g.stderrJSON(backupError{MessageType: "error", Error: jsonMessage{err.Error()}, During: "restore", Item: p})
+				return
+			}
 			g.warnf("error: restore %s: %v\n", p, err)
 		}}
 	if o.dryRun || g.verbose > 1 {

@@ -127,9 +127,23 @@ func (g *globalOptions) newRun(ctx context.Context, p *profile.Profile, now time
 				g.printf("%s\n", s)
 			}
 		},
-		Warn: func(s string) { g.warnf("%s\n", s) },
+		Warn: func(s string) {
+			if g.json {
+				// "  step: warning: text"
+				step, msg, _ := strings.Cut(strings.TrimSpace(s), ": ")
+				level, msg := splitLevel(msg)
+				g.stderrJSON(jsonNotice{MessageType: level, Step: step, Message: msg})
+				return
+			}
+			g.warnf("%s\n", s)
+		},
 		HookOutput: func(s string) {
-			if !g.json {
+			// A hook that succeeded: its output under its step, in the
+			// text report on stdout (a failed one's goes to stderr).
+			switch {
+			case g.json:
+				g.stderrJSON(jsonNotice{MessageType: "hook_output", Message: strings.TrimSpace(s)})
+			default:
 				g.printf("%s\n", s)
 			}
 		}}

@@ -12,6 +12,12 @@ import (
 	"github.com/cairn-backup/cairn/repo/profile"
 )
 
+// unitFile is a systemd unit as `schedule --systemd --json` prints it.
+type unitFile struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
+}
+
 func newScheduleCommand(g *globalOptions) *cobra.Command {
 	var cron, systemd, install bool
 	var unitDir, runAs string
@@ -47,6 +53,11 @@ overrides) and prints the command that enables the timer.`,
 			cfg, _ := filepath.Abs(f.Path)
 			command := fmt.Sprintf("%s --config %s run %s --quiet", exe, profile.ShellQuote(cfg), profile.ShellQuote(p.Name))
 			if cron {
+				if g.json {
+					return jsonOut(g, struct {
+						Cron string `json:"cron"`
+					}{profile.CronLine(at, command)})
+				}
 				fmt.Fprintln(g.env.Stdout, profile.CronLine(at, command))
 				return nil
 			}
@@ -56,6 +67,9 @@ overrides) and prints the command that enables the timer.`,
 			}
 			service, timer := profile.SystemdUnits(p.Name, command, at,
 				profile.Unit{User: runAs, Environment: []string{"CAIRN_CONFIG=" + cfg}})
+			if !install && g.json {
+				return jsonOut(g, []unitFile{{"cairn-" + p.Name + ".service", service}, {"cairn-" + p.Name + ".timer", timer}})
+			}
 			if !install {
 				fmt.Fprintf(g.env.Stdout, "# cairn-%s.service\n%s\n# cairn-%s.timer\n%s", p.Name, service, p.Name, timer)
 				return nil
@@ -75,7 +89,17 @@ overrides) and prints the command that enables the timer.`,
 			if user {
 				flag = " --user"
 			}
-			g.printf("enable it with: systemctl%s daemon-reload && systemctl%s enable --now cairn-%s.timer\n", flag, flag, p.Name)
+			enable := fmt.Sprintf("systemctl%s daemon-reload && systemctl%s enable --now cairn-%s.timer", flag, flag, p.Name)
+			if g.json {
+				if written == nil {
+					written = []string{}
+				}
+				return jsonOut(g, struct {
+					Written []string `json:"written"`
+					Enable  string   `json:"enable"`
+				}{written, enable})
+			}
+			g.printf("enable it with: %s\n", enable)
 			return nil
 		},
 	}

@@ -61,7 +61,17 @@ Examples:
 			}
 			defer srv.Close()
 			return server.Run(cmd.Context(), server.Listen{Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey, Insecure: o.insecure,
-				OnListening: func(addr string) { g.warnf("serving %s on %s\n", args[0], addr) }}, srv)
+				OnListening: func(addr string) {
+					if g.json {
+						g.stderrJSON(struct {
+							MessageType string `json:"message_type"`
+							Serving     string `json:"serving"`
+							Address     string `json:"address"`
+						}{"listening", args[0], addr})
+						return
+					}
+					g.warnf("serving %s on %s\n", args[0], addr)
+				}}, srv)
 		},
 	}
 	f := cmd.Flags()

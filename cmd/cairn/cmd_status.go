@@ -49,7 +49,7 @@ nothing changed since a snapshot counts as a backup made then.`,
 				}
 				names = args
 			}
-			var out []job.ProfileStatus
+			out := []job.ProfileStatus{}
 			var msgs []string
 			health := job.HealthOK
 			for _, n := range names {

@@ -10,6 +10,18 @@ import (
 	"github.com/cairn-backup/cairn/repo/snapshot"
 )
 
+// tagResult is the JSON shape of `tag`: the snapshots rewritten.
+type tagResult struct {
+	Changed   int        `json:"changed"`
+	Snapshots []retagged `json:"snapshots"`
+}
+
+type retagged struct {
+	Snapshot    string   `json:"snapshot"`
+	NewSnapshot string   `json:"new_snapshot"`
+	Tags        []string `json:"tags"`
+}
+
 func newTagCommand(g *globalOptions) *cobra.Command {
 	var o filterOptions
 	var set, add, remove []string
@@ -32,18 +44,22 @@ Each changed snapshot is rewritten: the new one records the original ID.`,
 				if err != nil {
 					return err
 				}
-				changed := 0
+				out := tagResult{Snapshots: []retagged{}}
 				for _, sn := range sns {
 					ns, ok, err := snapshot.Retag(ctx, r, sn, set, add, remove)
 					if err != nil {
 						return err
 					}
 					if ok {
-						changed++
+						out.Changed++
+						out.Snapshots = append(out.Snapshots, retagged{sn.ID().String(), ns.ID().String(), viewOf(ns).Tags})
 						g.printf("snapshot %s is now %s\n", sn.ID().Short(), ns.ID().Short())
 					}
 				}
-				g.printf("changed tags of %d snapshots\n", changed)
+				if g.json {
+					return jsonOut(g, out)
+				}
+				g.printf("changed tags of %d snapshots\n", out.Changed)
 				return nil
 			})
 		},

@@ -90,6 +90,20 @@ func moreThanOne(n int) string {
 	return ""
 }
 
+// unlockResult is the JSON shape of `unlock`.
+type unlockResult struct {
+	Removed []lockView `json:"removed"`
+	Kept    []lockView `json:"kept"`
+}
+
+// lockView is a lock as `unlock --json` shows it.
+type lockView struct {
+	repo.LockInfo
+	File       string  `json:"file"`
+	Unreadable string  `json:"unreadable,omitempty"`
+	AgeSeconds float64 `json:"age_seconds"`
+}
+
 func newUnlockCommand(g *globalOptions) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{
@@ -105,14 +119,23 @@ when no other cairn process can be running on any host.`,
 			if err != nil {
 				return err
 			}
-			removed := 0
+			out := unlockResult{Removed: []lockView{}, Kept: []lockView{}}
+			view := func(l repo.LockInfo) lockView {
+				return lockView{LockInfo: l, File: l.File, Unreadable: l.Unreadable, AgeSeconds: r.Now().Sub(l.Time).Round(time.Second).Seconds()}
+			}
 			err = r.Locks().Unlock(ctx, all, hostname(),
-				func(l repo.LockInfo) { removed++; g.printf("removed %s\n", l) },
-				func(l repo.LockInfo) { g.printf("kept %s, %s old\n", l, r.Now().Sub(l.Time).Round(time.Second)) })
+				func(l repo.LockInfo) { out.Removed = append(out.Removed, view(l)); g.printf("removed %s\n", l) },
+				func(l repo.LockInfo) {
+					out.Kept = append(out.Kept, view(l))
+					g.printf("kept %s, %s old\n", l, r.Now().Sub(l.Time).Round(time.Second))
+				})
 			if err != nil {
 				return err
 			}
-			g.printf("%d locks removed\n", removed)
+			if g.json {
+				return jsonOut(g, out)
+			}
+			g.printf("%d locks removed\n", len(out.Removed))
 			return nil
 		},
 	}

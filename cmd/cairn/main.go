@@ -66,8 +66,13 @@ func main() {
 	if v := os.Getenv("CAIRN_NOW"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "error: CAIRN_NOW=%q: want an RFC 3339 time like 2026-01-02T03:04:05Z\n", v)
-			os.Exit(1)
+			err := fmt.Errorf("CAIRN_NOW=%q: want an RFC 3339 time like 2026-01-02T03:04:05Z", v)
+			if jsonFlag(os.Args[1:]) {
+				writeJSONError(os.Stderr, err, "", exitFatal)
+			} else {
+				fmt.Fprintf(os.Stderr, "error: %v\n", err)
+			}
+			os.Exit(exitFatal)
 		}
 		env.Now = func() time.Time { return t }
 	}

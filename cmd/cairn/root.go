@@ -163,6 +163,10 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	}
 	err = asUnknownCommand(root, err)
 	code, hint := exitCode(ctx, err)
+	if g.json || jsonFlag(args) {
+		writeJSONError(env.Stderr, err, hint, code)
+		return code
+	}
 	var pe *profile.Errors
 	var ee *exitError
 	if errors.As(err, &pe) {
@@ -186,6 +190,32 @@ func Run(ctx context.Context, env *Env, args []string) int {
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// jsonError is how a failing command reports under --json: one object
+// on stderr, instead of the error: and hint: lines.
+type jsonError struct {
+	Error    string `json:"error"`
+	Hint     string `json:"hint,omitempty"`
+	ExitCode int    `json:"exit_code"`
+}
+
+func writeJSONError(w io.Writer, err error, hint string, code int) {
+	_ = jsonEncoder(w).Encode(jsonError{Error: oneLine(err.Error()), Hint: hint, ExitCode: code})
+}
+
+// jsonFlag reports whether args ask for --json, for errors met before
+// the flags were all parsed (an unknown flag before --json).
+func jsonFlag(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true":
+			return true
+		}
+	}
+	return false
+}
 
 // exitCode maps an error to an exit code (job.Code) and a hint.
 func exitCode(ctx context.Context, err error) (int, string) {
@@ -454,14 +484,51 @@ func hostname() string {
 	return h
 }
 
-// printf prints unless --quiet.
+// printf prints text unless --quiet or --json: under --json stdout
+// carries JSON only, which each command prints with jsonOut.
 func (g *globalOptions) printf(format string, args ...any) {
-	if !g.quiet {
+	if !g.quiet && !g.json {
 		fmt.Fprint(g.env.Stdout, termsafe.String(fmt.Sprintf(format, args...), true))
 	}
 }
 
-// warnf prints to stderr.
+// warnf prints to stderr; under --json each message is a JSON object
+// (jsonNotice) instead of a line of text.
 func (g *globalOptions) warnf(format string, args ...any) {
-	fmt.Fprint(g.env.Stderr, termsafe.String(fmt.Sprintf(format, args...), true))
+	s := fmt.Sprintf(format, args...)
+	if g.json {
+		for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+			level, msg := splitLevel(line)
+			g.stderrJSON(jsonNotice{MessageType: level, Message: msg})
+		}
+		return
+	}
+	fmt.Fprint(g.env.Stderr, termsafe.String(s, true))
+}
+
+// jsonNotice is a warning, note or error message on stderr under --json.
+type jsonNotice struct {
+	MessageType string `json:"message_type"`
+	// Step is the step of `cairn run` the message comes from.
+	Step    string `json:"step,omitempty"`
+	Message string `json:"message"`
+}
+
+// splitLevel splits "warning: text" into its level (warning, note,
+// notice, damage or error) and the text; a message without one of those
+// prefixes is a warning.
+func splitLevel(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	if level, msg, ok := strings.Cut(s, ": "); ok {
+		switch level {
+		case "warning", "note", "notice", "damage", "error":
+			return level, msg
+		}
+	}
+	return "warning", s
+}
+
+// stderrJSON writes v as one line of JSON on stderr.
+func (g *globalOptions) stderrJSON(v any) {
+	_ = jsonEncoder(g.env.Stderr).Encode(v)
 }

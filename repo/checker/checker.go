@@ -100,7 +100,7 @@ func Check(ctx context.Context, r *repo.Repository, o Options) (*Report, error) 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &checker{r: r, o: o, rep: &Report{}, uses: map[pack.ID][]string{}, needed: map[pack.BlobHandle]bool{}}
+	c := &checker{r: r, o: o, rep: &Report{Errors: []Problem{}, Warnings: []Problem{}}, uses: map[pack.ID][]string{}, needed: map[pack.BlobHandle]bool{}}
 	if err := c.keys(ctx); err != nil {
 		return nil, err
 	}

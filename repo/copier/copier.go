@@ -105,7 +105,7 @@ func Copy(ctx context.Context, src Source, dst Destination, sns, all []*snapshot
 		copies[OriginalID(d)] = d
 	}
 	todo := Missing(sns, dsts)
-	res := &Result{Skipped: len(sns) - len(todo)}
+	res := &Result{Copied: []Copied{}, Skipped: len(sns) - len(todo)}
 	for _, sn := range todo {
 		c, err := copyOne(ctx, src, dst, sn, reference(sn, all, copies), copies, o)
 		if err != nil {
