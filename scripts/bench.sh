@@ -13,7 +13,9 @@
 # Environment: RESTIC (restic binary; default: $(go env GOPATH)/bin/restic,
 # built with `go install github.com/restic/restic/cmd/restic@v0.19.1` when
 # missing), BENCH_DIR (scratch space, default a temp dir), MIX_MIB (size of
-# the mix, default 1024), REPS (runs per step, the fastest is kept; default 1).
+# the mix, default 1024), REPS (runs per step, the fastest is kept; default 1),
+# SMALL_FILES and MILLION_FILES (file counts of the small-file steps; 0 skips
+# the million), INDEX_BLOBS (blobs of the index memory benchmark, default 10M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -141,6 +143,24 @@ small_step() {
   rm -rf "$t" "$cr" "$rr"
 }
 small_step
+
+# 1M small files (1,000 per directory): first backup, for its peak RSS
+# (target: 256 MiB). MILLION_FILES=0 skips it (the tree takes ~4 GiB).
+if [ "${MILLION_FILES:-1000000}" -gt 0 ]; then
+  if [ ! -d "$BENCH_DIR/data/million" ]; then
+    go run ./scripts/gendata -dir "$BENCH_DIR/data/million" -files "${MILLION_FILES:-1000000}"
+  fi
+  million_step() {
+    local src="$BENCH_DIR/data/million" cr="$BENCH_DIR/repo-cairn-million" rr="$BENCH_DIR/repo-restic-million"
+    rm -rf "$cr" "$rr"
+    "$CAIRN" -r "$cr" init >/dev/null
+    "$RESTIC" -r "$rr" init >/dev/null
+    measure "1M files first backup" cairn "$CAIRN" -r "$cr" backup -q "$src"
+    measure "1M files first backup" restic "$RESTIC" -r "$rr" backup -q "$src"
+    rm -rf "$cr" "$rr"
+  }
+  million_step
+fi
 
 # The index's memory per blob at 10M blobs, once loaded and at the peak
 # while index files load (go test benchmark; budgets 64 and 100 bytes).
