@@ -512,6 +512,35 @@ func (r *Repository) DecodeBlobAlong(stored []byte, e pack.Entry, dst []byte, pa
 	return out, nil
 }
 
+// maxPooledBuffer bounds the buffers readBufs keeps (a blob of the
+// chunker's largest size and its sealing); a larger one is left to the GC,
+// so the free list can't pin much memory.
+const maxPooledBuffer = 8<<20 + 64<<10
+
+// getReadBuf returns an empty buffer from the free list, or nil. Reading a
+// pack needs one for the stored bytes and one for the plaintext; reusing
+// them, instead of growing new ones for every pack, spares the page faults
+// of fresh memory, one restore worker after the other.
+func (r *Repository) getReadBuf() []byte {
+	select {
+	case b := <-r.readBufs:
+		return b[:0]
+	default:
+		return nil
+	}
+}
+
+// putReadBuf hands b back to the free list; nothing may use it after.
+func (r *Repository) putReadBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuffer {
+		return
+	}
+	select {
+	case r.readBufs <- b:
+	default:
+	}
+}
+
 // ReadPack streams the byte range of pack id covering entries once and
 // calls fn with the stored bytes of each entry, in offset order. Only one
 // blob is held in memory at a time. If the backend retries the read, blobs
@@ -529,7 +558,8 @@ func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.En
 	}
 	done := 0
 	var fnErr error
-	var buf []byte
+	buf := r.getReadBuf()
+	defer func() { r.putReadBuf(buf) }()
 	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, int(end-start), start, func(rd io.Reader) error {
 		pos := start
 		for i, e := range entries {
@@ -588,19 +618,20 @@ func classifyLoad(err error) error {
 // passed to fail with the error of the first attempt. The error is for
 // cancellation or an error from fn.
 func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte) error, fail func(e pack.Entry, err error)) error {
-	var buf []byte
+	buf := r.getReadBuf()
+	defer func() { r.putReadBuf(buf) }()
 	var bad []pack.Entry
 	var badErr []error
 	delivered := 0
 	var fnErr error
 	err := r.ReadPack(ctx, id, entries, func(e pack.Entry, stored []byte) error {
 		delivered++
-		var err error
-		buf, err = r.DecodeBlob(stored, e, buf[:0], id)
+		out, err := r.DecodeBlob(stored, e, buf[:0], id)
 		if err != nil {
 			bad, badErr = append(bad, e), append(badErr, err)
 			return nil
 		}
+		buf = out
 		if fnErr = fn(e, buf); fnErr != nil {
 			return fnErr
 		}

@@ -139,6 +139,8 @@ type Repository struct {
 	// codecs is a bounded free list, not a sync.Pool: a GC must not
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec
+	// readBufs is a bounded free list of the buffers pack readers use.
+	readBufs chan []byte
 
 	w        *writer
 	cache    *cache.Backend
@@ -236,6 +238,7 @@ func newRepository(be backend.Backend, key *crypto.Key, cfg Config, o Options) *
 		r.level, _ = ParseCompression(o.Compression)
 	}
 	r.codecs = make(chan *blobCodec, 4*runtime.GOMAXPROCS(0))
+	r.readBufs = make(chan []byte, 4*runtime.GOMAXPROCS(0))
 	r.format.Store(int32(cfg.Version))
 	return r
 }
