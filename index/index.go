@@ -161,7 +161,9 @@ func (idx *Index) Sort() {
 }
 
 // mergePending merges the pending blobs into the buckets, one bucket at a
-// time.
+// time, in place from the back. A bucket that must grow grows by an eighth
+// more than it needs, so merges rarely reallocate and the slack stays
+// small.
 func (idx *Index) mergePending() {
 	for b := range idx.pending {
 		add := idx.pending[b]
@@ -169,19 +171,23 @@ func (idx *Index) mergePending() {
 			continue
 		}
 		old := idx.buckets[b]
-		merged := make([]entry, 0, len(old)+len(add))
-		i, j := 0, 0
-		for i < len(old) && j < len(add) {
-			if cmpEntry(old[i], add[j]) <= 0 {
-				merged = append(merged, old[i])
-				i++
+		n := len(old) + len(add)
+		if cap(old) < n {
+			grown := make([]entry, len(old), n+n/8)
+			copy(grown, old)
+			old = grown
+		}
+		merged := old[:n]
+		i, j := len(old)-1, len(add)-1
+		for k := n - 1; j >= 0; k-- {
+			if i >= 0 && cmpEntry(old[i], add[j]) > 0 {
+				merged[k] = old[i]
+				i--
 			} else {
-				merged = append(merged, add[j])
-				j++
+				merged[k] = add[j]
+				j--
 			}
 		}
-		merged = append(merged, old[i:]...)
-		merged = append(merged, add[j:]...)
 		idx.buckets[b] = merged
 		idx.pending[b] = add[:0]
 	}
