@@ -75,7 +75,7 @@ type packer struct {
 	bw   *bufio.Writer // in front of file: small blobs take one write per buffer, not one each
 }
 
-// packWriteBuffer is the write buffer of a data pack's temporary file and
+// packWriteBuffer is the write buffer of a pack's temporary file and
 // the read-back buffer of its verification.
 const packWriteBuffer = 512 << 10
 
