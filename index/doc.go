@@ -1,10 +1,14 @@
 // Package index maps blob IDs to their locations, in memory and as files.
 //
-// In memory the index is a sorted table of 52-byte entries (blob ID, pack
-// number, offset, stored and raw length, type and compression); pack IDs and
-// generations are interned in small side tables, so a blob costs about 52
-// bytes plus its share of the pack table. Blobs added during a backup wait in
-// a small map and are merged into the table every 32768 blobs.
+// In memory the index is 256 buckets by the first byte of the blob ID, each
+// a sorted array of 48-byte entries (the rest of the blob ID, pack number,
+// offset, stored and raw length, type and compression); pack IDs and
+// generations are interned in small side tables, so a blob costs about 48
+// bytes plus its share of the pack table. A Loader merges index files as
+// they arrive into the buckets, held in fixed 32 KiB chunks, and copies each
+// bucket once into its sorted array at the end, so loading peaks at little
+// more than the loaded size. Blobs added during a backup wait in small sorted
+// per-bucket lists and are merged every 32768 blobs, one bucket at a time.
 //
 // An index file, before zstd compression and sealing (done by the repo
 // package), is

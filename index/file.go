@@ -98,37 +98,48 @@ func (d *decoder) bytes(n int, what string) []byte {
 	return v
 }
 
-// Decode parses the binary form of an index file. Counts are checked
-// against the remaining input before anything is allocated.
-func Decode(b []byte) (*File, error) {
+// visitor receives the parts of an index file as walk decodes them; nil
+// functions are skipped.
+type visitor struct {
+	supersedes func(id pack.ID)
+	pack       func(id pack.ID, gen pack.Generation, entries int)
+	entry      func(e pack.Entry)
+}
+
+// walk decodes the binary form of an index file and hands its parts to v.
+// Counts are checked against the remaining input before v sees them, so a
+// caller may allocate what a count says. It returns the number of packs
+// and entries.
+func walk(b []byte, v visitor) (packs, entries int, err error) {
 	d := &decoder{b: b}
 	if m := d.bytes(len(magic), "magic"); d.err == nil && string(m) != string(magic) {
-		return nil, fmt.Errorf("%w: bad magic", ErrFormat)
+		return 0, 0, fmt.Errorf("%w: bad magic", ErrFormat)
 	}
-	if v := d.bytes(1, "version"); d.err == nil && v[0] != version {
-		return nil, fmt.Errorf("%w: unsupported version %d", ErrFormat, v[0])
+	if ver := d.bytes(1, "version"); d.err == nil && ver[0] != version {
+		return 0, 0, fmt.Errorf("%w: unsupported version %d", ErrFormat, ver[0])
 	}
-	f := &File{}
 	ns := d.uvarint(uint64(len(d.b)/32), "superseded count")
-	if d.err == nil && ns > 0 {
-		f.Supersedes = make([]pack.ID, ns)
-		for i := range f.Supersedes {
-			copy(f.Supersedes[i][:], d.bytes(32, "superseded ID"))
+	for i := uint64(0); i < ns && d.err == nil; i++ {
+		var id pack.ID
+		copy(id[:], d.bytes(32, "superseded ID"))
+		if d.err == nil && v.supersedes != nil {
+			v.supersedes(id)
 		}
 	}
 	np := d.uvarint(uint64(len(d.b)/(32+16+1)), "pack count")
-	if d.err == nil {
-		f.Packs = make([]Pack, 0, np)
-	}
 	for i := uint64(0); i < np && d.err == nil; i++ {
-		var p Pack
-		copy(p.ID[:], d.bytes(32, "pack ID"))
-		copy(p.Generation[:], d.bytes(16, "generation"))
+		var id pack.ID
+		var gen pack.Generation
+		copy(id[:], d.bytes(32, "pack ID"))
+		copy(gen[:], d.bytes(16, "generation"))
 		ne := d.uvarint(uint64(len(d.b)/(2+3+32)), "entry count")
 		if d.err != nil {
 			break
 		}
-		p.Entries = make([]pack.Entry, 0, ne)
+		packs++
+		if v.pack != nil {
+			v.pack(id, gen, int(ne))
+		}
 		for j := uint64(0); j < ne && d.err == nil; j++ {
 			tc := d.bytes(2, "entry type")
 			if d.err != nil {
@@ -136,24 +147,47 @@ func Decode(b []byte) (*File, error) {
 			}
 			e := pack.Entry{Type: pack.BlobType(tc[0]), Compression: pack.Compression(tc[1])}
 			if e.Type != pack.DataBlob && e.Type != pack.TreeBlob {
-				d.fail("pack %s: blob type %d", p.ID.Short(), tc[0])
+				d.fail("pack %s: blob type %d", id.Short(), tc[0])
 			}
 			if e.Compression > pack.Zstd {
-				d.fail("pack %s: compression %d", p.ID.Short(), tc[1])
+				d.fail("pack %s: compression %d", id.Short(), tc[1])
 			}
 			e.Offset = uint32(d.uvarint(1<<32-1, "offset"))
 			e.Length = uint32(d.uvarint(1<<32-1, "length"))
 			e.RawLength = uint32(d.uvarint(pack.MaxBlobSize, "raw length"))
 			copy(e.ID[:], d.bytes(32, "blob ID"))
-			p.Entries = append(p.Entries, e)
+			if d.err == nil {
+				entries++
+				if v.entry != nil {
+					v.entry(e)
+				}
+			}
 		}
-		f.Packs = append(f.Packs, p)
 	}
 	if d.err != nil {
-		return nil, d.err
+		return 0, 0, d.err
 	}
 	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrFormat, len(d.b))
+		return 0, 0, fmt.Errorf("%w: %d trailing bytes", ErrFormat, len(d.b))
+	}
+	return packs, entries, nil
+}
+
+// Decode parses the binary form of an index file. Counts are checked
+// against the remaining input before anything is allocated.
+func Decode(b []byte) (*File, error) {
+	f := &File{}
+	var cur *Pack
+	_, _, err := walk(b, visitor{
+		supersedes: func(id pack.ID) { f.Supersedes = append(f.Supersedes, id) },
+		pack: func(id pack.ID, gen pack.Generation, n int) {
+			f.Packs = append(f.Packs, Pack{ID: id, Generation: gen, Entries: make([]pack.Entry, 0, n)})
+			cur = &f.Packs[len(f.Packs)-1]
+		},
+		entry: func(e pack.Entry) { cur.Entries = append(cur.Entries, e) },
+	})
+	if err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"sync"
 
@@ -15,15 +16,16 @@ type Location struct {
 	pack.Entry
 }
 
-// entry is the in-memory form of one blob: 52 bytes with padding. Packs and
-// generations are interned into small tables.
+// entry is the in-memory form of one blob: 48 bytes. The first byte of
+// the blob ID is the number of the bucket holding the entry, so it is not
+// stored; packs and generations are interned into small tables.
 type entry struct {
-	id        pack.ID
+	id        [len(pack.ID{}) - 1]byte // the blob ID without its first byte
+	typComp   uint8                    // type<<4 | compression
 	pack      uint32
 	offset    uint32
 	length    uint32
 	rawLength uint32
-	typComp   uint8 // type<<4 | compression
 }
 
 func (e *entry) blobType() pack.BlobType { return pack.BlobType(e.typComp >> 4) }
@@ -34,7 +36,7 @@ type packInfo struct {
 }
 
 // mergeThreshold is the number of blobs added one by one after which they
-// are merged into the sorted table.
+// are merged into the sorted buckets.
 const mergeThreshold = 1 << 15
 
 // Index maps blob IDs to their locations, at most one per generation that
@@ -46,12 +48,20 @@ type Index struct {
 	packIdx map[pack.ID]uint32
 	gens    []pack.Generation
 	genIdx  map[pack.Generation]uint32
-	sorted  []entry
-	// pending holds blobs added since the last merge, by ID.
-	pending map[pack.ID][]entry
+	// buckets holds the entries by the first byte of their blob ID, each
+	// bucket sorted by the rest of the ID. Buckets are separate arrays, so
+	// merging new blobs reallocates one bucket at a time, never the whole
+	// table.
+	buckets [256][]entry
+	nsorted int
+	// pending holds blobs added since the last merge, by bucket, each
+	// sorted; they are few, so inserting in order is cheap.
+	pending [256][]entry
 	npend   int
 	// dropped marks packs whose entries must be ignored (the pack is gone).
 	dropped map[uint32]bool
+	// bulk collects the files given to Merge until Sort.
+	bulk *Loader
 }
 
 // New returns an empty index.
@@ -59,7 +69,6 @@ func New() *Index {
 	return &Index{
 		packIdx: map[pack.ID]uint32{},
 		genIdx:  map[pack.Generation]uint32{},
-		pending: map[pack.ID][]entry{},
 		dropped: map[uint32]bool{},
 	}
 }
@@ -81,18 +90,23 @@ func (idx *Index) internPack(id pack.ID, gen pack.Generation) uint32 {
 }
 
 func toEntry(p uint32, e pack.Entry) entry {
-	return entry{id: e.ID, pack: p, offset: e.Offset, length: e.Length, rawLength: e.RawLength,
+	en := entry{pack: p, offset: e.Offset, length: e.Length, rawLength: e.RawLength,
 		typComp: uint8(e.Type)<<4 | uint8(e.Compression)}
+	copy(en.id[:], e.ID[1:])
+	return en
 }
 
 // AddPack records the blobs of one pack. Use it for packs written while the
-// index is in use; use Merge for bulk loading.
+// index is in use; use a Loader for bulk loading.
 func (idx *Index) AddPack(p Pack) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	pi := idx.internPack(p.ID, p.Generation)
 	for _, e := range p.Entries {
-		idx.pending[e.ID] = append(idx.pending[e.ID], toEntry(pi, e))
+		en := toEntry(pi, e)
+		b := &idx.pending[e.ID[0]]
+		i, _ := slices.BinarySearchFunc(*b, en, cmpEntry)
+		*b = slices.Insert(*b, i, en)
 		idx.npend++
 	}
 	if idx.npend >= mergeThreshold {
@@ -101,86 +115,110 @@ func (idx *Index) AddPack(p Pack) {
 }
 
 // Merge adds the packs of an index file in bulk. Call Sort once after the
-// last Merge and before any lookup.
+// last Merge and before any lookup. A Loader does the same for many files
+// with less memory.
 func (idx *Index) Merge(f *File) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	for _, p := range f.Packs {
-		pi := idx.internPack(p.ID, p.Generation)
-		for _, e := range p.Entries {
-			idx.sorted = append(idx.sorted, toEntry(pi, e))
-		}
+	if idx.bulk == nil {
+		idx.bulk = NewLoader()
 	}
+	idx.bulk.AddFile(pack.ID{}, f)
 }
 
+// cmpEntry orders entries of one bucket by blob ID.
 func cmpEntry(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }
 
-// Sort sorts bulk-merged entries; Lookup requires it after Merge.
+// cmpFull orders entries of one bucket by blob ID, then by everything
+// else, so equal entries end up next to each other.
+func cmpFull(a, b entry) int {
+	if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+		return c
+	}
+	if a.pack != b.pack {
+		return cmp.Compare(a.pack, b.pack)
+	}
+	if a.typComp != b.typComp {
+		return cmp.Compare(a.typComp, b.typComp)
+	}
+	if a.offset != b.offset {
+		return cmp.Compare(a.offset, b.offset)
+	}
+	if a.length != b.length {
+		return cmp.Compare(a.length, b.length)
+	}
+	return cmp.Compare(a.rawLength, b.rawLength)
+}
+
+// Sort merges the files given to Merge; Lookup requires it after Merge.
 func (idx *Index) Sort() {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	slices.SortFunc(idx.sorted, cmpEntry)
-	if cap(idx.sorted) > len(idx.sorted)+len(idx.sorted)/32 {
-		// Drop the slack append left, to keep within the memory budget.
-		idx.sorted = slices.Clone(idx.sorted)
+	if idx.bulk != nil {
+		idx.bulk.finishInto(idx)
+		idx.bulk = nil
 	}
 }
 
-// Grow reserves room for n more bulk-merged entries.
-func (idx *Index) Grow(n int) {
-	idx.mu.Lock()
-	defer idx.mu.Unlock()
-	idx.sorted = slices.Grow(idx.sorted, n)
-}
-
+// mergePending merges the pending blobs into the buckets, one bucket at a
+// time, in place from the back. A bucket that must grow grows by an eighth
+// more than it needs, so merges rarely reallocate and the slack stays
+// small.
 func (idx *Index) mergePending() {
-	add := make([]entry, 0, idx.npend)
-	for _, es := range idx.pending {
-		add = append(add, es...)
-	}
-	slices.SortFunc(add, cmpEntry)
-	merged := make([]entry, 0, len(idx.sorted)+len(add))
-	i, j := 0, 0
-	for i < len(idx.sorted) && j < len(add) {
-		if cmpEntry(idx.sorted[i], add[j]) <= 0 {
-			merged = append(merged, idx.sorted[i])
-			i++
-		} else {
-			merged = append(merged, add[j])
-			j++
+	for b := range idx.pending {
+		add := idx.pending[b]
+		if len(add) == 0 {
+			continue
 		}
+		old := idx.buckets[b]
+		n := len(old) + len(add)
+		if cap(old) < n {
+			grown := make([]entry, len(old), n+n/8)
+			copy(grown, old)
+			old = grown
+		}
+		merged := old[:n]
+		i, j := len(old)-1, len(add)-1
+		for k := n - 1; j >= 0; k-- {
+			if i >= 0 && cmpEntry(old[i], add[j]) > 0 {
+				merged[k] = old[i]
+				i--
+			} else {
+				merged[k] = add[j]
+				j--
+			}
+		}
+		idx.buckets[b] = merged
+		idx.pending[b] = add[:0]
 	}
-	merged = append(merged, idx.sorted[i:]...)
-	merged = append(merged, add[j:]...)
-	idx.sorted = merged
-	idx.pending = map[pack.ID][]entry{}
+	idx.nsorted += idx.npend
 	idx.npend = 0
 }
 
-func (idx *Index) location(e *entry) Location {
+func (idx *Index) location(b byte, e *entry) Location {
 	pi := idx.packs[e.pack]
-	return Location{
+	l := Location{
 		Pack:       pi.id,
 		Generation: idx.gens[pi.gen],
-		Entry: pack.Entry{ID: e.id, Type: e.blobType(), Compression: pack.Compression(e.typComp & 0xf),
+		Entry: pack.Entry{Type: e.blobType(), Compression: pack.Compression(e.typComp & 0xf),
 			Offset: e.offset, Length: e.length, RawLength: e.rawLength},
 	}
+	l.ID[0] = b
+	copy(l.ID[1:], e.id[:])
+	return l
 }
 
 // each calls fn for every live entry of blob id until fn returns false.
 func (idx *Index) each(id pack.ID, fn func(*entry) bool) {
-	i, _ := slices.BinarySearchFunc(idx.sorted, id, func(e entry, id pack.ID) int {
-		return bytes.Compare(e.id[:], id[:])
-	})
-	for ; i < len(idx.sorted) && idx.sorted[i].id == id; i++ {
-		if !idx.dropped[idx.sorted[i].pack] && !fn(&idx.sorted[i]) {
-			return
-		}
-	}
-	es := idx.pending[id]
-	for k := range es {
-		if !idx.dropped[es[k].pack] && !fn(&es[k]) {
-			return
+	key := id[1:]
+	for _, s := range [2][]entry{idx.buckets[id[0]], idx.pending[id[0]]} {
+		i, _ := slices.BinarySearchFunc(s, key, func(e entry, key []byte) int {
+			return bytes.Compare(e.id[:], key)
+		})
+		for ; i < len(s) && bytes.Equal(s[i].id[:], key); i++ {
+			if !idx.dropped[s[i].pack] && !fn(&s[i]) {
+				return
+			}
 		}
 	}
 }
@@ -197,7 +235,7 @@ func (idx *Index) Lookup(h pack.BlobHandle, gen pack.Generation) (Location, bool
 	found := false
 	idx.each(h.ID, func(e *entry) bool {
 		if e.blobType() == h.Type && idx.packs[e.pack].gen == g {
-			loc, found = idx.location(e), true
+			loc, found = idx.location(h.ID[0], e), true
 			return false
 		}
 		return true
@@ -218,7 +256,7 @@ func (idx *Index) LookupAny(h pack.BlobHandle) []Location {
 	var locs []Location
 	idx.each(h.ID, func(e *entry) bool {
 		if e.blobType() == h.Type {
-			locs = append(locs, idx.location(e))
+			locs = append(locs, idx.location(h.ID[0], e))
 		}
 		return true
 	})
@@ -241,7 +279,7 @@ func (idx *Index) DropPacks(ids []pack.ID) {
 func (idx *Index) Len() int {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	return len(idx.sorted) + idx.npend
+	return idx.nsorted + idx.npend
 }
 
 // Packs returns the IDs of all packs the index knows and does not ignore.
@@ -262,15 +300,12 @@ func (idx *Index) Packs() map[pack.ID]pack.Generation {
 func (idx *Index) Each(fn func(Location)) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	for i := range idx.sorted {
-		if !idx.dropped[idx.sorted[i].pack] {
-			fn(idx.location(&idx.sorted[i]))
-		}
-	}
-	for _, es := range idx.pending {
-		for k := range es {
-			if !idx.dropped[es[k].pack] {
-				fn(idx.location(&es[k]))
+	for b := range idx.buckets {
+		for _, s := range [2][]entry{idx.buckets[b], idx.pending[b]} {
+			for i := range s {
+				if !idx.dropped[s[i].pack] {
+					fn(idx.location(byte(b), &s[i]))
+				}
 			}
 		}
 	}

@@ -76,18 +76,25 @@ func TestLookupByGeneration(t *testing.T) {
 	}
 }
 
+// TestMergeThreshold adds enough packs one by one for several merges of
+// the pending blobs into the buckets (each 32768 blobs), so later merges
+// interleave with what earlier ones stored.
 func TestMergeThreshold(t *testing.T) {
 	idx := index.New()
-	for p := 0; p < 40; p++ {
+	const n = 100_000
+	for p := 0; p < n/1000; p++ {
 		idx.AddPack(makePack(1000, p*1000, pack.Generation{}))
 	}
-	for i := 0; i < 40000; i += 997 {
-		if !idx.Has(pack.BlobHandle{ID: blobID(i), Type: pack.DataBlob}, pack.Generation{}) {
-			t.Fatalf("blob %d missing after merge", i)
+	for i := 0; i < n; i++ {
+		loc, ok := idx.Lookup(pack.BlobHandle{ID: blobID(i), Type: pack.DataBlob}, pack.Generation{})
+		if !ok || loc.ID != blobID(i) || loc.Offset != uint32(i%1000*1000) {
+			t.Fatalf("blob %d after merges: %+v %v", i, loc, ok)
 		}
 	}
-	if idx.Len() != 40000 {
-		t.Fatalf("len %d", idx.Len())
+	seen := 0
+	idx.Each(func(index.Location) { seen++ })
+	if idx.Len() != n || seen != n {
+		t.Fatalf("len %d, Each saw %d, want %d", idx.Len(), seen, n)
 	}
 }
 

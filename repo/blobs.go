@@ -2,7 +2,6 @@ package repo
 
 import (
 	"bufio"
-	"bytes"
 	"io/fs"
 	"os"
 
@@ -21,9 +20,14 @@ import (
 	"github.com/cairn-backup/cairn/repo/crypto"
 )
 
-// indexEvery is the number of packs after which a backup writes an index
-// file, so a crash loses little work.
-const indexEvery = 64
+// indexEvery and indexEveryBlobs are the number of packs or blobs after
+// which a backup writes an index file, so a crash loses little work and the
+// entries waiting for an index file stay few even when packs hold many
+// small blobs.
+const (
+	indexEvery      = 64
+	indexEveryBlobs = 64 << 10
+)
 
 // Stats counts what a writer added to the repository.
 type Stats struct {
@@ -52,35 +56,31 @@ type writer struct {
 	packers  map[packerKey]*packer
 	inflight map[blobKey]struct{}
 	unsaved  []index.Pack
-	stats    Stats
-	err      error
+	// unsavedBlobs counts the entries of unsaved.
+	unsavedBlobs int
+	stats        Stats
+	err          error
 
 	sem chan struct{}
 	wg  sync.WaitGroup
 }
 
-// packer is a pack being filled. Data packs stream to an unlinked
-// temporary file, so a backup's memory does not grow with the pack size
-// and a crash leaves nothing behind; tree packs are small and stay in
-// memory.
+// packer is a pack being filled. Packs of both types stream to an
+// unlinked temporary file, so a backup's memory does not grow with the pack
+// size (tree packs of a tree with millions of files are as large as data
+// packs) and a crash leaves nothing behind.
 type packer struct {
 	w    *pack.Writer
 	file *os.File
 	bw   *bufio.Writer // in front of file: small blobs take one write per buffer, not one each
-	buf  *bytes.Buffer
 }
 
-// packWriteBuffer is the write buffer of a data pack's temporary file and
+// packWriteBuffer is the write buffer of a pack's temporary file and
 // the read-back buffer of its verification.
 const packWriteBuffer = 512 << 10
 
 func (r *Repository) newPacker(gen pack.Generation, t pack.BlobType) (*packer, error) {
 	p := &packer{}
-	if t == pack.TreeBlob {
-		p.buf = &bytes.Buffer{}
-		p.w = pack.NewWriter(gen, t, p.buf)
-		return p, nil
-	}
 	f, err := os.CreateTemp(r.opts.TempDir, "cairn-pack-")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary pack file: %w", err)
@@ -92,19 +92,7 @@ func (r *Repository) newPacker(gen pack.Generation, t pack.BlobType) (*packer, e
 	return p, nil
 }
 
-// readerAt returns the finished pack's bytes.
-func (p *packer) readerAt() io.ReaderAt {
-	if p.file != nil {
-		return p.file
-	}
-	return bytes.NewReader(p.buf.Bytes())
-}
-
-func (p *packer) close() {
-	if p.file != nil {
-		_ = p.file.Close()
-	}
-}
+func (p *packer) close() { _ = p.file.Close() }
 
 func (r *Repository) writerState() *writer {
 	if r.w == nil {
@@ -296,12 +284,10 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	if err != nil {
 		return err
 	}
-	if p.bw != nil {
-		if err := p.bw.Flush(); err != nil {
-			return fmt.Errorf("write temporary pack file: %w", err)
-		}
+	if err := p.bw.Flush(); err != nil {
+		return fmt.Errorf("write temporary pack file: %w", err)
 	}
-	ra := p.readerAt()
+	ra := p.file
 	// Verify before upload, so a compression or memory bug can't write
 	// data that only a restore would find bad; the same pass computes the
 	// pack's name.
@@ -323,9 +309,10 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	}
 	w.stats.Packs++
 	w.unsaved = append(w.unsaved, ip)
+	w.unsavedBlobs += len(ip.Entries)
 	var toSave []index.Pack
-	if len(w.unsaved) >= indexEvery {
-		toSave, w.unsaved = w.unsaved, nil
+	if len(w.unsaved) >= indexEvery || w.unsavedBlobs >= indexEveryBlobs {
+		toSave, w.unsaved, w.unsavedBlobs = w.unsaved, nil, 0
 	}
 	w.mu.Unlock()
 	if toSave != nil {
@@ -420,7 +407,7 @@ func (r *Repository) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	err := w.err
 	toSave := w.unsaved
-	w.unsaved = nil
+	w.unsaved, w.unsavedBlobs = nil, 0
 	w.mu.Unlock()
 	if err != nil {
 		return err
@@ -525,6 +512,35 @@ func (r *Repository) DecodeBlobAlong(stored []byte, e pack.Entry, dst []byte, pa
 	return out, nil
 }
 
+// maxPooledBuffer bounds the buffers readBufs keeps (a blob of the
+// chunker's largest size and its sealing); a larger one is left to the GC,
+// so the free list can't pin much memory.
+const maxPooledBuffer = 8<<20 + 64<<10
+
+// getReadBuf returns an empty buffer from the free list, or nil. Reading a
+// pack needs one for the stored bytes and one for the plaintext; reusing
+// them, instead of growing new ones for every pack, spares the page faults
+// of fresh memory, one restore worker after the other.
+func (r *Repository) getReadBuf() []byte {
+	select {
+	case b := <-r.readBufs:
+		return b[:0]
+	default:
+		return nil
+	}
+}
+
+// putReadBuf hands b back to the free list; nothing may use it after.
+func (r *Repository) putReadBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuffer {
+		return
+	}
+	select {
+	case r.readBufs <- b:
+	default:
+	}
+}
+
 // ReadPack streams the byte range of pack id covering entries once and
 // calls fn with the stored bytes of each entry, in offset order. Only one
 // blob is held in memory at a time. If the backend retries the read, blobs
@@ -542,7 +558,8 @@ func (r *Repository) ReadPack(ctx context.Context, id pack.ID, entries []pack.En
 	}
 	done := 0
 	var fnErr error
-	var buf []byte
+	buf := r.getReadBuf()
+	defer func() { r.putReadBuf(buf) }()
 	err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, int(end-start), start, func(rd io.Reader) error {
 		pos := start
 		for i, e := range entries {
@@ -601,19 +618,20 @@ func classifyLoad(err error) error {
 // passed to fail with the error of the first attempt. The error is for
 // cancellation or an error from fn.
 func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte) error, fail func(e pack.Entry, err error)) error {
-	var buf []byte
+	buf := r.getReadBuf()
+	defer func() { r.putReadBuf(buf) }()
 	var bad []pack.Entry
 	var badErr []error
 	delivered := 0
 	var fnErr error
 	err := r.ReadPack(ctx, id, entries, func(e pack.Entry, stored []byte) error {
 		delivered++
-		var err error
-		buf, err = r.DecodeBlob(stored, e, buf[:0], id)
+		out, err := r.DecodeBlob(stored, e, buf[:0], id)
 		if err != nil {
 			bad, badErr = append(bad, e), append(badErr, err)
 			return nil
 		}
+		buf = out
 		if fnErr = fn(e, buf); fnErr != nil {
 			return fnErr
 		}

@@ -28,52 +28,33 @@ func (xf *IndexFiles) Load(ctx context.Context, id pack.ID) (*index.File, error)
 }
 
 // loadIndex reads every index file concurrently into the in-memory index.
-// Files superseded by another file are ignored. Only a session loads the
-// index, after its lock is held.
+// Each file is merged as soon as it is read and verified, so only the
+// files being read are held whole; files superseded by another file are
+// ignored. Only a session loads the index, after its lock is held.
 func (r *Repository) loadIndex(ctx context.Context) error {
 	ids, err := r.List(ctx, backend.IndexFile)
 	if err != nil {
 		return fmt.Errorf("list index: %w", err)
 	}
-	files := make([]*index.File, len(ids))
+	l := index.NewLoader()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for i, id := range ids {
+	for _, id := range ids {
 		g.Go(func() error {
-			f, err := r.IndexFiles().Load(gctx, id)
+			plain, err := r.LoadUnpacked(gctx, backend.IndexFile, id)
 			if err != nil {
 				return err
 			}
-			files[i] = f
+			if err := l.AddEncoded(id, plain); err != nil {
+				return fmt.Errorf("index %s: %w: %w", id.Short(), ErrDamaged, err)
+			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
-	superseded := map[pack.ID]bool{}
-	for _, f := range files {
-		for _, s := range f.Supersedes {
-			superseded[s] = true
-		}
-	}
-	idx := index.New()
-	n := 0
-	for i, f := range files {
-		if !superseded[ids[i]] {
-			for _, p := range f.Packs {
-				n += len(p.Entries)
-			}
-		}
-	}
-	idx.Grow(n)
-	for i, f := range files {
-		if !superseded[ids[i]] {
-			idx.Merge(f)
-		}
-	}
-	idx.Sort()
-	r.idx = idx
+	r.idx = l.Finish()
 	return nil
 }
 

@@ -139,6 +139,8 @@ type Repository struct {
 	// codecs is a bounded free list, not a sync.Pool: a GC must not
 	// drop zstd encoders and decoders, which are costly to rebuild.
 	codecs chan *blobCodec
+	// readBufs is a bounded free list of the buffers pack readers use.
+	readBufs chan []byte
 
 	w        *writer
 	cache    *cache.Backend
@@ -239,6 +241,7 @@ func newRepository(be backend.Backend, key *crypto.Key, cfg Config, o Options) *
 		r.level, _ = ParseCompression(o.Compression)
 	}
 	r.codecs = make(chan *blobCodec, 4*runtime.GOMAXPROCS(0))
+	r.readBufs = make(chan []byte, 4*runtime.GOMAXPROCS(0))
 	r.format.Store(int32(cfg.Version))
 	return r
 }
@@ -487,7 +490,11 @@ func unpackedAD(t backend.FileType) string {
 // its stored bytes. Index files are zstd-compressed first.
 func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plaintext []byte) (pack.ID, error) {
 	if t == backend.IndexFile {
-		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		// A 2 MiB window, as for blobs: the default (8 MiB) costs a
+		// backup that much more memory for each index file it writes,
+		// for no gain on data this uniform.
+		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithWindowSize(2<<20))
 		plaintext = enc.EncodeAll(plaintext, nil)
 	}
 	sealed := r.key.Seal(nil, plaintext, unpackedAD(t))

@@ -13,7 +13,9 @@
 # Environment: RESTIC (restic binary; default: $(go env GOPATH)/bin/restic,
 # built with `go install github.com/restic/restic/cmd/restic@v0.19.1` when
 # missing), BENCH_DIR (scratch space, default a temp dir), MIX_MIB (size of
-# the mix, default 1024), REPS (runs per step, the fastest is kept; default 1).
+# the mix, default 1024), REPS (runs per step, the fastest is kept; default 1),
+# SMALL_FILES and MILLION_FILES (file counts of the small-file steps; 0 skips
+# the million), INDEX_BLOBS (blobs of the index memory benchmark, default 10M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -142,8 +144,30 @@ small_step() {
 }
 small_step
 
-# The index's memory per blob (go test benchmark; budget 64 bytes).
-index_mem=$(go test -run '^$' -bench 'BenchmarkMemoryPerBlob' -benchtime 1x ./index | awk '/bytes\/blob/ { for (i = 1; i <= NF; i++) if ($(i+1) == "bytes/blob") print $i }')
+# 1M small files (1,000 per directory): first backup, for its peak RSS
+# (target: 256 MiB). MILLION_FILES=0 skips it (the tree takes ~4 GiB).
+if [ "${MILLION_FILES:-1000000}" -gt 0 ]; then
+  if [ ! -d "$BENCH_DIR/data/million" ]; then
+    go run ./scripts/gendata -dir "$BENCH_DIR/data/million" -files "${MILLION_FILES:-1000000}"
+  fi
+  million_step() {
+    local src="$BENCH_DIR/data/million" cr="$BENCH_DIR/repo-cairn-million" rr="$BENCH_DIR/repo-restic-million"
+    rm -rf "$cr" "$rr"
+    "$CAIRN" -r "$cr" init >/dev/null
+    "$RESTIC" -r "$rr" init >/dev/null
+    measure "1M files first backup" cairn "$CAIRN" -r "$cr" backup -q "$src"
+    measure "1M files first backup" restic "$RESTIC" -r "$rr" backup -q "$src"
+    rm -rf "$cr" "$rr"
+  }
+  million_step
+fi
+
+# The index's memory per blob at 10M blobs, once loaded and at the peak
+# while index files load (go test benchmark; budgets 64 and 100 bytes).
+index_out=$(CAIRN_BENCH_BLOBS=${INDEX_BLOBS:-10000000} go test -run '^$' -bench 'BenchmarkLoaderMemory' -benchtime 1x ./index)
+index_metric() { echo "$index_out" | awk -v m="$1" '{ for (i = 1; i <= NF; i++) if ($(i+1) == m) print $i }'; }
+index_mem=$(index_metric bytes/blob)
+index_peak=$(index_metric peak-bytes/blob)
 
 awk -F'\t' '
   $2 == "cairn-parity" { par[$1] = $3 " " $4 " " $5; next }
@@ -177,4 +201,4 @@ awk -F'\t' '
     }
   }' "$results"
 echo
-echo "index memory: ${index_mem:-?} bytes per blob (index.BenchmarkMemoryPerBlob, 1M blobs)"
+echo "index memory: ${index_mem:-?} bytes per blob loaded, ${index_peak:-?} at the peak of loading (index.BenchmarkLoaderMemory, ${INDEX_BLOBS:-10000000} blobs)"

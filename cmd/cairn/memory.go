@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
+	"sync"
 	"time"
 )
 
@@ -46,4 +51,59 @@ func governMemory(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// peakProfileInterval is how often profilePeakHeap looks at the live heap.
+const peakProfileInterval = 100 * time.Millisecond
+
+// profilePeakHeap samples the live heap until the returned stop is called
+// and keeps the heap profile taken when it was highest (it shows what was
+// live at the last collection); stop writes that profile to path. For
+// finding what makes a command's peak RSS (--mem-profile).
+func profilePeakHeap(path string) (stop func() error) {
+	runtime.MemProfileRate = 64 << 10
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var (
+		mu   sync.Mutex
+		peak uint64
+		prof bytes.Buffer
+	)
+	take := func() {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		live := sample[0].Value.Uint64()
+		mu.Lock()
+		defer mu.Unlock()
+		if prof.Len() > 0 && live <= peak+peak/50 {
+			return // not a new peak (by 2%): a profile costs a few ms
+		}
+		peak = live
+		prof.Reset()
+		_ = pprof.Lookup("heap").WriteTo(&prof, 0)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(peakProfileInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				take()
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		<-finished
+		take()
+		mu.Lock()
+		defer mu.Unlock()
+		return os.WriteFile(path, prof.Bytes(), 0o644)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -280,7 +279,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&g.profileName, "profile", "", "take the repository, password and options from profile `name` of the configuration file")
 	f.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to `file` (for performance work)")
 	_ = f.MarkHidden("cpu-profile")
-	f.StringVar(&g.memProfile, "mem-profile", "", "write a heap profile to `file` at exit (for performance work)")
+	f.StringVar(&g.memProfile, "mem-profile", "", "write a heap profile taken at the peak live heap to `file` (for performance work)")
 	_ = f.MarkHidden("mem-profile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if g.profileName != "" {
@@ -289,11 +288,10 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 			}
 		}
 		if g.memProfile != "" {
-			runtime.MemProfileRate = 64 << 10
+			stop := profilePeakHeap(g.memProfile)
 			cobra.OnFinalize(func() {
-				if pf, err := os.Create(g.memProfile); err == nil {
-					_ = pprof.Lookup("allocs").WriteTo(pf, 0)
-					pf.Close()
+				if err := stop(); err != nil {
+					fmt.Fprintf(g.env.Stderr, "error: write heap profile %s: %v\n", g.memProfile, err)
 				}
 			})
 		}

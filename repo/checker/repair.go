@@ -82,7 +82,7 @@ func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*I
 	for _, id := range r.Session().MissingPacks() {
 		res.MissingPacks = append(res.MissingPacks, id.String())
 	}
-	idx := index.New()
+	l := index.NewLoader()
 	for _, fi := range sizes {
 		id, err := pack.ParseID(fi.Name)
 		if err != nil {
@@ -96,11 +96,11 @@ func RepairIndex(ctx context.Context, r *repo.Repository, readAllPacks bool) (*I
 			res.Unreadable = append(res.Unreadable, fmt.Sprintf("%s: %v", id.Short(), err))
 			continue
 		}
-		idx.AddPack(index.Pack{ID: id, Generation: gen, Entries: entries})
+		l.AddPack(index.Pack{ID: id, Generation: gen, Entries: entries})
 		res.Packs++
 		res.Blobs += len(entries)
 	}
-	r.IndexFiles().Replace(idx)
+	r.IndexFiles().Replace(l.Finish())
 	if err := r.IndexFiles().Rewrite(ctx, old); err != nil {
 		return nil, fmt.Errorf("write index: %w", err)
 	}
