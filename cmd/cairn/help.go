@@ -255,7 +255,28 @@ func setupHelp(root *cobra.Command) {
 				if len(args) > 0 {
 					return unknownCommand(cmd, args[0])
 				}
+				if j, _ := cmd.Flags().GetBool("json"); j {
+					// Help is text: under --json, say what is missing.
+					return &exitError{code: exitFatal, err: fmt.Errorf("%s: a subcommand is required (%s)", cmd.CommandPath(), strings.Join(subNames(cmd), ", ")),
+						hint: fmt.Sprintf("run `%s --help` to see what each does", cmd.CommandPath())}
+				}
 				return cmd.Help()
+			}
+		}
+		if c.Name() == "help" && c.Parent() == root {
+			// An unknown topic is an error with suggestions, not help
+			// text and exit 0.
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				target, rest, err := root.Find(args)
+				if err != nil || target == nil || len(rest) > 0 {
+					parent, name := root, args[0]
+					if target != nil && len(rest) > 0 {
+						parent, name = target, rest[0]
+					}
+					return unknownCommand(parent, name)
+				}
+				return target.Help()
 			}
 		}
 		for _, sub := range c.Commands() {
@@ -263,6 +284,17 @@ func setupHelp(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// subNames lists the names of c's available subcommands.
+func subNames(c *cobra.Command) []string {
+	var out []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() {
+			out = append(out, sub.Name())
+		}
+	}
+	return out
 }
 
 func or(a, b string) string {
