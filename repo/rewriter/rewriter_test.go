@@ -2,6 +2,7 @@ package rewriter_test
 
 import (
 	"context"
+	"errors"
 	"path"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend"
+	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/repotest"
 	"github.com/cairn-backup/cairn/repo/rewriter"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -263,5 +265,60 @@ func TestRunNeedsLock(t *testing.T) {
 	r.Session().Close()
 	if _, err := rewriter.Run(ctx, r, []*snapshot.Snapshot{sn}, rewriter.Options{Excludes: m}, nil); err == nil {
 		t.Fatal("rewrite without a session")
+	}
+}
+
+// TestRunWriteOrder: when storage fails at each write of a rewrite, what
+// is left is consistent: no snapshot before its trees are indexed, no
+// original removed before its new snapshot is saved.
+func TestRunWriteOrder(t *testing.T) {
+	t.Parallel()
+	failed := errors.New("injected failure")
+	for _, tc := range []struct {
+		name  string
+		fault backend.Fault
+		// indexGrows: the new trees were indexed; newSnapshots: how many
+		// snapshot files were written; originals: the originals remain.
+		indexGrows   bool
+		newSnapshots int
+	}{
+		{"tree pack", backend.Fault{Op: backend.Save, Type: backend.PackFile, Err: failed}, false, 0},
+		{"index", backend.Fault{Op: backend.Save, Type: backend.IndexFile, Err: failed}, false, 0},
+		{"snapshot", backend.Fault{Op: backend.Save, Type: backend.SnapshotFile, Err: failed}, true, 0},
+		{"remove original", backend.Fault{Op: backend.Remove, Type: backend.SnapshotFile, Err: failed}, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r, dir := repotest.New(t, repo.InitOptions{})
+			src := filepath.Join(t.TempDir(), "src")
+			repotest.WriteFiles(t, src, files)
+			sn := repotest.Backup(t, r, src)
+			r.Session().Close()
+			indexBefore, _ := r.List(ctx, backend.IndexFile)
+			fr := repotest.OpenOn(t, backend.NewFaulty(local.New(dir), tc.fault), repo.SessionOptions{Lock: repo.ExclusiveLock, Index: true})
+			m, _ := snapshot.NewMatcher([]string{"secret.txt"}, false)
+			if _, err := rewriter.Run(ctx, fr, []*snapshot.Snapshot{sn}, rewriter.Options{Excludes: m, Forget: true}, nil); !errors.Is(err, failed) {
+				t.Fatalf("rewrite: %v, want the injected failure", err)
+			}
+			fr.Session().Close()
+			ok := repotest.Open(t, dir)
+			snaps, _ := ok.List(ctx, backend.SnapshotFile)
+			if !slices.Contains(snaps, sn.ID()) || len(snaps) != 1+tc.newSnapshots {
+				t.Fatalf("snapshots %v: want the original and %d new", snaps, tc.newSnapshots)
+			}
+			indexAfter, _ := ok.List(ctx, backend.IndexFile)
+			if grew := len(indexAfter) > len(indexBefore); grew != tc.indexGrows {
+				t.Fatalf("index files %d -> %d", len(indexBefore), len(indexAfter))
+			}
+			// Every snapshot there is can be walked whole.
+			for _, id := range snaps {
+				s, err := snapshot.Load(ctx, ok, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				paths(t, ok, s.Tree)
+			}
+		})
 	}
 }
