@@ -127,9 +127,9 @@ func runRewrite(ctx context.Context, g *globalOptions, o *rewriteOptions, args [
 		_, err = rewriter.Run(ctx, r, sns, opts, func(res rewriter.Result) error {
 			v := rewrittenView(res)
 			out.Snapshots = append(out.Snapshots, v)
-			out.RemovedPaths += len(res.Removed.Paths)
 			if res.Rewritten {
 				out.Rewritten++
+				out.RemovedPaths += len(res.Removed.Paths)
 			} else {
 				out.Unchanged++
 			}
@@ -145,7 +145,7 @@ func runRewrite(ctx context.Context, g *globalOptions, o *rewriteOptions, args [
 		return jsonOut(g, out)
 	}
 	if o.dryRun {
-		g.printf("dry run: would rewrite %d snapshots (%d paths removed), %d left alone\n", out.Rewritten, out.RemovedPaths, out.Unchanged)
+		g.printf("dry run: would rewrite %d snapshots (removing %d paths), %d left alone\n", out.Rewritten, out.RemovedPaths, out.Unchanged)
 	} else {
 		g.printf("rewrote %d snapshots (%d paths removed), %d left alone\n", out.Rewritten, out.RemovedPaths, out.Unchanged)
 	}
