@@ -75,7 +75,12 @@ func Run(ctx context.Context, r *repo.Repository, sns []*snapshot.Snapshot, o Op
 			continue
 		}
 		seen[sn.ID()] = true
+		// A lock removed meanwhile (unlock --remove-all elsewhere) stops
+		// the rewrite before it writes the next snapshot's trees.
 		if err := r.RequireLock(need); err != nil {
+			return out, fmt.Errorf("rewrite snapshot %s: %w", sn.ID().Short(), err)
+		}
+		if err := r.Session().Check(ctx); err != nil {
 			return out, fmt.Errorf("rewrite snapshot %s: %w", sn.ID().Short(), err)
 		}
 		res, err := one(ctx, r, w, sn, o)

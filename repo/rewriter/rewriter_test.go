@@ -3,9 +3,11 @@ package rewriter_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,4 +323,57 @@ func TestRunWriteOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunLostLock: once the lock is removed, the rewrite stops: nothing
+// more is written (no pack, index or snapshot) and no original removed.
+func TestRunLostLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, dir := repotest.New(t, repo.InitOptions{})
+	src := filepath.Join(t.TempDir(), "src")
+	repotest.WriteFiles(t, src, files)
+	sn1 := repotest.Backup(t, r, src)
+	repotest.WriteFiles(t, src, map[string]string{"a/b/new.txt": "new"})
+	sn2 := repotest.Backup(t, r, src)
+	repotest.Exclusive(t, r)
+	m, _ := snapshot.NewMatcher([]string{"secret.txt"}, false)
+	var after []string
+	_, err := rewriter.Run(ctx, r, []*snapshot.Snapshot{sn1, sn2}, rewriter.Options{Excludes: m, Forget: true}, func(res rewriter.Result) error {
+		locks, err := r.Locks().List(ctx)
+		if err != nil || len(locks) != 1 {
+			t.Fatalf("locks %v %v", locks, err)
+		}
+		after = repoFiles(t, dir)
+		return r.Locks().Remove(ctx, locks[0])
+	})
+	if !errors.Is(err, repo.ErrLockLost) {
+		t.Fatalf("rewrite after the lock was removed: %v, want ErrLockLost", err)
+	}
+	if now := repoFiles(t, dir); !slices.Equal(now, after) {
+		t.Fatalf("written after the lock was lost:\nbefore %v\nafter  %v", after, now)
+	}
+	if !slices.Contains(after, "snapshots/"+sn2.ID().String()) {
+		t.Fatal("the second original is gone")
+	}
+}
+
+// repoFiles lists the files of the repository in dir but its locks.
+func repoFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if !strings.HasPrefix(rel, "locks") {
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
