@@ -96,6 +96,10 @@ func commandHelp() map[string]helpText {
 		"tag": {codesRepo, `  cairn tag --add keep 1a2b3c4d
   cairn tag --set nightly,weekly latest
   cairn tag --remove test 1a2b3c4d 5e6f7a8b`},
+		"rewrite": {codesRead, `  cairn rewrite --exclude /home/alice/.aws/credentials --dry-run
+  cairn rewrite --exclude '*.vmdk' --exclude-file /etc/cairn/never --forget && cairn prune
+  cairn rewrite --host web1 --exclude /var/cache --forget
+  cairn rewrite 1a2b3c4d --new-host web2 --new-time "2024-05-01 03:00:00"`},
 		"dump": {codesRead, `  cairn dump latest /var/db/dump.sql | psql app
   cairn dump latest /etc | tar -x -C /tmp/etc
   cairn dump --archive zip 1a2b3c4d /home/alice/docs > docs.zip`},
