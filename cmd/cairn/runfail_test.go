@@ -120,6 +120,21 @@ func TestRunHookOutput(t *testing.T) {
 	}
 }
 
+// jsonHint is the hint of the JSON error object that ends stderr under
+// --json.
+func jsonHint(t *testing.T, stderr string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var e struct {
+		Error string `json:"error"`
+		Hint  string `json:"hint"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &e); err != nil || e.Error == "" {
+		t.Fatalf("no JSON error object at the end of stderr (%v):\n%s", err, stderr)
+	}
+	return e.Hint
+}
+
 // TestRunMissingRepository: a mistyped repository in a profile fails the
 // backup with exit 10 (not "skipped") and the before hook does not run;
 // a mirror that doesn't exist is met with `cairn mirror add --init`.
@@ -148,7 +163,7 @@ func TestRunMissingRepository(t *testing.T) {
 	if _, err := os.Stat(ran + "-failure"); err != nil {
 		t.Fatal("the on-failure hook did not run")
 	}
-	if !strings.Contains(r.stderr, "\nhint: check repository = \""+typo+"\" in profile home, or create it with `cairn --profile home init`") {
+	if jsonHint(t, r.stderr) != "check repository = \""+typo+"\" in profile home, or create it with `cairn --profile home init`" {
 		t.Fatalf("no hint for the missing repository:\n%s", r.stderr)
 	}
 
@@ -158,7 +173,7 @@ func TestRunMissingRepository(t *testing.T) {
 	r, rep = s.run(t, time.Date(2027, 3, 1, 3, 0, 0, 0, time.UTC))
 	mirrorHint := "hint: create the mirror with `cairn mirror add --init " + s.mirror + "`"
 	if r.code != 10 || rep.Step("copy").Status != "failed" || rep.Step("backup").Status != "ok" ||
-		!strings.Contains(r.stderr, mirrorHint) || strings.Contains(r.stderr, "`cairn init`") {
+		!strings.HasPrefix(jsonHint(t, r.stderr), strings.TrimPrefix(mirrorHint, "hint: ")) || strings.Contains(r.stderr, "`cairn init`") {
 		t.Fatalf("missing mirror: exit %d %+v\n%s", r.code, rep.Step("copy"), r.stderr)
 	}
 	if _, err := os.Stat(ran); err != nil {
