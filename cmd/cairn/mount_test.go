@@ -365,3 +365,169 @@ func TestMountWithoutFUSE(t *testing.T) {
 		t.Errorf("exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestMountHugeDirectory: a directory of 100,000 entries (1,000,000 with
+// CAIRN_SOAK=1; a split tree) lists completely through the mount and its
+// entries are found by name, while the mount's peak memory stays bounded:
+// the tree is read part by part, never held whole.
+func TestMountHugeDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 100,000 files")
+	}
+	t.Parallel()
+	requireFUSE(t)
+	n := 100000
+	if os.Getenv("CAIRN_SOAK") == "1" {
+		n = 1000000
+	}
+	base := t.TempDir()
+	big := filepath.Join(base, "src", "big")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := func(i int) string { return fmt.Sprintf("entry-%07d-with-a-longer-name-to-make-the-tree-larger.txt", i) }
+	for i := range n {
+		f, err := os.Create(filepath.Join(big, name(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, "init")
+	mustCairn(t, env, "backup", "-q", filepath.Join(base, "src"))
+	if err := os.RemoveAll(big); err != nil {
+		t.Fatal(err)
+	}
+	m := startMount(t, env)
+	dir := filepath.Join(m.dir, "snapshots", "latest", big)
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for {
+		names, err := f.Readdirnames(4096)
+		count += len(names)
+		if err != nil {
+			break
+		}
+	}
+	f.Close()
+	if count != n {
+		t.Fatalf("listed %d entries, want %d", count, n)
+	}
+	for _, i := range []int{0, 1, n / 3, n / 2, n - 1} {
+		if _, err := os.Lstat(filepath.Join(dir, name(i))); err != nil {
+			t.Errorf("entry %d: %v", i, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "entry-missing")); !os.IsNotExist(err) {
+		t.Errorf("a missing entry: %v", err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hwm int
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fmt.Sscanf(strings.TrimPrefix(line, "VmHWM:"), "%d", &hwm)
+		}
+	}
+	t.Logf("listing %d entries: mount's peak RSS %d MiB", n, hwm>>10)
+	if hwm == 0 || hwm > 200<<10 {
+		t.Errorf("mount's peak RSS %d KiB listing %d entries, want under 200 MiB", hwm, n)
+	}
+	if code := m.stop(t); code != 0 {
+		t.Errorf("exit %d after SIGTERM\n%s", code, m.errb)
+	}
+}
+
+// TestMountViews: snapshots/ names each snapshot by its time, with -1 for
+// a second one in the same second; hosts/, tags/ and ids/ list theirs;
+// every latest names the newest; --owner-root shows root as the owner.
+func TestMountViews(t *testing.T) {
+	t.Parallel()
+	requireFUSE(t)
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	write(t, filepath.Join(src, "a.txt"), "a")
+	if os.Geteuid() == 0 {
+		if err := os.Chown(filepath.Join(src, "a.txt"), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
+	mustCairn(t, env, "init")
+	const t1, t2 = "2026-03-01T10:00:00Z", "2026-03-01T11:30:00Z"
+	ids := map[string]string{}
+	for _, b := range []struct{ key, now, host, tag string }{
+		{"a1", t1, "alpha", "x"}, {"b1", t1, "beta", "x"}, {"a2", t2, "alpha", "y"},
+	} {
+		ids[b.key] = backupJSON(t, append(env, "CAIRN_NOW="+b.now), "--host", b.host, "--tag", b.tag, src).SnapshotID[:8]
+	}
+	m := startMount(t, env)
+	list := func(p string) string {
+		t.Helper()
+		des, err := os.ReadDir(filepath.Join(m.dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		return strings.Join(names, " ")
+	}
+	link := func(p string) string {
+		t.Helper()
+		target, err := os.Readlink(filepath.Join(m.dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return target
+	}
+	for p, want := range map[string]string{
+		"":            "hosts ids snapshots tags",
+		"snapshots":   t1 + " " + t1 + "-1 " + t2 + " latest",
+		"hosts":       "alpha beta",
+		"hosts/alpha": t1 + " " + t2 + " latest",
+		"hosts/beta":  t1 + " latest",
+		"tags":        "x y",
+		"tags/x":      t1 + " " + t1 + "-1 latest",
+		"tags/y":      t2 + " latest",
+	} {
+		if got := list(p); got != want {
+			t.Errorf("%s/: %q, want %q", p, got, want)
+		}
+	}
+	if got := list("ids"); len(strings.Fields(got)) != 4 || !strings.Contains(got, ids["a1"]) || !strings.Contains(got, ids["b1"]) {
+		t.Errorf("ids/: %q, want %v and latest", got, ids)
+	}
+	for p, want := range map[string]string{"snapshots/latest": t2, "hosts/alpha/latest": t2, "hosts/beta/latest": t1,
+		"tags/y/latest": t2, "ids/latest": ids["a2"]} {
+		if got := link(p); got != want {
+			t.Errorf("%s -> %q, want %q", p, got, want)
+		}
+	}
+	// The beta snapshot through hosts/ and through ids/.
+	for _, p := range []string{"hosts/beta/" + t1, "ids/" + ids["b1"]} {
+		if b, err := os.ReadFile(filepath.Join(m.dir, p, src, "a.txt")); err != nil || string(b) != "a" {
+			t.Errorf("%s: %q, %v", p, b, err)
+		}
+	}
+	if os.Geteuid() == 0 {
+		owner := func(dir string) uint32 {
+			var st unix.Stat_t
+			if err := unix.Lstat(filepath.Join(dir, "snapshots", "latest", src, "a.txt"), &st); err != nil {
+				t.Fatal(err)
+			}
+			return st.Uid
+		}
+		root := startMount(t, env, "--owner-root")
+		if a, b := owner(m.dir), owner(root.dir); a != 65534 || b != 0 {
+			t.Errorf("owner %d, with --owner-root %d; want 65534 and 0", a, b)
+		}
+	}
+}

@@ -347,7 +347,11 @@ func buildView(sns []*snapshot.Snapshot) *vnode {
 		name := snapshotName(all, sn)
 		leaf := &vnode{snap: sn, mtime: sn.Time}
 		all.add(name, leaf)
-		ids.add(sn.ID().Short(), leaf)
+		short := sn.ID().Short()
+		if _, ok := ids.children[short]; ok {
+			short = sn.ID().String() // two IDs that share their first 8 digits
+		}
+		ids.add(short, leaf)
 		if h := dirName(sn.Hostname); h != "" {
 			d := byHost[h]
 			if d == nil {
