@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -87,6 +88,10 @@ func Mount(ctx context.Context, s *repo.Session, dir string, o Options) (*Mounte
 	if err := Check(dir); err != nil {
 		return nil, err
 	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	if o.Refresh <= 0 {
 		o.Refresh = 3 * time.Second
 	}
@@ -141,12 +146,14 @@ type mountFS struct {
 	mu     sync.Mutex
 	view   *vnode
 	loaded map[pack.ID]*snapshot.Snapshot
-	listed time.Time
+	// unreadable are the snapshot files that failed to load.
+	unreadable map[pack.ID]bool
+	listed     time.Time
 }
 
 func newMountFS(ctx context.Context, s *repo.Session, o Options) *mountFS {
 	m := &mountFS{ctx: ctx, s: s, r: s.Repository(), o: o, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
-		loaded: map[pack.ID]*snapshot.Snapshot{}}
+		loaded: map[pack.ID]*snapshot.Snapshot{}, unreadable: map[pack.ID]bool{}}
 	if o.OwnerRoot {
 		m.uid, m.gid = 0, 0
 	}
@@ -226,7 +233,7 @@ func (m *mountFS) refresh(ctx context.Context, force bool) error {
 	fresh := false
 	for _, id := range ids {
 		present[id] = true
-		if _, ok := m.loaded[id]; !ok {
+		if _, ok := m.loaded[id]; !ok && !m.unreadable[id] {
 			fresh = true
 		}
 	}
@@ -256,7 +263,9 @@ func (m *mountFS) refresh(ctx context.Context, force bool) error {
 			}
 			sn, err := snapshot.Load(ctx, m.r, id)
 			if err != nil {
-				// One unreadable snapshot hides itself only.
+				// One unreadable snapshot hides itself only, and
+				// is not tried again.
+				m.unreadable[id] = true
 				if m.o.OnError != nil {
 					m.o.OnError(err)
 				}
