@@ -23,6 +23,7 @@ package mountfs
 
 import (
 	"errors"
+	"runtime"
 	"time"
 )
 
@@ -42,8 +43,9 @@ type Options struct {
 	OnError func(error)
 }
 
-// ErrUnsupported means FUSE mounts are not available on this platform.
-var ErrUnsupported = errors.New("mountfs: not supported on this platform")
+// ErrUnsupported means FUSE mounts are not available on this platform
+// (they are on Linux).
+var ErrUnsupported = errors.New("mount is not supported on " + runtime.GOOS)
 
 // ErrNoFUSE means FUSE is not available on this machine.
 var ErrNoFUSE = errors.New("FUSE is not available")

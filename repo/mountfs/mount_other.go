@@ -4,15 +4,13 @@ package mountfs
 
 import (
 	"context"
-	"fmt"
-	"runtime"
 
 	"github.com/cairn-backup/cairn/repo"
 )
 
 // Check reports that mounting is not supported here.
 func Check(dir string) error {
-	return fmt.Errorf("mount is not supported on %s: %w", runtime.GOOS, ErrUnsupported)
+	return ErrUnsupported
 }
 
 // Mount is supported on Linux only.

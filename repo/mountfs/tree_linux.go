@@ -14,6 +14,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/snapshot"
@@ -105,7 +106,7 @@ func (e *meta) attr(out *fuse.Attr) {
 	case snapshot.TypeSymlink:
 		out.Size = uint64(len(n.LinkTarget))
 	case snapshot.TypeDev, snapshot.TypeCharDev:
-		out.Rdev = uint32(n.Rdev)
+		out.Rdev = fuseDev(n.Rdev)
 	}
 	out.Blocks = (out.Size + 511) / 512
 	mtime := n.ModTime
@@ -159,6 +160,13 @@ func (e *meta) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 		return uint32(len(list)), syscall.ERANGE
 	}
 	return uint32(copy(dest, list)), 0
+}
+
+// fuseDev encodes a device number as FUSE passes it (the kernel's
+// 32-bit new_encode_dev: 12 bits of major, 20 of minor).
+func fuseDev(rdev uint64) uint32 {
+	major, minor := uint32(unix.Major(rdev)), uint32(unix.Minor(rdev))
+	return minor&0xff | major<<8 | (minor&^0xff)<<12
 }
 
 // childIno is the inode number of child n of the directory numbered
