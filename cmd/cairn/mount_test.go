@@ -5,11 +5,14 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,8 +55,26 @@ func isMounted(t *testing.T, dir string) bool {
 type mounted struct {
 	dir  string
 	cmd  *exec.Cmd
-	errb *bytes.Buffer
+	errb *lockedBuffer
 	done chan struct{}
+}
+
+// lockedBuffer is a child's stderr, read while the child writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startMount runs `cairn mount DIR` and waits until DIR is mounted. The
@@ -61,7 +82,7 @@ type mounted struct {
 // leaves no mount behind.
 func startMount(t *testing.T, env []string, args ...string) *mounted {
 	t.Helper()
-	m := &mounted{dir: t.TempDir(), errb: &bytes.Buffer{}, done: make(chan struct{})}
+	m := &mounted{dir: t.TempDir(), errb: &lockedBuffer{}, done: make(chan struct{})}
 	m.cmd = exec.Command(cairnBin, append([]string{"mount", m.dir}, args...)...)
 	m.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + cacheHome}, env...)
 	m.cmd.Stderr = m.errb
@@ -516,6 +537,22 @@ func TestMountViews(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(m.dir, p, src, "a.txt")); err != nil || string(b) != "a" {
 			t.Errorf("%s: %q, %v", p, b, err)
 		}
+	}
+	// An unreadable snapshot file hides itself only, with one warning,
+	// not one at every listing.
+	junk := []byte("not a sealed snapshot")
+	sum := sha256.Sum256(junk)
+	if err := os.WriteFile(filepath.Join(base, "repo", "snapshots", hex.EncodeToString(sum[:])), junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		time.Sleep(3500 * time.Millisecond)
+		if got := len(snapshotNames(t, m.dir)); got != 3 {
+			t.Errorf("%d snapshots with a junk snapshot file, want 3", got)
+		}
+	}
+	if n := strings.Count(m.errb.String(), "warning: "); n != 1 {
+		t.Errorf("%d warnings for one junk snapshot file, want 1:\n%s", n, m.errb)
 	}
 	if os.Geteuid() == 0 {
 		owner := func(dir string) uint32 {
