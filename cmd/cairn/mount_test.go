@@ -346,7 +346,7 @@ func TestMountNewSnapshotAndSIGTERM(t *testing.T) {
 	env := []string{"CAIRN_REPOSITORY=" + filepath.Join(base, "repo"), "CAIRN_PASSWORD=pw"}
 	mustCairn(t, env, "init")
 	mustCairn(t, env, "backup", "-q", src)
-	m := startMount(t, env)
+	m := startMount(t, env, "--json")
 	if n := snapshotNames(t, m.dir); len(n) != 1 {
 		t.Fatalf("snapshots/: %v", n)
 	}
@@ -371,6 +371,11 @@ func TestMountNewSnapshotAndSIGTERM(t *testing.T) {
 	}
 	if strings.Contains(m.errb.String(), "warning") {
 		t.Errorf("warnings: %s", m.errb)
+	}
+	// --json: stderr is JSON lines, the first says where it is mounted.
+	docs := jsonLinesOnly(t, "stderr", m.errb.String())
+	if len(docs) == 0 || field(t, docs[0], "message_type") != "mounted" || field(t, docs[0], "mountpoint") != m.dir {
+		t.Errorf("stderr with --json: %s", m.errb)
 	}
 }
 
