@@ -96,6 +96,10 @@ func commandHelp() map[string]helpText {
 		"tag": {codesRepo, `  cairn tag --add keep 1a2b3c4d
   cairn tag --set nightly,weekly latest
   cairn tag --remove test 1a2b3c4d 5e6f7a8b`},
+		"rewrite": {codesRead, `  cairn rewrite --exclude /home/alice/.aws/credentials --dry-run
+  cairn rewrite --exclude '*.vmdk' --exclude-file /etc/cairn/never --forget && cairn prune
+  cairn rewrite --host web1 --exclude /var/cache --forget
+  cairn rewrite 1a2b3c4d --new-host web2 --new-time "2024-05-01 03:00:00"`},
 		"dump": {codesRead, `  cairn dump latest /var/db/dump.sql | psql app
   cairn dump latest /etc | tar -x -C /tmp/etc
   cairn dump --archive zip 1a2b3c4d /home/alice/docs > docs.zip`},
@@ -258,7 +262,28 @@ func setupHelp(root *cobra.Command) {
 				if len(args) > 0 {
 					return unknownCommand(cmd, args[0])
 				}
+				if j, _ := cmd.Flags().GetBool("json"); j {
+					// Help is text: under --json, say what is missing.
+					return &exitError{code: exitFatal, err: fmt.Errorf("%s: a subcommand is required (%s)", cmd.CommandPath(), strings.Join(subNames(cmd), ", ")),
+						hint: fmt.Sprintf("run `%s --help` to see what each does", cmd.CommandPath())}
+				}
 				return cmd.Help()
+			}
+		}
+		if c.Name() == "help" && c.Parent() == root {
+			// An unknown topic is an error with suggestions, not help
+			// text and exit 0.
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				target, rest, err := root.Find(args)
+				if err != nil || target == nil || len(rest) > 0 {
+					parent, name := root, args[0]
+					if target != nil && len(rest) > 0 {
+						parent, name = target, rest[0]
+					}
+					return unknownCommand(parent, name)
+				}
+				return target.Help()
 			}
 		}
 		for _, sub := range c.Commands() {
@@ -266,6 +291,17 @@ func setupHelp(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// subNames lists the names of c's available subcommands.
+func subNames(c *cobra.Command) []string {
+	var out []string
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() {
+			out = append(out, sub.Name())
+		}
+	}
+	return out
 }
 
 func or(a, b string) string {

@@ -20,7 +20,11 @@ func TestUnknownCommand(t *testing.T) {
 	}{
 		{[]string{"snapshot"}, "error: unknown command \"snapshot\" for \"cairn\"\nhint: did you mean \"snapshots\"?\n"},
 		{[]string{"sta"}, "error: unknown command \"sta\" for \"cairn\"\nhint: did you mean one of \"stats\", \"status\", \"tag\"?\n"},
-		{[]string{"xyzzy", "--json"}, "error: unknown command \"xyzzy\" for \"cairn\"\nhint: run `cairn --help` to see the commands\n"},
+		{[]string{"xyzzy"}, "error: unknown command \"xyzzy\" for \"cairn\"\nhint: run `cairn --help` to see the commands\n"},
+		{[]string{"xyzzy", "--json"}, "{\"error\":\"unknown command \\\"xyzzy\\\" for \\\"cairn\\\"\",\"hint\":\"run `cairn --help` to see the commands\",\"exit_code\":1}\n"},
+		{[]string{"help", "snapshot"}, "error: unknown command \"snapshot\" for \"cairn\"\nhint: did you mean \"snapshots\"?\n"},
+		{[]string{"help", "key", "ad"}, "error: unknown command \"ad\" for \"cairn key\"\nhint: did you mean \"add\"?\n"},
+		{[]string{"--json", "key"}, "{\"error\":\"cairn key: a subcommand is required (add, list, passwd, remove)\",\"hint\":\"run `cairn key --help` to see what each does\",\"exit_code\":1}\n"},
 		{[]string{"key", "ad"}, "error: unknown command \"ad\" for \"cairn key\"\nhint: did you mean \"add\"?\n"},
 		{[]string{"config", "chek", "/etc/cairn/cairn.toml"}, "error: unknown command \"chek\" for \"cairn config\"\nhint: did you mean \"check\"?\n"},
 		{[]string{"parity", "frobnicate"}, "error: unknown command \"frobnicate\" for \"cairn parity\"\nhint: run `cairn parity --help` to see the commands\n"},
@@ -34,9 +38,15 @@ func TestUnknownCommand(t *testing.T) {
 			}
 		})
 	}
-	// A group without a subcommand still prints its help.
-	if out := mustCairn(t, nil, "key"); !strings.Contains(out, "Available Commands:") {
-		t.Fatalf("cairn key: %s", out)
+	// A group without a subcommand still prints its help, and so does
+	// help with a known topic.
+	for _, args := range [][]string{{"key"}, {"help", "key"}} {
+		if out := mustCairn(t, nil, args...); !strings.Contains(out, "Available Commands:") {
+			t.Fatalf("cairn %v: %s", args, out)
+		}
+	}
+	if out := mustCairn(t, nil, "help", "exit-codes"); !strings.Contains(out, "130") {
+		t.Fatalf("cairn help exit-codes: %s", out)
 	}
 }
 

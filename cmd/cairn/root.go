@@ -311,7 +311,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	root.AddCommand(
 		newInitCommand(g), newBackupCommand(g), newSnapshotsCommand(g), newLsCommand(g),
 		newRestoreCommand(g), newKeyCommand(g), newCatCommand(g), newVersionCommand(g),
-		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newDumpCommand(g),
+		newDiffCommand(g), newFindCommand(g), newStatsCommand(g), newTagCommand(g), newRewriteCommand(g), newDumpCommand(g),
 		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
 		newCopyCommand(g), newMirrorCommand(g), newParityCommand(g),
 		newRunCommand(g), newStatusCommand(g), newScheduleCommand(g), newConfigCommand(g), newServeCommand(g),

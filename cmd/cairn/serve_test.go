@@ -180,7 +180,7 @@ func TestServeRansomware(t *testing.T) {
 	// Through cairn: maintenance is refused before anything is done.
 	for _, args := range [][]string{
 		{"forget", "--keep-last", "1", "--prune"}, {"forget", "--keep-last", "1"}, {"prune"},
-		{"repair", "index"}, {"repair", "snapshots", "--forget"}, {"tag", "--add", "x", "latest"},
+		{"repair", "index"}, {"repair", "snapshots", "--forget"}, {"tag", "--add", "x", "latest"}, {"rewrite", "--exclude", "x", "--forget"},
 		{"key", "remove", "00000000"}, {"parity", "enable"}, {"parity", "update"}, {"unlock", "--remove-all"},
 	} {
 		r := cairn(t, env, args...)
