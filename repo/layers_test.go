@@ -41,6 +41,7 @@ func TestLayers(t *testing.T) {
 		"repo/checker":  {"pack", "index", "repo", "repo/backend", "repo/snapshot", "repo/parity"},
 		"repo/pruner":   {"pack", "index", "repo", "repo/backend", "repo/snapshot"},
 		"repo/copier":   {"pack", "index", "repo", "repo/backend", "repo/snapshot"},
+		"repo/mountfs":  {"pack", "repo", "repo/backend", "repo/snapshot"},
 		"repo/rewriter": {"pack", "repo", "repo/backend", "repo/snapshot"},
 		"repo/repotest": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/local", "repo/crypto", "repo/snapshot"},
 		// The jobs commands run (backup, forget, copy, verify, the
@@ -58,7 +59,7 @@ func TestLayers(t *testing.T) {
 		// Backends only through the registry: no backend switch here.
 		"cmd/cairn": {"pack", "repo", "repo/archiver", "repo/backend", "repo/backend/all", "repo/backend/location",
 			"repo/checker", "repo/connect", "repo/copier", "repo/crypto", "repo/job", "repo/parity", "repo/profile",
-			"repo/pruner", "repo/restorer", "repo/rewriter", "repo/server", "repo/snapshot", "repo/termsafe"},
+			"repo/mountfs", "repo/pruner", "repo/restorer", "repo/rewriter", "repo/server", "repo/snapshot", "repo/termsafe"},
 		"scripts/gendata":  {},
 		"scripts/htpasswd": {},
 	}

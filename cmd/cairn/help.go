@@ -163,6 +163,9 @@ func commandHelp() map[string]helpText {
 		"serve": {codesLocal, `  cairn serve --htpasswd /etc/cairn/htpasswd --tls-cert cert.pem --tls-key key.pem --listen :8443 /srv/cairn
   cairn serve --htpasswd /etc/cairn/htpasswd --append-only-user laptop --private-repos --listen :8443 \
     --tls-cert cert.pem --tls-key key.pem /srv/cairn`},
+		"mount": {codesRead, `  mkdir -p /mnt/cairn && cairn mount /mnt/cairn
+  cp /mnt/cairn/snapshots/latest/etc/fstab /tmp/
+  cairn mount --allow-other --owner-root /srv/browse`},
 		"man": {codesLocal, `  cairn man /usr/local/share/man/man1
   cairn man ~/.local/share/man/man1`},
 		"help": {codesLocal, `  cairn help backup

@@ -315,7 +315,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newUnlockCommand(g), newForgetCommand(g), newPruneCommand(g), newCheckCommand(g), newRepairCommand(g),
 		newCopyCommand(g), newMirrorCommand(g), newParityCommand(g),
 		newRunCommand(g), newStatusCommand(g), newScheduleCommand(g), newConfigCommand(g), newServeCommand(g),
-		newManCommand(g),
+		newManCommand(g), newMountCommand(g),
 	)
 	setupHelp(root)
 	return root
