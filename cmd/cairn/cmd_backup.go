@@ -229,6 +229,11 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 	}
 	req := job.BackupRequest{Options: opts, Kind: o.kind(), Parent: o.parent, Sources: abs, OnUnreadable: g.warnUnreadable,
 		IndexInterval: o.indexInterval,
+		OnAdopted: func(a repo.Adopted) {
+			if g.verbose > 0 && !g.json {
+				g.printf("took over %d packs (%d blobs, %s) an interrupted backup uploaded\n", a.Packs, a.Blobs, formatBytes(a.Bytes))
+			}
+		},
 		OnPlan: func(plan archiver.Plan) {
 			if plan.Fallback != "" {
 				g.warnf("note: %s\n", plan.Fallback)

@@ -41,6 +41,9 @@ type BackupRequest struct {
 	// writes an index file, so a backup killed and run again uploads
 	// little twice (0: repo.DefaultIndexInterval).
 	IndexInterval time.Duration
+	// OnAdopted is told of the packs of an interrupted backup (written,
+	// never indexed) this one took over instead of uploading them again.
+	OnAdopted func(repo.Adopted)
 }
 
 // Backup makes a snapshot in the session s (a shared lock with the
@@ -81,6 +84,17 @@ func Backup(ctx context.Context, s *repo.Session, req BackupRequest) (*snapshot.
 	opts.BeforeSnapshot = s.Check
 	if req.IndexInterval > 0 {
 		r.SetIndexInterval(req.IndexInterval)
+	}
+	// A full backup starts a new generation, which no pack written
+	// before holds.
+	if plan.Kind != snapshot.Full {
+		adopted, err := s.AdoptPacks(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		if adopted.Packs > 0 && req.OnAdopted != nil {
+			req.OnAdopted(adopted)
+		}
 	}
 	sn, err := archiver.Run(ctx, r, opts)
 	if err != nil {
