@@ -74,7 +74,9 @@ func TestIndexFileEveryInterval(t *testing.T) {
 	_, dir := repotest.New(t, repo.InitOptions{PackSize: 1 << 20})
 	clk := &syncClock{}
 	clk.Advance(time.Hour)
-	r := repotest.OpenWith(t, dir, repo.Options{Now: clk.Now})
+	// One upload at a time: packs are stored, and index files decided,
+	// in the order they fill.
+	r := repotest.OpenWith(t, dir, repo.Options{Now: clk.Now, Uploads: 1})
 	r.StartWriting()
 	s := r.NewSaver()
 	rnd := rand.New(rand.NewPCG(1, 2))
