@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	sha256 "github.com/minio/sha256-simd"
 
@@ -23,10 +24,13 @@ import (
 // indexEvery and indexEveryBlobs are the number of packs or blobs after
 // which a backup writes an index file, so a crash loses little work and the
 // entries waiting for an index file stay few even when packs hold many
-// small blobs.
+// small blobs. DefaultIndexInterval bounds the upload time an index file
+// waits for: over a slow link 64 packs take hours, and a backup killed
+// then and run again would upload them all again.
 const (
-	indexEvery      = 64
-	indexEveryBlobs = 64 << 10
+	indexEvery           = 64
+	indexEveryBlobs      = 64 << 10
+	DefaultIndexInterval = 2 * time.Minute
 )
 
 // Stats counts what a writer added to the repository.
@@ -58,8 +62,11 @@ type writer struct {
 	unsaved  []index.Pack
 	// unsavedBlobs counts the entries of unsaved.
 	unsavedBlobs int
-	stats        Stats
-	err          error
+	// lastIndex is when the last index file was written (or writing
+	// started), on the repository's clock.
+	lastIndex time.Time
+	stats     Stats
+	err       error
 
 	sem chan struct{}
 	wg  sync.WaitGroup
@@ -97,9 +104,10 @@ func (p *packer) close() { _ = p.file.Close() }
 func (r *Repository) writerState() *writer {
 	if r.w == nil {
 		r.w = &writer{
-			packers:  map[packerKey]*packer{},
-			inflight: map[blobKey]struct{}{},
-			sem:      make(chan struct{}, r.opts.Uploads),
+			packers:   map[packerKey]*packer{},
+			inflight:  map[blobKey]struct{}{},
+			sem:       make(chan struct{}, r.opts.Uploads),
+			lastIndex: r.opts.Now(),
 		}
 	}
 	return r.w
@@ -125,6 +133,19 @@ func (r *Repository) closeWriting() {
 	}
 	r.w = nil
 }
+
+// indexInterval is Options.IndexInterval or its default.
+func (r *Repository) indexInterval() time.Duration {
+	if r.opts.IndexInterval > 0 {
+		return r.opts.IndexInterval
+	}
+	return DefaultIndexInterval
+}
+
+// SetIndexInterval sets how long a backup uploads at most before it writes
+// an index file for the packs stored so far (Options.IndexInterval); call
+// it before StartWriting or WithUploader.
+func (r *Repository) SetIndexInterval(d time.Duration) { r.opts.IndexInterval = d }
 
 // StartWriting prepares the blob store for SaveBlob. It must be called
 // before any Saver is used.
@@ -310,9 +331,13 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 	w.stats.Packs++
 	w.unsaved = append(w.unsaved, ip)
 	w.unsavedBlobs += len(ip.Entries)
+	// Only packs stored by now go into the index file (DESIGN.md §6:
+	// packs, then the index naming them).
 	var toSave []index.Pack
-	if len(w.unsaved) >= indexEvery || w.unsavedBlobs >= indexEveryBlobs {
+	now := r.opts.Now()
+	if len(w.unsaved) >= indexEvery || w.unsavedBlobs >= indexEveryBlobs || now.Sub(w.lastIndex) >= r.indexInterval() {
 		toSave, w.unsaved, w.unsavedBlobs = w.unsaved, nil, 0
+		w.lastIndex = now
 	}
 	w.mu.Unlock()
 	if toSave != nil {
@@ -408,6 +433,7 @@ func (r *Repository) Flush(ctx context.Context) error {
 	err := w.err
 	toSave := w.unsaved
 	w.unsaved, w.unsavedBlobs = nil, 0
+	w.lastIndex = r.opts.Now()
 	w.mu.Unlock()
 	if err != nil {
 		return err

@@ -104,6 +104,10 @@ type Options struct {
 	Compression string
 	// Now returns the current time (tests inject a clock).
 	Now func() time.Time
+	// IndexInterval is how long a backup uploads at most before it
+	// writes an index file for the packs stored so far, besides every 64
+	// packs or 64k blobs (0: DefaultIndexInterval). Measured on Now.
+	IndexInterval time.Duration
 	// Uploads is the number of packs uploaded concurrently.
 	Uploads int
 	// TempDir holds data packs while they are filled ("": os.TempDir).

@@ -38,6 +38,7 @@ type backupOptions struct {
 	dryRun            bool
 	time              string
 	skipIfUnchanged   bool
+	indexInterval     time.Duration
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -63,6 +64,11 @@ With --skip-if-unchanged (or skip-if-unchanged = true in a profile) no
 snapshot is written when the new one would equal its parent: the same tree
 (contents and metadata such as mtime and mode) and the same paths; the
 output names the parent and the exit code is 0.
+
+A backup that is killed or loses its connection can simply be run again: it
+reads the files again but uploads only what the repository does not hold
+yet, since an index file is written at least every --index-interval of
+upload (and every 64 packs).
 
 Exit code 3 means the snapshot was written but some files could not be read
 (each is reported on stderr).`,
@@ -109,6 +115,7 @@ Exit code 3 means the snapshot was written but some files could not be read
 	f.StringVar(&o.excludeLargerThan, "exclude-larger-than", "", "exclude files larger than `size` (e.g. 500M, 2G)")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "report what would be stored, store nothing")
 	f.StringVar(&o.time, "time", "", "record `time` (\"2006-01-02 15:04:05\" or RFC 3339) instead of now")
+	f.DurationVar(&o.indexInterval, "index-interval", repo.DefaultIndexInterval, "write an index file at least every `duration` of upload, so a killed backup resumes")
 	f.BoolVar(&o.skipIfUnchanged, "skip-if-unchanged", false, "write no snapshot when nothing changed since the parent snapshot")
 	return cmd
 }
@@ -165,6 +172,9 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
+	if o.indexInterval <= 0 {
+		return fmt.Errorf("backup: invalid --index-interval %v: want a positive duration", o.indexInterval)
+	}
 	patterns, err := job.ReadPatternFiles(o.excludeFiles)
 	if err != nil {
 		return err
@@ -218,6 +228,12 @@ func backupInSession(ctx context.Context, g *globalOptions, o backupOptions, s *
 		g.warnf("warning: %s: %v\n", p, err)
 	}
 	req := job.BackupRequest{Options: opts, Kind: o.kind(), Parent: o.parent, Sources: abs, OnUnreadable: g.warnUnreadable,
+		IndexInterval: o.indexInterval,
+		OnAdopted: func(a repo.Adopted) {
+			if g.verbose > 0 && !g.json {
+				g.printf("took over %d packs (%d blobs, %s) an interrupted backup uploaded\n", a.Packs, a.Blobs, formatBytes(a.Bytes))
+			}
+		},
 		OnPlan: func(plan archiver.Plan) {
 			if plan.Fallback != "" {
 				g.warnf("note: %s\n", plan.Fallback)

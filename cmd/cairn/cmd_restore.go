@@ -39,7 +39,9 @@ directories that lead to them (and their metadata); no other directory.
 
 Into a non-empty target, --overwrite decides what happens to files that
 exist: always (default), if-changed (keep files whose size and content
-already match: an interrupted restore run again resumes), if-newer, never.
+already match, and in a file of several chunks write only the chunks that
+differ: an interrupted restore run again resumes, inside large files too),
+if-newer, never.
 Files left in place are counted as unchanged when they match the
 snapshot, as kept when they differ. --delete removes what the target
 holds but the snapshot does not.

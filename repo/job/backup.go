@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/archiver"
@@ -36,6 +37,13 @@ type BackupRequest struct {
 	OnUnreadable func(*snapshot.UnreadableError)
 	// OnPlan is told what the backup is based on before it starts.
 	OnPlan func(archiver.Plan)
+	// IndexInterval is how long the backup uploads at most before it
+	// writes an index file, so a backup killed and run again uploads
+	// little twice (0: repo.DefaultIndexInterval).
+	IndexInterval time.Duration
+	// OnAdopted is told of the packs of an interrupted backup (written,
+	// never indexed) this one took over instead of uploading them again.
+	OnAdopted func(repo.Adopted)
 }
 
 // Backup makes a snapshot in the session s (a shared lock with the
@@ -74,6 +82,20 @@ func Backup(ctx context.Context, s *repo.Session, req BackupRequest) (*snapshot.
 	opts := req.Options
 	opts.Kind, opts.Parent, opts.Generation = plan.Kind, plan.Parent, plan.Generation
 	opts.BeforeSnapshot = s.Check
+	if req.IndexInterval > 0 {
+		r.SetIndexInterval(req.IndexInterval)
+	}
+	// A full backup starts a new generation, which no pack written
+	// before holds.
+	if plan.Kind != snapshot.Full {
+		adopted, err := s.AdoptPacks(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		if adopted.Packs > 0 && req.OnAdopted != nil {
+			req.OnAdopted(adopted)
+		}
+	}
 	sn, err := archiver.Run(ctx, r, opts)
 	if err != nil {
 		return nil, err

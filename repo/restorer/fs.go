@@ -37,6 +37,20 @@ func (t *target) createSized(p string, size int64) (*os.File, error) {
 	return f, nil
 }
 
+// openSized opens the existing regular file p for writing, as it is (a
+// symlink in its place is not followed), and gives it size bytes.
+func (t *target) openSized(p string, size int64) (*os.File, error) {
+	f, err := t.openFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // writeWhole creates p with data (its whole content, of size bytes) and
 // its metadata through one descriptor.
 func (t *target) writeWhole(p string, data []byte, size int64, n *snapshot.Node, o *owners) error {
@@ -108,12 +122,16 @@ func isZero(b []byte) bool {
 	return true
 }
 
-func (t *target) pwriteFile(p string, data []byte, off int64) error {
+func (t *target) pwriteFile(p string, data []byte, off int64, sparse bool) error {
 	f, err := t.openFile(p, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	_, err = writeSparse(f, data, off)
+	if sparse {
+		_, err = writeSparse(f, data, off)
+	} else {
+		_, err = f.WriteAt(data, off)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

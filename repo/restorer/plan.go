@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -72,6 +73,10 @@ type fileState struct {
 	// keep says the overwrite policy keeps the existing file, which is
 	// only compared to tell unchanged from kept.
 	keep bool
+	// have marks the pieces the existing file already holds at their
+	// offsets (if-changed, a file of several pieces): only the others
+	// are read and written, into the file as it is (nil: a new file).
+	have []bool
 }
 
 func (f *fileState) blobs() int { return len(f.lens) }
@@ -313,7 +318,10 @@ func (rs *restorer) planFile(n *snapshot.Node, dst string, noLook bool) {
 				}
 				return
 			}
-			if rs.opts.Overwrite == OverwriteIfChanged && sameSize {
+			// A file of several pieces is compared piece by piece
+			// whatever its size, so a restore that was interrupted
+			// resumes inside it.
+			if rs.opts.Overwrite == OverwriteIfChanged && fi.mode.IsRegular() && (sameSize || f.blobs() > 1) {
 				rs.cur.maybeSkip = append(rs.cur.maybeSkip, f)
 				return
 			}
@@ -326,7 +334,14 @@ func (rs *restorer) planFile(n *snapshot.Node, dst string, noLook bool) {
 // locations (nil: look them up).
 func (rs *restorer) addFile(b *batch, f *fileState, locs []index.Location) {
 	var off int64
+	pieces, bytes := 0, int64(0)
 	for i, id := range f.node.Content {
+		if f.have != nil && f.have[i] {
+			off += int64(f.lens[i])
+			continue
+		}
+		pieces++
+		bytes += int64(f.lens[i])
 		w := b.blobs[id]
 		if w == nil {
 			var loc index.Location
@@ -341,15 +356,15 @@ func (rs *restorer) addFile(b *batch, f *fileState, locs []index.Location) {
 		w.targets = append(w.targets, blobTarget{file: f, offset: off})
 		off += int64(f.lens[i])
 	}
-	b.pieces += f.blobs()
-	f.remaining.Store(int64(f.blobs()))
+	b.pieces += pieces
+	f.remaining.Store(int64(pieces))
 	b.files = append(b.files, f)
 	rs.count.files.Add(1)
-	rs.count.bytes.Add(f.size)
+	rs.count.bytes.Add(bytes)
 	rs.action("restore", f.path)
 	if p := rs.opts.Progress; p != nil {
 		p.TotalFiles.Add(1)
-		p.TotalBytes.Add(f.size)
+		p.TotalBytes.Add(bytes)
 	}
 }
 
@@ -389,15 +404,22 @@ func (rs *restorer) checkExisting(ctx context.Context, b *batch) error {
 		return nil
 	}
 	same := make([]bool, len(b.maybeSkip))
+	have := make([][]bool, len(b.maybeSkip))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rs.opts.Workers)
 	for i, f := range b.maybeSkip {
 		g.Go(func() error {
-			ok, err := rs.matches(gctx, f)
+			h, size, err := rs.matchPieces(gctx, f, f.keep)
 			if err != nil && gctx.Err() != nil {
 				return gctx.Err()
 			}
-			same[i] = ok && err == nil
+			if err != nil {
+				return nil
+			}
+			same[i] = size == f.size && !slices.Contains(h, false)
+			if slices.Contains(h, true) && f.blobs() > 1 {
+				have[i] = h
+			}
 			return nil
 		})
 	}
@@ -411,6 +433,7 @@ func (rs *restorer) checkExisting(ctx context.Context, b *batch) error {
 		case f.keep:
 			rs.keptDifferent(f.path)
 		default:
+			f.have = have[i]
 			rs.addFile(b, f, nil)
 		}
 	}
@@ -421,29 +444,47 @@ func (rs *restorer) checkExisting(ctx context.Context, b *batch) error {
 // matches reads the file at f.path and compares it, piece by piece, with
 // the blob IDs of the snapshot's version.
 func (rs *restorer) matches(ctx context.Context, f *fileState) (bool, error) {
+	have, size, err := rs.matchPieces(ctx, f, true)
+	return err == nil && size == f.size && !slices.Contains(have, false), err
+}
+
+// matchPieces reads the file at f.path at the offset of each piece of the
+// snapshot's version and tells which pieces it already holds (their bytes
+// hash to the blob ID), and its size. Pieces past its end don't match;
+// firstOnly stops at the first piece that does not.
+func (rs *restorer) matchPieces(ctx context.Context, f *fileState, firstOnly bool) ([]bool, int64, error) {
 	file, err := rs.tgt.openRead(f.path)
 	if err != nil {
-		return false, err
+		return nil, 0, err
 	}
 	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	have := make([]bool, len(f.node.Content))
 	h := rs.r.Key().NewIDHasher()
 	var buf []byte
 	var off int64
 	for i, id := range f.node.Content {
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return nil, 0, err
 		}
 		n := int(f.lens[i])
+		if off+int64(n) > fi.Size() {
+			break
+		}
 		if cap(buf) < n {
 			buf = make([]byte, n)
 		}
 		if _, err := file.ReadAt(buf[:n], off); err != nil {
-			return false, err
+			return nil, 0, err
 		}
-		if pack.ID(h.Sum(buf[:n])) != id {
-			return false, nil
+		have[i] = pack.ID(h.Sum(buf[:n])) == id
+		if !have[i] && firstOnly {
+			break
 		}
 		off += int64(n)
 	}
-	return true, nil
+	return have, fi.Size(), nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync/atomic"
 
@@ -91,10 +92,27 @@ func (rs *restorer) writeContent(ctx context.Context, b *batch) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rs.opts.Workers)
 	var empty []*fileState
+	var resized []*fileState
 	for _, f := range b.files {
-		if f.blobs() == 0 {
+		switch {
+		case f.blobs() == 0:
 			empty = append(empty, f)
+		case f.have != nil && f.remaining.Load() == 0:
+			resized = append(resized, f)
 		}
+	}
+	// A resumed file that holds every piece but not the right size: cut
+	// it, then its metadata.
+	for _, f := range resized {
+		g.Go(func() error {
+			rs.createFile(f)
+			if f.createErr != nil {
+				rs.fail(f, f.createErr)
+				return nil
+			}
+			rs.completeFile(f)
+			return nil
+		})
 	}
 	for i := 0; i < len(empty); i += 256 {
 		batch := empty[i:min(i+256, len(empty))]
@@ -197,11 +215,17 @@ func (rs *restorer) writeBlob(b *batch, id pack.ID, data []byte) {
 			rs.fail(f, f.createErr)
 			continue
 		}
+		// Holes only in a file created empty: a resumed one may hold
+		// other bytes where the zeros go.
+		sparse := f.have == nil
 		var err error
-		if f.fd != nil {
+		switch {
+		case f.fd != nil && sparse:
 			_, err = writeSparse(f.fd, data, t.offset)
-		} else {
-			err = rs.tgt.pwriteFile(f.path, data, t.offset)
+		case f.fd != nil:
+			_, err = f.fd.WriteAt(data, t.offset)
+		default:
+			err = rs.tgt.pwriteFile(f.path, data, t.offset, sparse)
 		}
 		if err != nil {
 			rs.fail(f, err)
@@ -213,11 +237,20 @@ func (rs *restorer) writeBlob(b *batch, id pack.ID, data []byte) {
 	}
 }
 
-// createFile creates f at its full size and keeps its descriptor if
-// fewer than maxOpenFiles are open.
+// createFile creates f at its full size (a resumed file: opens it as it
+// is and sets its size) and keeps its descriptor if fewer than
+// maxOpenFiles are open. A resumed file is not created: cancelled, it is
+// left with the pieces it got, for the next restore to go on from.
 func (rs *restorer) createFile(f *fileState) {
-	fd, err := rs.tgt.createSized(f.path, f.size)
-	f.createErr, f.created = err, err == nil
+	var fd *os.File
+	var err error
+	if f.have != nil {
+		fd, err = rs.tgt.openSized(f.path, f.size)
+	} else {
+		fd, err = rs.tgt.createSized(f.path, f.size)
+		f.created = err == nil
+	}
+	f.createErr = err
 	if err != nil {
 		return
 	}
