@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	sha256 "github.com/minio/sha256-simd"
-
 	"github.com/cairn-backup/cairn/index"
 	"github.com/cairn-backup/cairn/pack"
 	"github.com/cairn-backup/cairn/repo/backend"
@@ -350,7 +348,7 @@ func (r *Repository) writePack(ctx context.Context, p *packer) error {
 type blobCodec struct {
 	codec  *pack.Codec
 	hasher *crypto.IDHasher
-	buf    []byte
+	ph     *crypto.PackHasher // verifyPack's, made on first use
 	raw    []byte
 }
 
@@ -371,11 +369,16 @@ func (r *Repository) putCodec(c *blobCodec) {
 }
 
 // verifyPack reads a finished pack once, front to back: it opens every
-// blob and checks its ID, and returns the SHA-256 of the whole pack.
+// blob and checks its ID, and returns the SHA-256 of the whole pack. The
+// pack's bytes and the plaintexts are hashed in step (PackVerifier).
 func (r *Repository) verifyPack(ra io.ReaderAt, size int64, entries []pack.Entry) (pack.ID, error) {
 	c := r.getCodec()
 	defer r.putCodec(c)
-	h := sha256.New()
+	if c.ph == nil {
+		c.ph = r.key.NewPackHasher()
+	}
+	c.ph.Reset()
+	v := PackVerifier{codec: c.codec, h: c.ph}
 	// One sequential read through a buffer, not one read per blob.
 	rd := bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), packWriteBuffer)
 	var off int64
@@ -387,26 +390,22 @@ func (r *Repository) verifyPack(ra io.ReaderAt, size int64, entries []pack.Entry
 		if _, err := io.ReadFull(rd, c.raw); err != nil {
 			return pack.ID{}, fmt.Errorf("read back blob %s: %w", e.ID.Short(), err)
 		}
-		h.Write(c.raw)
 		off += int64(e.Length)
-		var err error
-		c.buf, err = c.codec.DecodeInPlace(c.buf[:0], c.raw, e)
-		if err != nil {
+		if err := v.Blob(c.raw, e); err != nil {
 			return pack.ID{}, err
 		}
-		if c.hasher.Sum(c.buf) != e.ID {
-			return pack.ID{}, fmt.Errorf("blob %s: content does not match its ID", e.ID.Short())
-		}
 	}
-	n, err := io.Copy(h, rd)
+	n, err := io.Copy(&v, rd)
 	if err != nil {
 		return pack.ID{}, fmt.Errorf("read back pack header: %w", err)
 	}
 	if off+n != size {
 		return pack.ID{}, fmt.Errorf("read back pack: %d of %d bytes", off+n, size)
 	}
-	var id pack.ID
-	h.Sum(id[:0])
+	id, bad := v.Sum()
+	if len(bad) > 0 {
+		return pack.ID{}, errMismatch(bad)
+	}
 	return id, nil
 }
 
@@ -511,28 +510,14 @@ func (r *Repository) loadBlobAt(ctx context.Context, loc index.Location, dst []b
 // DecodeBlob opens stored bytes of blob e (from pack packID), appends the
 // plaintext to dst and checks it against the blob ID. Safe for concurrent use.
 func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID pack.ID) ([]byte, error) {
-	return r.DecodeBlobAlong(stored, e, dst, packID, nil)
-}
-
-// NewPackHash returns an empty SHA-256 for a pack's stored bytes, written
-// as any io.Writer and advanced by DecodeBlobAlong.
-func NewPackHash() *crypto.StreamHash { return crypto.NewStreamHash() }
-
-// DecodeBlobAlong is DecodeBlob that also writes stored to packHash (when
-// not nil), exactly once whatever the outcome, in step with hashing the
-// plaintext for its ID: the two hashes cost about one.
-func (r *Repository) DecodeBlobAlong(stored []byte, e pack.Entry, dst []byte, packID pack.ID, packHash *crypto.StreamHash) ([]byte, error) {
 	c := r.getCodec()
 	defer r.putCodec(c)
 	start := len(dst)
 	out, err := c.codec.Decode(dst, stored, e)
 	if err != nil {
-		if packHash != nil {
-			packHash.Write(stored)
-		}
 		return nil, fmt.Errorf("blob %s in pack %s: %w: %w", e.ID.Short(), packID.Short(), ErrDamaged, err)
 	}
-	if pack.ID(c.hasher.SumAlong(out[start:], packHash, stored)) != e.ID {
+	if pack.ID(c.hasher.Sum(out[start:])) != e.ID {
 		return nil, fmt.Errorf("blob %s in pack %s: %w: content does not match its ID", e.ID.Short(), packID.Short(), ErrDamaged)
 	}
 	return out, nil

@@ -434,7 +434,7 @@ func (c *checker) readData(ctx context.Context, packs map[pack.ID]*packInfo) err
 	g, gctx := errgroup.WithContext(ctx)
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		g.Go(func() error {
-			var w readBuffers
+			w := readBuffers{v: c.r.NewPackVerifier()}
 			for i := range next {
 				sub := *c
 				sub.rep = &Report{}
@@ -470,9 +470,10 @@ func (c *checker) readData(ctx context.Context, packs map[pack.ID]*packInfo) err
 }
 
 // readBuffers are a read-data worker's buffers, reused from pack to pack:
-// a blob's stored bytes and its plaintext.
+// a blob's stored bytes, and the verifier with the plaintexts.
 type readBuffers struct {
-	stored, plain []byte
+	stored []byte
+	v      *repo.PackVerifier
 }
 
 // packRead is what streaming a pack found.
@@ -506,7 +507,7 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo, w *read
 	err := c.r.Backend().Load(ctx, h, 0, 0, func(rd io.Reader) error {
 		res = packRead{} // a retried read starts over
 		// Read no further than a pack may be, whatever the listing said.
-		return c.streamPack(id, io.LimitReader(rd, limit+1), entries, w, &res)
+		return c.streamPack(io.LimitReader(rd, limit+1), entries, w, &res)
 	})
 	if err == nil && res.size > limit {
 		err = fmt.Errorf("%w: more than %d bytes", repo.ErrDamaged, limit)
@@ -540,12 +541,12 @@ func (c *checker) readPack(ctx context.Context, id pack.ID, p *packInfo, w *read
 
 // streamPack reads a pack from rd: the bytes up to each blob, each blob,
 // and the rest, hashing all of it.
-func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *readBuffers, res *packRead) error {
-	// Every byte of the pack goes into hash once: the gaps and the tail
-	// as they are read, each blob's stored bytes in step with the hash of
-	// its plaintext (DecodeBlobAlong).
-	hash := repo.NewPackHash()
-	r := io.TeeReader(rd, hash)
+func (c *checker) streamPack(rd io.Reader, entries []pack.Entry, w *readBuffers, res *packRead) error {
+	// Every byte of the pack goes into the verifier once: the gaps and
+	// the tail as they are read, each blob's stored bytes with the blob,
+	// hashed in step with the plaintexts (repo.PackVerifier).
+	w.v.Reset()
+	r := io.TeeReader(rd, w.v)
 	var pos int64
 	for _, e := range entries {
 		if int64(e.Offset) < pos {
@@ -563,17 +564,14 @@ func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *
 		n, err := io.ReadFull(rd, w.stored)
 		pos += int64(n)
 		if err != nil {
-			hash.Write(w.stored[:n])
+			w.v.Write(w.stored[:n])
 			res.markRest(entries, e, pos)
 			break
 		}
 		res.checked++
-		plain, err := c.r.DecodeBlobAlong(w.stored, e, w.plain[:0], id, hash)
-		if err != nil {
+		if err := w.v.Blob(w.stored, e); err != nil {
 			res.bad, res.badShort = append(res.bad, e.ID), append(res.badShort, e.ID.Short())
-			continue
 		}
-		w.plain = plain[:0]
 	}
 	// The header and its length: small, kept to parse.
 	tail, err := io.ReadAll(io.LimitReader(r, pack.MaxHeaderSize+4+1))
@@ -587,13 +585,23 @@ func (c *checker) streamPack(id pack.ID, rd io.Reader, entries []pack.Entry, w *
 			return err
 		}
 		res.size = pos + int64(len(tail)) + n
-		hash.Sum(res.id[:0])
+		res.sum(w.v)
 		return nil
 	}
 	res.tail = tail
 	res.size = pos + int64(len(tail))
-	hash.Sum(res.id[:0])
+	res.sum(w.v)
 	return nil
+}
+
+// sum takes the pack's hash from v, and the blobs that don't match their
+// ID, which v may find only at the end of the pack.
+func (res *packRead) sum(v *repo.PackVerifier) {
+	var bad []pack.ID
+	res.id, bad = v.Sum()
+	for _, id := range bad {
+		res.bad, res.badShort = append(res.bad, id), append(res.badShort, id.Short())
+	}
 }
 
 // markRest marks e and the blobs after it as damaged: the pack ended

@@ -1,6 +1,7 @@
 package checker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/cairn-backup/cairn/repo/checker"
 	"github.com/cairn-backup/cairn/repo/repotest"
 	"github.com/cairn-backup/cairn/repo/snapshot"
+	"github.com/klauspost/compress/zstd"
 )
 
 // fixture is a repository holding one backup (by the archiver) of a small
@@ -206,6 +208,43 @@ func TestCheckDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			return []want{{"pack", loc.Pack.Short(), "the index names blobs its header doesn't hold", ""}}
+		}},
+		{"blob that doesn't match its ID amid compressed blobs, read data", true, func(t *testing.T, f fixture, r *repo.Repository) []want {
+			// A pack sealed under the repository's key, so every blob
+			// opens, whose middle blob has the ID of other content: its
+			// ID is finished only along with the blobs after it.
+			var buf bytes.Buffer
+			w := pack.NewWriter(pack.Generation{}, pack.DataBlob, &buf)
+			codec, ids := pack.NewCodec(r.Key(), zstd.SpeedDefault), r.Key().NewIDHasher()
+			var bad pack.ID
+			for i := range 5 {
+				b := []byte(strings.Repeat(fmt.Sprintf("blob %d of a pack, compressible; ", i), 20000))
+				stored, e := codec.Encode(nil, b, pack.DataBlob)
+				e.ID = ids.Sum(b)
+				if i == 2 {
+					e.ID = ids.Sum(b[1:])
+					bad = e.ID
+				}
+				if err := w.Add(e, stored); err != nil {
+					t.Fatal(err)
+				}
+			}
+			entries, _, err := w.Finalize(r.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := pack.Hash(buf.Bytes())
+			if err := os.MkdirAll(filepath.Dir(repotest.PackPath(f.dir, id)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(repotest.PackPath(f.dir, id), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			file := index.File{Packs: []index.Pack{{ID: id, Entries: entries}}}
+			if _, err := r.SaveUnpacked(context.Background(), backend.IndexFile, file.Encode()); err != nil {
+				t.Fatal(err)
+			}
+			return []want{{"pack", id.Short(), "1 damaged blobs (" + bad.Short() + ")", ""}}
 		}},
 		{"snapshot file byte flipped", false, func(t *testing.T, f fixture, r *repo.Repository) []want {
 			id := f.sn.ID().String()
