@@ -282,3 +282,67 @@ func TestRewrite(t *testing.T) {
 		t.Fatalf("rewrite without changes: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestRewriteOverServe: rewrite goes through the repository API only, so
+// it works on a remote backend as on a local one: over `cairn serve`
+// (rest:), a secret removed from two snapshots with --forget and pruned
+// is in no data blob any more, the rest restores exactly and check
+// --read-data is clean.
+func TestRewriteOverServe(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	srv := startServe(t, "--htpasswd", writeHtpasswd(t, "u"), root)
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	env := []string{"CAIRN_REPOSITORY=" + srv.url("u", "repo"), "CAIRN_PASSWORD=pw", "TZ=UTC"}
+	mustCairn(t, env, "init", "-q")
+	const marker = "REMOTE-SECRET-41d7c0a9e3b2"
+	secret := filepath.Join(src, "etc", "token")
+	for p, content := range map[string]string{
+		secret:                               "token = " + marker + "\n",
+		filepath.Join(src, "etc", "ok.conf"): "fine\n",
+		filepath.Join(src, "data", "notes"):  "notes\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backupJSON(t, env, "--host", "a", src)
+	if err := os.WriteFile(filepath.Join(src, "data", "more"), []byte("more\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backupJSON(t, env, "--host", "b", src)
+	repoDir := filepath.Join(root, "repo")
+	if hits, _ := dataBlobsContaining(t, env, repoDir, marker); len(hits) != 1 {
+		t.Fatalf("before rewrite: the secret is in %d data blobs, want 1", len(hits))
+	}
+	out := rewriteJSON(t, env, "--forget", "--exclude", secret)
+	if out.Rewritten != 2 || out.RemovedPaths != 2 {
+		t.Fatalf("rewrite: %+v", out)
+	}
+	mustCairn(t, env, "prune", "--grace", "0", "--max-unused", "0%")
+	if hits, n := dataBlobsContaining(t, env, repoDir, marker); len(hits) != 0 || n == 0 {
+		t.Fatalf("after prune: the secret is in %d of %d data blobs", len(hits), n)
+	}
+	if s := mustCairn(t, env, "check", "--read-data"); !strings.Contains(s, "no errors") {
+		t.Fatalf("check --read-data:\n%s", s)
+	}
+	// The source without the secret, its directory keeping its mtime as
+	// the snapshot's node does.
+	fi, err := os.Stat(filepath.Dir(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Dir(secret), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(base, "restore")
+	mustCairn(t, env, "restore", "latest", "--target", target)
+	compareTrees(t, src, filepath.Join(target, src))
+}
