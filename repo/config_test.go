@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/cairn-backup/cairn/repo"
 	"github.com/cairn-backup/cairn/repo/backend/local"
 	"github.com/cairn-backup/cairn/repo/repotest"
+	"github.com/klauspost/compress/zstd"
 )
 
 // TestUpdateConfigKeepsOtherChanges: a client that opened the repository
@@ -79,5 +81,35 @@ func TestRepositoryClose(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Join(dir, "locks"))
 	if len(ents) != 0 {
 		t.Fatalf("%d lock files left after Close", len(ents))
+	}
+}
+
+func TestParseCompression(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		want zstd.EncoderLevel
+		bad  bool
+	}{
+		{"off", 0, false},
+		// auto is the level measured fastest for backups (issue 17).
+		{"auto", zstd.SpeedFastest, false},
+		{"fastest", zstd.SpeedFastest, false},
+		{"better", zstd.SpeedBetterCompression, false},
+		{"max", zstd.SpeedBestCompression, false},
+		{"Auto", 0, true},
+		{"", 0, true},
+		{"zstd", 0, true},
+	} {
+		got, err := repo.ParseCompression(tc.name)
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.name)) {
+				t.Errorf("ParseCompression(%q) = %v, %v; want an error naming it", tc.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseCompression(%q) = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
 	}
 }

@@ -72,8 +72,9 @@
 //	max_chunk_size      8 MiB); 0 < min ≤ max ≤ pack.MaxBlobSize
 //	pack_size           target pack size in bytes (default 16 MiB; init
 //	                    takes 1 MiB to 512 MiB, readers at least 1 MiB)
-//	compression         default blob compression: "auto", "off",
-//	                    "fastest", "better" or "max"
+//	compression         default blob compression: "auto" (zstd's
+//	                    fastest level, measured best for backups),
+//	                    "off", "fastest", "better" or "max"
 //	parity?             Reed-Solomon shard counts {"data":K,"parity":M};
 //	                    omitted when both are 0; parity is on when both
 //	                    are positive, and then K+M ≤ 256
