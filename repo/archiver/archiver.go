@@ -408,7 +408,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 			node := &snapshot.Node{Name: name, Type: snapshot.TypeDir, Mode: fs.ModeDir | 0o755}
 			child := d.subdir(node, sp, findNode(ptree, name))
 			child.virtual = true
-			a.walkVirtual(ctx, child, c, sp, a.subtree(ctx, findNode(ptree, name)))
+			a.walkVirtual(ctx, child, c, sp, child.previous(ctx))
 			child.done(ctx)
 			continue
 		}
@@ -431,7 +431,7 @@ func (a *archiver) walkVirtual(ctx context.Context, d *dirJob, v *vnode, dir str
 		a.xattrs(p, node, pnode)
 		child := d.subdir(node, p, pnode)
 		child.virtual = true
-		a.walkVirtual(ctx, child, c, sp, a.subtree(ctx, pnode))
+		a.walkVirtual(ctx, child, c, sp, child.previous(ctx))
 		child.done(ctx)
 	}
 }
@@ -453,6 +453,16 @@ func findNode(t *snapshot.Tree, name string) *snapshot.Node {
 	return t.Find(name)
 }
 
+// previous loads the directory's tree in the parent snapshot and keeps it
+// for the directory's save.
+func (d *dirJob) previous(ctx context.Context) *snapshot.Tree {
+	if t := d.a.subtree(ctx, d.pnode); t != nil {
+		d.prev, d.ptree = d.pnode.Subtree, t
+		return t
+	}
+	return nil
+}
+
 func (a *archiver) subtree(ctx context.Context, pnode *snapshot.Node) *snapshot.Tree {
 	if pnode == nil || pnode.Type != snapshot.TypeDir {
 		return nil
@@ -472,7 +482,7 @@ func (a *archiver) processEntry(ctx context.Context, d *dirJob, p, name string, 
 			child.done(ctx)
 			return
 		}
-		a.walkDir(ctx, child, p, a.subtree(ctx, pnode), dev)
+		a.walkDir(ctx, child, p, child.previous(ctx), dev)
 		child.done(ctx)
 	case snapshot.TypeFile:
 		if a.opts.ExcludeLargerThan > 0 && fi.Size() > a.opts.ExcludeLargerThan {
@@ -578,6 +588,9 @@ func (a *archiver) walk(ctx context.Context, opts Options, targets *[]string) er
 		workers.Go(func() { a.blobWorker(ctx) })
 	}
 	root := &dirJob{a: a}
+	if parentTree != nil {
+		root.prev, root.ptree = &opts.Parent.Tree, parentTree
+	}
 	root.pending.Store(1)
 	if opts.Stdin != nil {
 		*targets = []string{"/" + opts.StdinFilename}

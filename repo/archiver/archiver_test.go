@@ -186,3 +186,104 @@ func TestLostLockWritesNoSnapshot(t *testing.T) {
 		t.Fatalf("%d snapshots written with a lost lock", len(sns))
 	}
 }
+
+// TestUnchangedDirectoryKeepsParentTree: a directory whose nodes are the
+// same as in the parent snapshot keeps the parent's tree, without
+// encoding it again (issue 17). The parent's trees here are encoded
+// differently from what SaveTree writes (as an older cairn might have),
+// so a tree that was encoded again would get another ID. A changed
+// directory and the directories above it get new trees; a backup into
+// another generation stores its trees there.
+func TestUnchangedDirectoryKeepsParentTree(t *testing.T) {
+	ctx := context.Background()
+	r, _ := repotest.New(t, repo.InitOptions{})
+	src := sourceTree(t)
+	sn1 := backup(t, r, archiver.Options{Paths: []string{src}})
+
+	// Rewrite every tree of sn1 with a leading space: the same nodes, other
+	// bytes, another ID.
+	r.StartWriting()
+	s := r.NewSaver()
+	var rewrite func(id pack.ID) pack.ID
+	rewrite = func(id pack.ID) pack.ID {
+		tr, err := snapshot.LoadTree(ctx, r, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tr.Nodes {
+			if n.Subtree != nil {
+				sub := rewrite(*n.Subtree)
+				n.Subtree = &sub
+			}
+		}
+		b, err := tr.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nid, _, _, err := s.Save(ctx, pack.TreeBlob, append([]byte(" "), b...), sn1.Generation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nid
+	}
+	root := rewrite(sn1.Tree)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	parent := *sn1
+	parent.Tree = root
+	if err := snapshot.Save(ctx, r, &parent); err != nil {
+		t.Fatal(err)
+	}
+	subtree := func(sn *snapshot.Snapshot, p string) pack.ID {
+		t.Helper()
+		n, _, err := snapshot.FindNode(ctx, r, sn.Tree, p)
+		if err != nil || n.Subtree == nil {
+			t.Fatalf("%s in %s: %v", p, sn.ID().Short(), err)
+		}
+		return *n.Subtree
+	}
+
+	// (The directories above src are not compared: creating temporary
+	// files in the system's temporary directory changes its mtime.)
+	sn2 := backup(t, r, archiver.Options{Paths: []string{src}, Parent: &parent, Generation: parent.Generation})
+	for _, p := range []string{src, src + "/dir", src + "/dir/sub"} {
+		got, want, canonical := subtree(sn2, p), subtree(&parent, p), subtree(sn1, p)
+		if got != want || want == canonical {
+			t.Fatalf("unchanged %s: tree %s, want the parent's %s (canonical %s)", p, got.Short(), want.Short(), canonical.Short())
+		}
+	}
+	if sn2.Summary.FilesUnmodified != 5 || sn2.Summary.BytesRead != 0 {
+		t.Fatalf("unchanged backup: %+v", sn2.Summary)
+	}
+
+	// One changed file: its directory and those above get new trees, the
+	// sibling directory keeps the parent's.
+	if err := os.WriteFile(filepath.Join(src, "dir/b.txt"), []byte("beta, changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sn3 := backup(t, r, archiver.Options{Paths: []string{src}, Parent: sn2, Generation: parent.Generation})
+	if subtree(sn3, src) == subtree(&parent, src) || subtree(sn3, src+"/dir") == subtree(&parent, src+"/dir") {
+		t.Fatal("a changed directory kept the parent's tree")
+	}
+	if got, want := subtree(sn3, src+"/dir/sub"), subtree(&parent, src+"/dir/sub"); got != want {
+		t.Fatalf("unchanged sibling: tree %s, want the parent's %s", got.Short(), want.Short())
+	}
+	target := t.TempDir()
+	if _, err := restorer.Restore(ctx, r, sn3, "/", target, restorer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, src, "dir/b.txt")); err != nil || string(b) != "beta, changed" {
+		t.Fatalf("restored dir/b.txt: %q, %v", b, err)
+	}
+
+	// Another generation doesn't share the parent's trees: they are stored
+	// in it.
+	gen, _ := repo.NewGeneration()
+	sn4 := backup(t, r, archiver.Options{Paths: []string{src}, Parent: sn3, Generation: gen})
+	for _, id := range []pack.ID{sn4.Tree, subtree(sn4, src), subtree(sn4, src+"/dir/sub")} {
+		if !r.Index().Has(pack.BlobHandle{ID: id, Type: pack.TreeBlob}, gen) {
+			t.Fatalf("tree %s of a backup into a new generation is not stored in it", id.Short())
+		}
+	}
+}

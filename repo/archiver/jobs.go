@@ -29,6 +29,11 @@ type dirJob struct {
 	// stored but not counted in the summary, which speaks of the user's
 	// data only.
 	virtual bool
+	// prev and ptree are the directory's tree in the parent snapshot, if
+	// it could be read: when the new nodes are the same, prev is the new
+	// tree's ID too.
+	prev  *pack.ID
+	ptree *snapshot.Tree
 
 	mu      sync.Mutex
 	nodes   []*snapshot.Node
@@ -71,17 +76,7 @@ func (d *dirJob) done(ctx context.Context) {
 			t.Nodes = append(t.Nodes, n)
 		}
 	}
-	var s *repo.Saver
-	select {
-	case s = <-a.savers:
-	default:
-		s = a.r.NewSaver()
-	}
-	id, err := snapshot.SaveTree(ctx, s, t, a.opts.Generation)
-	select {
-	case a.savers <- s:
-	default:
-	}
+	id, err := d.save(ctx, t)
 	if err != nil {
 		a.fail(fmt.Errorf("save tree %s: %w", d.path, err))
 		return
@@ -101,6 +96,42 @@ func (d *dirJob) done(ctx context.Context) {
 	}
 	d.node.Subtree = &id
 	d.parent.done(ctx)
+}
+
+// save stores the directory's tree t, or keeps the parent snapshot's
+// when t's nodes are the same and its blobs are stored in this backup's
+// generation: SaveTree would encode the same bytes to the same ID and
+// find them stored.
+func (d *dirJob) save(ctx context.Context, t *snapshot.Tree) (pack.ID, error) {
+	a := d.a
+	t.Sort()
+	if d.prev != nil && d.ptree != nil && snapshot.SameNodes(t.Nodes, d.ptree.Nodes) && a.treeStored(*d.prev, d.ptree.Parts) {
+		return *d.prev, nil
+	}
+	var s *repo.Saver
+	select {
+	case s = <-a.savers:
+	default:
+		s = a.r.NewSaver()
+	}
+	id, err := snapshot.SaveTree(ctx, s, t, a.opts.Generation)
+	select {
+	case a.savers <- s:
+	default:
+	}
+	return id, err
+}
+
+// treeStored reports whether tree blob id and its parts are stored in the
+// generation this backup writes to.
+func (a *archiver) treeStored(id pack.ID, parts []pack.ID) bool {
+	idx := a.r.Index()
+	for _, p := range append([]pack.ID{id}, parts...) {
+		if !idx.Has(pack.BlobHandle{ID: p, Type: pack.TreeBlob}, a.opts.Generation) {
+			return false
+		}
+	}
+	return true
 }
 
 // fileJob is a file being read and stored. pending counts the chunks in

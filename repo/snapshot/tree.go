@@ -154,6 +154,31 @@ func ValidName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }
 
+// SameNodes reports whether the nodes a and b encode to the same JSON, one
+// by one: every field equal, times at the same instant and UTC offset (a
+// tree stores times as RFC 3339 with the offset). An unchanged directory's
+// new nodes are the same as its parent tree's, and a backup keeps that
+// tree instead of encoding and hashing it again. Both must be sorted.
+func SameNodes(a, b []*Node) bool {
+	return slices.EqualFunc(a, b, sameNode)
+}
+
+func sameNode(a, b *Node) bool {
+	return a.Name == b.Name && a.Type == b.Type && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID &&
+		a.User == b.User && a.Group == b.Group && sameTime(a.ModTime, b.ModTime) &&
+		sameTime(a.AccessTime, b.AccessTime) && sameTime(a.ChangeTime, b.ChangeTime) &&
+		a.Inode == b.Inode && a.DeviceID == b.DeviceID && a.Links == b.Links && a.Size == b.Size &&
+		slices.Equal(a.Content, b.Content) && (a.Subtree == nil) == (b.Subtree == nil) &&
+		(a.Subtree == nil || *a.Subtree == *b.Subtree) && a.LinkTarget == b.LinkTarget && a.Rdev == b.Rdev &&
+		slices.EqualFunc(a.Xattrs, b.Xattrs, func(x, y Xattr) bool { return x.Name == y.Name && bytes.Equal(x.Value, y.Value) })
+}
+
+func sameTime(a, b time.Time) bool {
+	_, ao := a.Zone()
+	_, bo := b.Zone()
+	return a.Equal(b) && ao == bo
+}
+
 // Sort orders the nodes canonically.
 func (t *Tree) Sort() {
 	slices.SortFunc(t.Nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
