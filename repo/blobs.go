@@ -513,14 +513,28 @@ func (r *Repository) DecodeBlob(stored []byte, e pack.Entry, dst []byte, packID 
 	c := r.getCodec()
 	defer r.putCodec(c)
 	start := len(dst)
+	out, err := decodeOnly(c, stored, e, dst, packID)
+	if err != nil {
+		return nil, err
+	}
+	if pack.ID(c.hasher.Sum(out[start:])) != e.ID {
+		return nil, errNotItsID(e, packID)
+	}
+	return out, nil
+}
+
+// decodeOnly is DecodeBlob without the check of the plaintext against the
+// blob's ID: the caller must make it.
+func decodeOnly(c *blobCodec, stored []byte, e pack.Entry, dst []byte, packID pack.ID) ([]byte, error) {
 	out, err := c.codec.Decode(dst, stored, e)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w: %w", e.ID.Short(), packID.Short(), ErrDamaged, err)
 	}
-	if pack.ID(c.hasher.Sum(out[start:])) != e.ID {
-		return nil, fmt.Errorf("blob %s in pack %s: %w: content does not match its ID", e.ID.Short(), packID.Short(), ErrDamaged)
-	}
 	return out, nil
+}
+
+func errNotItsID(e pack.Entry, packID pack.ID) error {
+	return fmt.Errorf("blob %s in pack %s: %w: content does not match its ID", e.ID.Short(), packID.Short(), ErrDamaged)
 }
 
 // maxPooledBuffer bounds the buffers readBufs keeps (a blob of the
@@ -629,25 +643,52 @@ func classifyLoad(err error) error {
 // passed to fail with the error of the first attempt. The error is for
 // cancellation or an error from fn.
 func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte) error, fail func(e pack.Entry, err error)) error {
-	buf := r.getReadBuf()
-	defer func() { r.putReadBuf(buf) }()
+	c := r.getCodec()
+	defer r.putCodec(c)
+	// Blobs are decoded two at a time, into buffers of their own, and
+	// their plaintexts hashed in step (IDHasher.SumPair); each is handed
+	// to fn only after its check, in offset order.
+	bufs := [2][]byte{r.getReadBuf(), r.getReadBuf()}
+	defer func() { r.putReadBuf(bufs[0]); r.putReadBuf(bufs[1]) }()
 	var bad []pack.Entry
 	var badErr []error
 	delivered := 0
 	var fnErr error
+	var held pack.Entry // decoded into bufs[cur^1], not checked yet
+	holding, cur := false, 0
+	hand := func(e pack.Entry, plain []byte, sum [32]byte) error {
+		if pack.ID(sum) != e.ID {
+			bad, badErr = append(bad, e), append(badErr, errNotItsID(e, id))
+			return nil
+		}
+		fnErr = fn(e, plain)
+		return fnErr
+	}
 	err := r.ReadPack(ctx, id, entries, func(e pack.Entry, stored []byte) error {
 		delivered++
-		out, err := r.DecodeBlob(stored, e, buf[:0], id)
+		out, err := decodeOnly(c, stored, e, bufs[cur][:0], id)
 		if err != nil {
 			bad, badErr = append(bad, e), append(badErr, err)
 			return nil
 		}
-		buf = out
-		if fnErr = fn(e, buf); fnErr != nil {
-			return fnErr
+		bufs[cur] = out
+		cur ^= 1
+		if !holding {
+			held, holding = e, true
+			return nil
 		}
-		return nil
+		holding = false
+		sumHeld, sum := c.hasher.SumPair(bufs[cur], out)
+		if err := hand(held, bufs[cur], sumHeld); err != nil {
+			return err
+		}
+		return hand(e, out, sum)
 	})
+	if holding && fnErr == nil {
+		// The last blob read, or the last before the read failed.
+		p := bufs[cur^1]
+		hand(held, p, c.hasher.Sum(p))
+	}
 	if fnErr != nil {
 		return fnErr
 	}
@@ -664,7 +705,7 @@ func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.E
 		}
 	}
 	for i, e := range bad {
-		out, perr := r.blobFromParity(ctx, index.Location{Pack: id, Entry: e}, buf[:0])
+		out, perr := r.blobFromParity(ctx, index.Location{Pack: id, Entry: e}, bufs[0][:0])
 		if perr != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -672,7 +713,7 @@ func (r *Repository) ReadBlobs(ctx context.Context, id pack.ID, entries []pack.E
 			fail(e, badErr[i])
 			continue
 		}
-		buf = out
+		bufs[0] = out
 		if err := fn(e, out); err != nil {
 			return err
 		}
