@@ -196,6 +196,12 @@ func (r *Repository) NewSaver() *Saver {
 // ID returns the blob ID of data.
 func (s *Saver) ID(data []byte) pack.ID { return s.hasher.Sum(data) }
 
+// IDPair returns the blob IDs of a and b, hashed in step.
+func (s *Saver) IDPair(a, b []byte) (pack.ID, pack.ID) {
+	ia, ib := s.hasher.SumPair(a, b)
+	return ia, ib
+}
+
 // RequireFormat raises the repository's format version; see
 // Repository.RequireFormat.
 func (s *Saver) RequireFormat(ctx context.Context, version int) error {

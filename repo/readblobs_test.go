@@ -115,3 +115,20 @@ func TestReadBlobsChecksEveryBlob(t *testing.T) {
 		}
 	}
 }
+
+// TestSaverIDPair: the IDs of two chunks hashed in step are the IDs each
+// gets alone, whichever is longer.
+func TestSaverIDPair(t *testing.T) {
+	t.Parallel()
+	r, _ := repotest.New(t, repo.InitOptions{})
+	r.StartWriting()
+	s := r.NewSaver()
+	a := bytes.Repeat([]byte("first chunk "), 100000)
+	b := bytes.Repeat([]byte("second "), 777)
+	for _, p := range [][2][]byte{{a, b}, {b, a}, {a, a[:0]}, {a[:64], b[:63]}} {
+		x, y := s.IDPair(p[0], p[1])
+		if x != s.ID(p[0]) || y != s.ID(p[1]) {
+			t.Fatalf("IDPair of %d and %d bytes differs from ID", len(p[0]), len(p[1]))
+		}
+	}
+}
