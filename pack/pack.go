@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -244,6 +245,7 @@ type Codec struct {
 	s     Sealer
 	level zstd.EncoderLevel
 	enc   *zstd.Encoder
+	retry *zstd.Encoder // SpeedDefault, for what SpeedFastest can't compress
 	dec   *zstd.Decoder
 	tmp   []byte
 }
@@ -269,6 +271,18 @@ func (c *Codec) Encode(dst, plaintext []byte, t BlobType) ([]byte, Entry) {
 				zstd.WithEncoderCRC(false))
 		}
 		dst = c.enc.EncodeAll(plaintext, dst)
+		if c.level == zstd.SpeedFastest && len(dst)-body >= len(plaintext)-len(plaintext)/32 && lowEntropy(plaintext) {
+			// SpeedFastest finds no matches in data of a small alphabet
+			// without repeats (hex, 4-bit samples) and stores it as it
+			// is; SpeedDefault's entropy coding takes a third off. Random
+			// data, the usual incompressible blob, doesn't get here.
+			if c.retry == nil {
+				c.retry, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+					zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(2<<20),
+					zstd.WithEncoderCRC(false))
+			}
+			dst = c.retry.EncodeAll(plaintext, dst[:body])
+		}
 		// Keep the compressed form whenever it is smaller.
 		if len(dst)-body < len(plaintext) {
 			e.Compression = Zstd
@@ -349,6 +363,40 @@ func (c *Codec) decode(dst, stored []byte, e Entry, inPlace bool) ([]byte, error
 		return dst, nil
 	}
 	return nil, fmt.Errorf("blob %s: %w: compression %d", e.ID.Short(), ErrCorrupt, e.Compression)
+}
+
+// lowEntropy reports whether p's bytes, order aside, would take well
+// under 8 bits each (7 or less): a byte histogram of p, or of 16 pieces
+// of 4 KiB spread over it.
+func lowEntropy(p []byte) bool {
+	var hist [256]int
+	n := 0
+	count := func(b []byte) {
+		for _, c := range b {
+			hist[c]++
+		}
+		n += len(b)
+	}
+	const piece, pieces = 4 << 10, 16
+	if len(p) <= piece*pieces {
+		count(p)
+	} else {
+		step := (len(p) - piece) / (pieces - 1)
+		for i := range pieces {
+			count(p[i*step:][:piece])
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	bits := 0.0
+	for _, h := range hist {
+		if h > 0 {
+			f := float64(h) / float64(n)
+			bits -= f * math.Log2(f)
+		}
+	}
+	return bits <= 7
 }
 
 func growCap(b []byte, n int) []byte {

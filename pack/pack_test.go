@@ -186,6 +186,7 @@ func BenchmarkEncode(b *testing.B) {
 		{"text/default", zstd.SpeedDefault, text},
 		{"text/fastest", zstd.SpeedFastest, text},
 		{"random/default", zstd.SpeedDefault, random},
+		{"random/fastest", zstd.SpeedFastest, random},
 		{"random/off", 0, random},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -285,6 +286,41 @@ func TestEncodeInPlace(t *testing.T) {
 					t.Fatalf("level %v: damaged blob decoded in place: %v", level, err)
 				}
 			}
+		}
+	}
+}
+
+// TestFastestSmallAlphabet: at SpeedFastest, data of a small alphabet
+// without repeats (which that level stores as it is) is compressed at
+// SpeedDefault instead; random data is stored raw, and every blob decodes
+// to its plaintext.
+func TestFastestSmallAlphabet(t *testing.T) {
+	t.Parallel()
+	k := testKey(t)
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	hex := make([]byte, len(random))
+	for i, b := range random {
+		hex[i] = "0123456789abcdef"[b&15]
+	}
+	c := pack.NewCodec(k, zstd.SpeedFastest)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		maxRatio float64 // stored / raw
+		comp     pack.Compression
+	}{
+		{"hex digits", hex, 0.7, pack.Zstd},
+		{"random", random, 1.01, pack.Uncompressed},
+		{"random, small", random[:3000], 1.05, pack.Uncompressed},
+	} {
+		stored, e := c.Encode(nil, tc.data, pack.DataBlob)
+		if e.Compression != tc.comp || float64(len(stored)) > tc.maxRatio*float64(len(tc.data)) {
+			t.Errorf("%s: compression %d, %d of %d bytes stored; want compression %d, at most %.2f of them", tc.name, e.Compression, len(stored), len(tc.data), tc.comp, tc.maxRatio)
+		}
+		plain, err := c.Decode(nil, stored, e)
+		if err != nil || !bytes.Equal(plain, tc.data) {
+			t.Errorf("%s: decode: %v", tc.name, err)
 		}
 	}
 }

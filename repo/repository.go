@@ -86,7 +86,10 @@ type Mirror struct {
 // faster than SpeedDefault, for repositories 0–5% larger (source code
 // +5%, generated binaries 5% smaller); a backup spends most of its CPU
 // compressing. Random data costs nothing at either level: zstd stores an
-// incompressible block as it is after a quick look.
+// incompressible block as it is after a quick look. What SpeedFastest
+// leaves uncompressed although its bytes are of a small alphabet (hex
+// digits: SpeedDefault takes a third off) is compressed again at
+// SpeedDefault (pack.Codec).
 var compressionLevels = map[string]zstd.EncoderLevel{
 	"off":     0,
 	"fastest": zstd.SpeedFastest,
