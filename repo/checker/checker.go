@@ -18,6 +18,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -278,61 +279,95 @@ func (c *checker) snapshots(ctx context.Context) error {
 		c.snap = append(c.snap, sn)
 	}
 	c.rep.Snapshots = len(c.snap)
+	// The snapshots' trees are walked on every core, each walk with a
+	// report of its own; the reports are merged in snapshot order, so the
+	// result is a sequential walk's.
 	idx := c.r.Index()
+	reports := make([]*Report, len(c.snap))
+	storageErrs := make([]error, len(c.snap))
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(max(1, runtime.GOMAXPROCS(0)))
+	for i, sn := range c.snap {
+		g.Go(func() error {
+			sub := *c
+			sub.rep = &Report{}
+			storageErrs[i] = sub.walkSnapshot(ctx, sn, idx, &mu)
+			reports[i] = sub.rep
+			return nil
+		})
+	}
+	_ = g.Wait()
 	var storageErr error
-	for _, sn := range c.snap {
-		seen := map[pack.ID]bool{}
-		var walk func(id pack.ID, dir string)
-		walk = func(id pack.ID, dir string) {
-			where := sn.ID().Short() + ":" + dir
-			h := pack.BlobHandle{ID: id, Type: pack.TreeBlob}
-			c.needed[h] = true
-			c.use(id, where)
-			if seen[id] {
-				return
-			}
-			seen[id] = true
-			if len(idx.LookupAny(h)) == 0 {
-				c.fail("tree", id.Short(), "is missing", where)
-				return
-			}
-			if storageErr != nil {
-				return
-			}
-			t, err := snapshot.LoadTree(ctx, c.r, id)
-			if err != nil && !isDamage(err) {
-				// The storage failed or the check was cancelled: that
-				// says nothing about the tree.
-				storageErr = fmt.Errorf("tree %s at %s: %w", id.Short(), where, err)
-				return
-			}
-			if err != nil {
-				c.fail("tree", id.Short(), err.Error(), where)
-				return
-			}
-			for _, p := range t.Parts {
-				c.needed[pack.BlobHandle{ID: p, Type: pack.TreeBlob}] = true
-				c.use(p, where)
-			}
-			for _, n := range t.Nodes {
-				p := path.Join(dir, n.Name)
-				switch n.Type {
-				case snapshot.TypeDir:
-					walk(*n.Subtree, p)
-				case snapshot.TypeFile:
-					for _, b := range n.Content {
-						bh := pack.BlobHandle{ID: b, Type: pack.DataBlob}
-						c.needed[bh] = true
-						c.use(b, sn.ID().Short()+":"+p)
-						if len(idx.LookupAny(bh)) == 0 {
-							c.fail("blob", b.Short(), "is missing", sn.ID().Short()+":"+p)
-						}
+	for i, r := range reports {
+		c.rep.Errors = append(c.rep.Errors, r.Errors...)
+		c.rep.Warnings = append(c.rep.Warnings, r.Warnings...)
+		if storageErr == nil {
+			storageErr = storageErrs[i]
+		}
+	}
+	return storageErr
+}
+
+// walkSnapshot walks the trees of snapshot sn: it notes every blob they
+// need and where (c.needed, c.uses, under mu, which other walks share)
+// and reports what is missing or damaged into c.rep. Its error is a
+// storage failure or a cancellation, which says nothing about the trees.
+func (c *checker) walkSnapshot(ctx context.Context, sn *snapshot.Snapshot, idx *index.Index, mu *sync.Mutex) error {
+	var storageErr error
+	need := func(h pack.BlobHandle, where string) {
+		mu.Lock()
+		c.needed[h] = true
+		c.use(h.ID, where)
+		mu.Unlock()
+	}
+	seen := map[pack.ID]bool{}
+	var walk func(id pack.ID, dir string)
+	walk = func(id pack.ID, dir string) {
+		where := sn.ID().Short() + ":" + dir
+		need(pack.BlobHandle{ID: id, Type: pack.TreeBlob}, where)
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		if len(idx.LookupAny(pack.BlobHandle{ID: id, Type: pack.TreeBlob})) == 0 {
+			c.fail("tree", id.Short(), "is missing", where)
+			return
+		}
+		if storageErr != nil {
+			return
+		}
+		t, err := snapshot.LoadTree(ctx, c.r, id)
+		if err != nil && !isDamage(err) {
+			// The storage failed or the check was cancelled: that
+			// says nothing about the tree.
+			storageErr = fmt.Errorf("tree %s at %s: %w", id.Short(), where, err)
+			return
+		}
+		if err != nil {
+			c.fail("tree", id.Short(), err.Error(), where)
+			return
+		}
+		for _, p := range t.Parts {
+			need(pack.BlobHandle{ID: p, Type: pack.TreeBlob}, where)
+		}
+		for _, n := range t.Nodes {
+			p := path.Join(dir, n.Name)
+			switch n.Type {
+			case snapshot.TypeDir:
+				walk(*n.Subtree, p)
+			case snapshot.TypeFile:
+				for _, b := range n.Content {
+					bh := pack.BlobHandle{ID: b, Type: pack.DataBlob}
+					need(bh, sn.ID().Short()+":"+p)
+					if len(idx.LookupAny(bh)) == 0 {
+						c.fail("blob", b.Short(), "is missing", sn.ID().Short()+":"+p)
 					}
 				}
 			}
 		}
-		walk(sn.Tree, "/")
 	}
+	walk(sn.Tree, "/")
 	return storageErr
 }
 
@@ -365,11 +400,21 @@ func isDamage(err error) bool {
 	return errors.Is(err, repo.ErrDamaged) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// use remembers a few places that need blob id, for reports.
+// use remembers a few places that need blob id, for reports: the first
+// five in order, whatever order the walks find them in.
 func (c *checker) use(id pack.ID, where string) {
-	if u := c.uses[id]; len(u) < 5 && !slices.Contains(u, where) {
-		c.uses[id] = append(u, where)
+	u := c.uses[id]
+	i, found := slices.BinarySearch(u, where)
+	switch {
+	case found:
+		return
+	case len(u) >= 5:
+		if i >= 5 {
+			return
+		}
+		u = u[:4]
 	}
+	c.uses[id] = slices.Insert(u, i, where)
 }
 
 func (c *checker) affects(ids []pack.ID) []string {

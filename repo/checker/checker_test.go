@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -611,5 +612,89 @@ func TestCheckWritesNothing(t *testing.T) {
 		if _, ok := before[p]; !ok {
 			t.Errorf("%s appeared during the check", p)
 		}
+	}
+}
+
+// TestSharedBlobAffectsManySnapshots: with the snapshots' trees walked on
+// several cores, a missing blob that seven snapshots share is reported
+// once per place that names it, and the report is the same every time:
+// the walks' reports are merged in the order of the snapshots, and the
+// places kept for a blob are the first five in order, whichever walk
+// found them first. A damaged pack holding the blob affects those five.
+func TestSharedBlobAffectsManySnapshots(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.open(t)
+	snaps := []*snapshot.Snapshot{f.sn}
+	for range 6 {
+		snaps = append(snaps, repotest.Backup(t, r, f.src))
+	}
+	b := f.node(t, r, "dir/b.txt").Content[0]
+	p := blobPack(t, r, pack.BlobHandle{ID: b, Type: pack.DataBlob})
+	r.Session().Close()
+	if err := os.Remove(repotest.PackPath(f.dir, p)); err != nil {
+		t.Fatal(err)
+	}
+	var wheres []string
+	for _, sn := range snaps {
+		wheres = append(wheres, sn.ID().Short()+":"+path.Join(filepath.ToSlash(f.src), "dir/b.txt"))
+	}
+	slices.Sort(wheres)
+	first := check(t, f.dir, checker.Options{})
+	for range 3 {
+		rep := check(t, f.dir, checker.Options{})
+		if !reflect.DeepEqual(rep, first) {
+			t.Fatalf("two checks of the same repository differ:\n%v\n%v", rep.Errors, first.Errors)
+		}
+	}
+	var named []string
+	for _, e := range first.Errors {
+		if e.Kind == "blob" && e.Object == b.Short() {
+			named = append(named, e.Affects...)
+		}
+	}
+	slices.Sort(named)
+	if !slices.Equal(named, wheres) {
+		t.Fatalf("blob %s reported missing at %v, want once at each of %v: %v", b.Short(), named, wheres, first.Errors)
+	}
+}
+
+// TestDamagedPackAffectsFirstFive: a damaged blob that seven snapshots
+// share affects the first five of its places in order, the same on every
+// check, whichever walk found them first.
+func TestDamagedPackAffectsFirstFive(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.open(t)
+	snaps := []*snapshot.Snapshot{f.sn}
+	for range 6 {
+		snaps = append(snaps, repotest.Backup(t, r, f.src))
+	}
+	b := f.node(t, r, "dir/b.txt").Content[0]
+	h := pack.BlobHandle{ID: b, Type: pack.DataBlob}
+	p := blobPack(t, r, h)
+	loc := r.Index().LookupAny(h)[0]
+	r.Session().Close()
+	repotest.FlipByte(t, repotest.PackPath(f.dir, p), int64(loc.Offset+loc.Length/2))
+	var wheres []string
+	for _, sn := range snaps {
+		wheres = append(wheres, sn.ID().Short()+":"+path.Join(filepath.ToSlash(f.src), "dir/b.txt"))
+	}
+	slices.Sort(wheres)
+	first := check(t, f.dir, checker.Options{ReadData: true})
+	if rep := check(t, f.dir, checker.Options{ReadData: true}); !reflect.DeepEqual(rep, first) {
+		t.Fatalf("two checks of the same repository differ:\n%v\n%v", rep.Errors, first.Errors)
+	}
+	found := false
+	for _, e := range first.Errors {
+		if e.Kind == "pack" && e.Object == p.Short() && strings.Contains(e.Message, "damaged blobs") {
+			found = true
+			if !slices.Equal(e.Affects, wheres[:5]) {
+				t.Errorf("pack %s affects %v, want %v", p.Short(), e.Affects, wheres[:5])
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("damaged blob not reported: %v", first.Errors)
 	}
 }
