@@ -15,8 +15,11 @@ import (
 // Memory: the Go runtime lets the heap grow to twice the live data (GOGC)
 // before collecting, and a backup's garbage (chunk buffers, compressed
 // blobs) then shows as peak RSS. A soft memory limit that follows the live
-// heap keeps the peak near what the work needs: the live heap plus half
-// again, at least minMemoryLimit. It is raised as the live heap grows (a
+// heap keeps the peak near what the work needs: the live heap plus a
+// quarter again (24 MiB at least), at least minMemoryLimit. The buffers
+// are pointer-free, so a collection costs little: at 104 MiB instead of
+// 128 for the 80 MiB live heap of a first backup, the peak RSS is 15 MiB
+// lower for no CPU time that shows (issue 17). It is raised as the live heap grows (a
 // large index, a large tree), so the collector never runs against a limit
 // below the live data. GOMEMLIMIT, when set, is used instead.
 const (
@@ -44,7 +47,7 @@ func governMemory(ctx context.Context) {
 				return
 			}
 			live := int64(sample[0].Value.Uint64())
-			want := max(minMemoryLimit, live+max(live/2, 48<<20))
+			want := max(minMemoryLimit, live+max(live/4, 24<<20))
 			if want > limit+limit/10 || want < limit-limit/4 {
 				limit = want
 				debug.SetMemoryLimit(limit)
